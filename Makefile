@@ -1,0 +1,42 @@
+# Synapse — every target creates .venv and installs what it needs on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: help install demo test lint run check bench bench-quick clean
+
+help:
+	@echo "make demo   - run the bot against a local Slack sandbox and print the conversation"
+	@echo "make test   - run the whole test suite (real Redis, real MLflow store, local stand-ins)"
+	@echo "make lint   - ruff and mypy"
+	@echo "make run    - run the bot against Slack (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)"
+	@echo "make check  - check configuration and reach Slack, Redis, MLflow, the model and GitHub"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/synapse-bot demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check synapse_bot tests
+	$(BIN)/ruff format --check synapse_bot tests
+	$(BIN)/mypy
+
+run: $(STAMP)
+	$(BIN)/synapse-bot run
+
+check: $(STAMP)
+	$(BIN)/synapse-bot check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,96 @@
+"""The `synapse-bot` command: run (default), check, demo."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from synapse_bot.config import ConfigError, Settings, load_settings
+from synapse_bot.logs import configure_logging
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        _print_config_error(exc)
+        raise SystemExit(2) from None
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    print("Synapse cannot start: the configuration has a problem.", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    print("Set these in the environment or in a .env file (see .env.example).", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from synapse_bot.runtime import Runtime
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    runtime = Runtime(settings)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        runtime.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        runtime.start()
+    except ConfigError as exc:
+        _print_config_error(exc)
+        runtime.stop()
+        return 2
+    runtime.wait()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from synapse_bot.check import run_checks
+
+    settings = _settings_or_exit()
+    configure_logging("WARNING", "text", settings.secrets())
+    results = run_checks(settings)
+    width = max(len(r.part) for r in results)
+    failed = False
+    for result in results:
+        mark = "ok  " if result.ok else ("FAIL" if result.required else "warn")
+        failed = failed or (not result.ok and result.required)
+        print(f"{mark}  {result.part:<{width}}  {result.detail}")
+    return 1 if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from synapse_bot.demo import run_demo
+
+    return run_demo(verbose=args.verbose)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="synapse-bot", description="Synapse, the Slack assistant.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="connect to Slack (Socket Mode) and answer requests (default)").set_defaults(
+        func=cmd_run
+    )
+    sub.add_parser(
+        "check", help="validate configuration and reach Slack, Redis, MLflow, the model and GitHub"
+    ).set_defaults(func=cmd_check)
+    demo = sub.add_parser("demo", help="run the bot against a local Slack sandbox and print the conversation")
+    demo.add_argument("--verbose", action="store_true", help="show the bot's logs too")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["run", *(argv or [])])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Synapse's one settings object.
+
+The variable names are an interface (DESIGN.md): operators, `.env` files and outside tooling rely on them, so
+each field carries its exact environment name as an alias. Everything Synapse adds is prefixed `SYNAPSE_`.
+Secrets are `SecretStr`, so printing a Settings object never shows them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MANIFEST_HINT = (
+    "No Slack app yet? Create one from manifest.yml: https://api.slack.com/apps?new_app=1 → 'From a manifest'."
+)
+
+TOKEN_HELP: dict[str, str] = {
+    "SLACK_BOT_TOKEN": (
+        "SLACK_BOT_TOKEN is the bot user OAuth token (starts with xoxb-). Find it after installing the app to "
+        "your workspace: https://api.slack.com/apps → your app → OAuth & Permissions → Bot User OAuth Token. "
+        + MANIFEST_HINT
+    ),
+    "SLACK_APP_TOKEN": (
+        "SLACK_APP_TOKEN is the app-level token (starts with xapp-) with the connections:write scope that "
+        "Socket Mode needs. Make it at https://api.slack.com/apps → your app → Basic Information → App-Level "
+        "Tokens → Generate Token and Scopes, and add connections:write. " + MANIFEST_HINT
+    ),
+}
+
+TOKEN_PREFIXES: dict[str, tuple[str, ...]] = {
+    "SLACK_BOT_TOKEN": ("xoxb-",),
+    "SLACK_APP_TOKEN": ("xapp-",),
+}
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the person who has to fix it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _check_prefix(env_name: str, value: SecretStr | None) -> SecretStr | None:
+    if value is None or not value.get_secret_value():
+        return None
+    secret = value.get_secret_value().strip()
+    prefixes = TOKEN_PREFIXES[env_name]
+    if not secret.startswith(prefixes):
+        kind = re.match(r"^(xox[a-z]|xapp)-", secret)
+        # Name only the token kind, never characters of the secret itself.
+        seen = f"it is a {kind.group(0)} token" if kind else "it does not look like a Slack token"
+        raise ValueError(f"{env_name} must start with {' or '.join(prefixes)}, but {seen}. " + TOKEN_HELP[env_name])
+    return SecretStr(secret)
+
+
+class Settings(BaseSettings):
+    """Read from the environment and `.env`; passed explicitly to everything that needs it."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+
+    # Model
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
+
+    # GitHub
+    github_token: SecretStr | None = Field(default=None, alias="GITHUB_TOKEN")
+    github_api_url: str = Field(default="https://api.github.com", alias="GITHUB_API_URL")
+
+    # State and tracking
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    mlflow_tracking_uri: str | None = Field(default=None, alias="MLFLOW_TRACKING_URI")
+    mlflow_experiment_name: str = Field(default="synapse", alias="MLFLOW_EXPERIMENT_NAME")
+
+    # Synapse's own
+    data_dir: Path = Field(default=Path(".synapse"), alias="SYNAPSE_DATA_DIR")
+    log_level: str = Field(default="INFO", alias="SYNAPSE_LOG_LEVEL")
+    log_format: str = Field(default="json", alias="SYNAPSE_LOG_FORMAT")
+    key_prefix: str = Field(default="synapse", alias="SYNAPSE_KEY_PREFIX")
+    dedupe_ttl_seconds: int = Field(default=24 * 3600, ge=60, alias="SYNAPSE_DEDUPE_TTL_SECONDS")
+    worker_threads: int = Field(default=8, ge=1, le=256, alias="SYNAPSE_WORKER_THREADS")
+    tracking_enabled: bool = Field(default=True, alias="SYNAPSE_TRACKING_ENABLED")
+    tracking_queue_size: int = Field(default=1000, ge=10, alias="SYNAPSE_TRACKING_QUEUE_SIZE")
+
+    @field_validator("slack_bot_token", mode="after")
+    @classmethod
+    def _bot_token_prefix(cls, value: SecretStr | None) -> SecretStr | None:
+        return _check_prefix("SLACK_BOT_TOKEN", value)
+
+    @field_validator("slack_app_token", mode="after")
+    @classmethod
+    def _app_token_prefix(cls, value: SecretStr | None) -> SecretStr | None:
+        return _check_prefix("SLACK_APP_TOKEN", value)
+
+    @field_validator("openai_api_key", "github_token", mode="after")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("slack_api_url", mode="after")
+    @classmethod
+    def _api_url_slash(cls, value: str) -> str:
+        # slack_sdk joins base_url + method name, so the base must end with a slash.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("redis_url", "mlflow_tracking_uri", "openai_base_url", mode="after")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    # Derived values -------------------------------------------------------------------------------
+
+    @property
+    def offline(self) -> bool:
+        """No model key: the fast path and deterministic fallbacks only."""
+        return self.openai_api_key is None
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value: the log filter and the secret scans redact these."""
+        values = [self.slack_bot_token, self.slack_app_token, self.openai_api_key, self.github_token]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def require_slack(self) -> tuple[str, str]:
+        """Both Slack tokens, or a ConfigError that says what each one is and where to get it."""
+        problems = []
+        if self.slack_bot_token is None:
+            problems.append("SLACK_BOT_TOKEN is missing. " + TOKEN_HELP["SLACK_BOT_TOKEN"])
+        if self.slack_app_token is None:
+            problems.append("SLACK_APP_TOKEN is missing. " + TOKEN_HELP["SLACK_APP_TOKEN"])
+        if problems:
+            raise ConfigError(problems)
+        assert self.slack_bot_token is not None and self.slack_app_token is not None
+        return self.slack_bot_token.get_secret_value(), self.slack_app_token.get_secret_value()
+
+
+def _field_env_name(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return "configuration"
+    name = str(loc[0])
+    field = Settings.model_fields.get(name)
+    if field is not None and isinstance(field.alias, str):
+        return field.alias
+    if field is not None and isinstance(field.validation_alias, AliasChoices):
+        return str(field.validation_alias.choices[0])
+    return name.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment (and `.env`), turning validation errors into a ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            env_name = _field_env_name(tuple(error.get("loc", ())))
+            message = str(error.get("msg", "invalid value"))
+            message = message.removeprefix("Value error, ")
+            if env_name in message:
+                problems.append(message)
+            else:
+                problems.append(f"{env_name}: {message}")
+        raise ConfigError(problems) from None

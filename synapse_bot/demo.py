@@ -1,0 +1,136 @@
+"""`synapse-bot demo`: the real bot, on embedded defaults, talking to a local Slack sandbox.
+
+Starts the sandbox workspace, an embedded redis-server and a local MLflow store under `.synapse/demo`, connects
+the real bot over Socket Mode, plays a short conversation, prints it as a person would see it, and exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synapse_bot.config import Settings
+from synapse_bot.logs import configure_logging
+from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.slack import SlackSandbox
+
+DEMO_DIR = Path(".synapse") / "demo"
+WAIT_S = 20.0
+
+
+@dataclass
+class Step:
+    caption: str
+    act: Callable[[SlackSandbox], tuple[str, str | None]]  # returns (channel, thread_ts) to read the answer from
+
+
+def _names(sandbox: SlackSandbox) -> dict[str, str]:
+    return {u["id"]: u["name"] for u in sandbox.users()}
+
+
+def _print_thread(sandbox: SlackSandbox, channel: str, thread_ts: str | None, seen: set[str], out: Any) -> None:
+    names = _names(sandbox)
+    messages = sandbox.messages(channel, thread_ts=thread_ts) if thread_ts else sandbox.messages(channel)
+    for message in messages:
+        if message["ts"] in seen:
+            continue
+        seen.add(message["ts"])
+        who = "synapse" if message.get("bot_id") else names.get(str(message.get("user")), "someone")
+        indent = "    ↳ " if message.get("thread_ts") and message.get("thread_ts") != message["ts"] else "  "
+        text = str(message.get("text", "")).replace("\n", "\n" + " " * len(indent) + "  ")
+        out.write(f"{indent}{who}: {text}\n")
+
+
+def demo_settings(sandbox: SlackSandbox, data_dir: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        SLACK_BOT_TOKEN=sandbox.bot_token,
+        SLACK_APP_TOKEN=sandbox.app_token,
+        SLACK_API_URL=sandbox.api_url,
+        OPENAI_API_KEY=None,
+        GITHUB_TOKEN=None,
+        REDIS_URL=None,
+        MLFLOW_TRACKING_URI=None,
+        SYNAPSE_DATA_DIR=data_dir,
+        SYNAPSE_LOG_FORMAT="text",
+    )
+
+
+def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: Any = None) -> int:
+    out = out or sys.stdout
+    configure_logging("INFO" if verbose else "WARNING", "text")
+    logging.getLogger("synapse_bot").setLevel(logging.INFO if verbose else logging.WARNING)
+    with SlackSandbox() as sandbox:
+        alice = sandbox.add_user("alice", real_name="Alice Liddell")
+        bob = sandbox.add_user("bob", real_name="Bob Builder")
+        general = sandbox.add_channel("general", members=[alice, bob])
+        settings = demo_settings(sandbox, data_dir)
+        out.write("Synapse demo — a local Slack workspace (#general: alice, bob) and the real bot over Socket Mode.\n")
+        out.write(f"Embedded Redis and MLflow store under {data_dir}/\n\n")
+        runtime = Runtime(settings).start()
+        try:
+            if not runtime.wait_connected(10):
+                out.write("The bot did not connect to the sandbox's Socket Mode endpoint.\n")
+                return 1
+            ok = _play(sandbox, runtime, alice, bob, general, out)
+        finally:
+            runtime.stop()
+    out.write("\nTraces of every request are in MLflow: " + settings.tracking_uri + "\n")
+    out.write(f"Open them with:  pip install 'mlflow>=3.1' && mlflow ui --backend-store-uri {settings.tracking_uri}\n")
+    return 0 if ok else 1
+
+
+def _play(sandbox: SlackSandbox, runtime: Runtime, alice: str, bob: str, general: str, out: Any) -> bool:
+    seen: set[str] = set()
+    ok = True
+
+    def wait_reply(channel: str, thread_ts: str | None, before: int) -> bool:
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline:
+            if len(sandbox.bot_messages(channel)) + len(sandbox.bot_messages(channel, thread_ts=thread_ts)) > before:
+                time.sleep(0.2)  # let a split answer finish posting
+                return True
+            time.sleep(0.05)
+        return False
+
+    def count(channel: str, thread_ts: str | None) -> int:
+        return len(sandbox.bot_messages(channel)) + len(sandbox.bot_messages(channel, thread_ts=thread_ts))
+
+    out.write("── 1. alice mentions the bot in #general\n")
+    before = count(general, None)
+    ts = sandbox.mention(alice, general, "help")
+    ok &= wait_reply(general, ts, before)
+    _print_thread(sandbox, general, ts, seen, out)
+
+    out.write("\n── 2. bob starts a thread; alice asks for a triage inside it\n")
+    root = sandbox.post_message(bob, general, "Release 2.3 is blocked on the flaky auth test. Ideas?")
+    sandbox.post_message(alice, general, "I think it's the token refresh race again.", thread_ts=root)
+    before = count(general, root)
+    sandbox.mention(alice, general, "triage github issues in acme/widgets", thread_ts=root)
+    ok &= wait_reply(general, root, before)
+    _print_thread(sandbox, general, root, seen, out)
+
+    out.write("\n── 3. bob uses the Summarize thread shortcut on a reply\n")
+    reply_ts = sandbox.messages(general, thread_ts=root)[1]["ts"]
+    before = count(general, root)
+    envelope = sandbox.message_shortcut(bob, general, reply_ts)
+    ack = sandbox.wait_for_ack(envelope, timeout=5)
+    out.write(f"  (shortcut acknowledged in {ack.latency_s * 1000:.0f} ms)\n")
+    ok &= wait_reply(general, root, before)
+    _print_thread(sandbox, general, root, seen, out)
+
+    out.write("\n── 4. alice runs /synapse help\n")
+    before = count(general, None)
+    envelope = sandbox.slash_command(alice, general, "help")
+    ack = sandbox.wait_for_ack(envelope, timeout=5)
+    out.write(f"  (command acknowledged in {ack.latency_s * 1000:.0f} ms)\n")
+    ok &= wait_reply(general, None, before)
+    _print_thread(sandbox, general, None, seen, out)
+    if not ok:
+        out.write("\nSome answers did not arrive in time: run `synapse-bot demo --verbose` to see the bot's logs.\n")
+    return ok

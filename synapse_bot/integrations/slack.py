@@ -1,0 +1,81 @@
+"""Posting Synapse's answers to Slack: in the thread, split to fit, and never silently lost.
+
+When the bot cannot post in a channel (not a member, private channel, DM it is not part of) a slash command
+still has its `response_url`, so the person gets the answer and is told how to invite the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from synapse_bot.render.slack import message_payloads
+
+log = logging.getLogger(__name__)
+
+NOT_IN_CHANNEL_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    channel_id: str
+    thread_ts: str | None
+    user_id: str
+    response_url: str | None = None
+
+
+def invite_hint(channel_id: str) -> str:
+    return f"I can't post in <#{channel_id}> because I'm not a member. Invite me with `/invite @synapse` and ask again."
+
+
+class SlackReplier:
+    """Posts markdown answers as thread replies; returns the ts of every message posted."""
+
+    def __init__(self, client: WebClient, http_timeout: float = 10.0) -> None:
+        self._client = client
+        self._http_timeout = http_timeout
+
+    def reply(self, target: ReplyTarget, markdown: str) -> list[str]:
+        posted: list[str] = []
+        for payload in message_payloads(markdown):
+            try:
+                response = self._client.chat_postMessage(
+                    channel=target.channel_id,
+                    thread_ts=target.thread_ts,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    **payload,
+                )
+            except SlackApiError as exc:
+                error = str(exc.response.get("error", "unknown_error"))
+                log.warning("chat.postMessage failed", extra={"error": error, "channel": target.channel_id})
+                if error in NOT_IN_CHANNEL_ERRORS and self._respond_privately(target, markdown):
+                    return posted
+                raise
+            posted.append(str(response["ts"]))
+        return posted
+
+    def _respond_privately(self, target: ReplyTarget, markdown: str) -> bool:
+        """Answer through the slash command's response_url (visible only to the requester)."""
+        if not target.response_url:
+            return False
+        text = invite_hint(target.channel_id) + "\n\n" + markdown
+        webhook = WebhookClient(target.response_url, timeout=int(self._http_timeout))
+        for payload in message_payloads(text):
+            try:
+                resp = webhook.send(response_type="ephemeral", **payload)
+            except OSError as exc:
+                log.warning("response_url post failed", extra={"error": type(exc).__name__})
+                return False
+            if resp.status_code >= 300:
+                log.warning("response_url post refused", extra={"status": resp.status_code})
+                return False
+        return True
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        self._client.views_publish(user_id=user_id, view=view)

@@ -1,0 +1,88 @@
+"""The job body: one Slack request in, one answer in its thread, one trace recorded.
+
+Whatever happens inside (a tool error, a Slack error, a bug), the person gets a reply that says what went
+wrong and what to do; the only thing that can stop a reply is Slack itself refusing every way to post.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+
+from synapse_bot.dispatch.dispatcher import Dispatcher
+from synapse_bot.integrations.slack import ReplyTarget, SlackReplier
+from synapse_bot.jobs.model import RequestKind, SlackRequest
+from synapse_bot.render.home import build_home_view
+from synapse_bot.tracking.recorder import TraceSink
+from synapse_bot.tracking.trace import RequestTrace
+
+log = logging.getLogger(__name__)
+
+
+class RequestHandler:
+    def __init__(self, dispatcher: Dispatcher, replier: SlackReplier, sink: TraceSink) -> None:
+        self.dispatcher = dispatcher
+        self.replier = replier
+        self.sink = sink
+
+    def __call__(self, request: SlackRequest) -> None:
+        if request.kind is RequestKind.MESSAGE:
+            return  # channel messages feed monitors (monitor_channel); nothing to answer
+        trace = RequestTrace.start(
+            request.kind.value,
+            team=request.team_id,
+            channel=request.channel_id,
+            user=request.user_id,
+            retry_attempt=request.retry_attempt,
+            queue_wait_ms=0.0,
+        )
+        status, error = "OK", None
+        try:
+            if request.kind is RequestKind.HOME:
+                self._publish_home(request, trace)
+            else:
+                self._answer(request, trace)
+        except Exception as exc:
+            status, error = "ERROR", f"{type(exc).__name__}"
+            log.exception("request failed", extra={"kind": request.kind.value, "dedupe_key": request.dedupe_key})
+        finally:
+            trace.finish(status, error)
+            self.sink.record(trace)
+
+    def _answer(self, request: SlackRequest, trace: RequestTrace) -> None:
+        target = ReplyTarget(
+            channel_id=request.channel_id,
+            thread_ts=request.thread_ts,
+            user_id=request.user_id,
+            response_url=request.response_url,
+        )
+        try:
+            outcome = self.dispatcher.dispatch(request, trace)
+            text, ok = outcome.text, outcome.ok
+            if request.kind is RequestKind.COMMAND:
+                # Others in the channel never saw the command itself, so say who asked what.
+                asked = request.text.strip()[:200].replace("`", "'")
+                text = f"_<@{request.user_id}> asked `/synapse {asked}`_\n\n{text}"
+            trace.root.set(path=outcome.path, tools=",".join(t.call.name for t in outcome.tools) or None)
+        except Exception as exc:
+            log.exception("dispatch failed", extra={"kind": request.kind.value})
+            text, ok = (
+                f"Sorry — something went wrong while handling that ({type(exc).__name__}). "
+                "Please try again; if it keeps happening, tell your Synapse admin.",
+                False,
+            )
+        with trace.span("slack.reply", span_type="UNKNOWN") as span:
+            try:
+                posted = self.replier.reply(target, text)
+            except SlackApiError as exc:
+                span.set(error=str(exc.response.get("error")))
+                raise
+            span.set(messages=len(posted), chars=len(text))
+        if not ok:
+            trace.root.set(tool_error=True)
+
+    def _publish_home(self, request: SlackRequest, trace: RequestTrace) -> None:
+        with trace.span("slack.views_publish"):
+            view = build_home_view(self.dispatcher.registry, self.dispatcher.settings)
+            self.replier.publish_home(request.user_id, view)

@@ -1,0 +1,37 @@
+"""What a listener hands to a worker: one Slack request, fully described, serialisable (JSON) for a queue."""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class RequestKind(StrEnum):
+    MENTION = "mention"
+    COMMAND = "command"
+    SHORTCUT = "shortcut"
+    MESSAGE = "message"
+    ACTION = "action"
+    HOME = "home"
+
+
+class SlackRequest(BaseModel):
+    """One thing a person asked of Synapse, with where the answer must go."""
+
+    kind: RequestKind
+    dedupe_key: str = Field(description="Unique per Slack delivery: event_id, or the trigger id of a command")
+    team_id: str
+    user_id: str
+    channel_id: str = ""
+    text: str = ""
+    thread_ts: str | None = Field(default=None, description="The thread the reply goes to")
+    message_ts: str | None = Field(default=None, description="The message that triggered the request")
+    response_url: str | None = None
+    callback_id: str | None = None
+    action_id: str | None = None
+    action_value: str | None = None
+    retry_attempt: int = 0
+    received_at: float = Field(default_factory=time.time)
+    event: dict[str, object] = Field(default_factory=dict, description="The raw event, for message routing")

@@ -1,0 +1,14 @@
+"""Slack-facing listeners: each acknowledges at once and hands the work to a job."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from synapse_bot.listeners import commands, events, shortcuts
+from synapse_bot.listeners.intake import Intake
+
+
+def register_all(app: App, intake: Intake) -> None:
+    events.register(app, intake)
+    commands.register(app, intake)
+    shortcuts.register(app, intake)

@@ -1,0 +1,122 @@
+"""Wire settings into a running bot: Redis, MLflow, the dispatcher, workers, and the Socket Mode connection.
+
+`Runtime` is what `synapse-bot run`, `demo` and the integration tests start; everything it builds is passed
+down explicitly, so two runtimes (two "processes") can live side by side in one test.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import redis
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
+
+from synapse_bot.app import build_app, build_web_client
+from synapse_bot.config import ConfigError, Settings
+from synapse_bot.dispatch.dispatcher import Dispatcher
+from synapse_bot.integrations.slack import SlackReplier
+from synapse_bot.jobs.handle import RequestHandler
+from synapse_bot.jobs.runner import InProcessRunner
+from synapse_bot.listeners.intake import Intake
+from synapse_bot.store.connection import open_redis
+from synapse_bot.store.dedupe import EventDeduper
+from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_bot.store.keys import Keys
+from synapse_bot.tools.registry import ToolRegistry, default_registry
+from synapse_bot.tracking.recorder import MlflowRecorder, NullRecorder, TraceSink
+
+log = logging.getLogger(__name__)
+
+
+def build_sink(settings: Settings) -> TraceSink:
+    if not settings.tracking_enabled:
+        return NullRecorder()
+    if not settings.mlflow_tracking_uri:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return MlflowRecorder(
+        settings.tracking_uri, settings.mlflow_experiment_name, queue_size=settings.tracking_queue_size
+    )
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, registry: ToolRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or default_registry()
+        self.redis: redis.Redis | None = None
+        self.embedded_redis: EmbeddedRedis | None = None
+        self.sink: TraceSink = NullRecorder()
+        self.runner: InProcessRunner | None = None
+        self.app: App | None = None
+        self.socket: SocketModeHandler | None = None
+        self.bot_user_id: str | None = None
+        self._stopped = threading.Event()
+
+    def start(self) -> Runtime:
+        bot_token, app_token = self.settings.require_slack()
+        client = build_web_client(self.settings, bot_token)
+        try:
+            identity = client.auth_test()
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            raise ConfigError(
+                [
+                    f"Slack rejected SLACK_BOT_TOKEN ({error}) at {self.settings.slack_api_url}: check the token, "
+                    "and that the app is installed to the workspace."
+                ]
+            ) from None
+        self.bot_user_id = str(identity.get("user_id"))
+        self.redis, self.embedded_redis = open_redis(self.settings)
+        self.sink = build_sink(self.settings)
+        dispatcher = Dispatcher(self.registry, self.settings)
+        handler = RequestHandler(dispatcher, SlackReplier(client), self.sink)
+        self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
+        deduper = EventDeduper(self.redis, Keys(self.settings.key_prefix), self.settings.dedupe_ttl_seconds)
+        self.app = build_app(client, Intake(deduper, self.runner.submit))
+        self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
+        self.socket.connect()
+        log.info(
+            "synapse connected",
+            extra={
+                "bot_user_id": self.bot_user_id,
+                "team": identity.get("team_id"),
+                "offline": self.settings.offline,
+            },
+        )
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)
+
+    def connected(self) -> bool:
+        return bool(self.socket and self.socket.client.is_connected())
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.connected():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        """Close the socket first (no new work), then finish the jobs in flight, then flush tracking."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.socket is not None:
+            try:
+                self.socket.close()
+            except Exception:
+                log.debug("socket close failed", exc_info=True)
+        if self.runner is not None:
+            self.runner.shutdown(wait=True)
+        self.sink.close(timeout=10.0)
+        if self.redis is not None:
+            self.redis.close()
+        if self.embedded_redis is not None:
+            self.embedded_redis.stop()
+        log.info("synapse stopped")

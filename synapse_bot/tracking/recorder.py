@@ -1,0 +1,154 @@
+"""Ship finished request traces to MLflow on a background thread, never in the way of a reply.
+
+The queue is bounded: when MLflow is slow or down, new traces are dropped and counted rather than piling up,
+and a warning is logged at most once a minute. MLflow itself (a slow import) is loaded on this thread only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from typing import Any, Protocol
+
+from synapse_bot.tracking.trace import RequestTrace, SpanRecord
+
+log = logging.getLogger(__name__)
+
+WARN_EVERY_S = 60.0
+
+
+class TraceSink(Protocol):
+    def record(self, trace: RequestTrace) -> None: ...
+    def close(self, timeout: float = 5.0) -> None: ...
+
+
+class NullRecorder:
+    """Tracking disabled."""
+
+    def record(self, trace: RequestTrace) -> None:
+        return None
+
+    def close(self, timeout: float = 5.0) -> None:
+        return None
+
+
+class MlflowRecorder:
+    def __init__(self, tracking_uri: str, experiment_name: str, *, queue_size: int = 1000) -> None:
+        self.tracking_uri = tracking_uri
+        self.experiment_name = experiment_name
+        self._queue: queue.Queue[RequestTrace | None] = queue.Queue(maxsize=queue_size)
+        self._thread = threading.Thread(target=self._run, name="synapse-mlflow", daemon=True)
+        self._experiment_id: str | None = None
+        self._last_warning = 0.0
+        self._idle = threading.Event()
+        self._idle.set()
+        self.recorded = 0
+        self.dropped = 0
+        self.failed = 0
+        self._thread.start()
+
+    # Request side -------------------------------------------------------------------------------
+
+    def record(self, trace: RequestTrace) -> None:
+        try:
+            self._idle.clear()
+            self._queue.put_nowait(trace)
+        except queue.Full:
+            self.dropped += 1
+            self._warn("tracking queue full; dropping traces", dropped=self.dropped)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything queued so far is written (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.empty() and self._idle.is_set():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.flush(timeout)
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
+        self._thread.join(timeout)
+
+    # Recorder thread ----------------------------------------------------------------------------
+
+    def _warn(self, message: str, **extra: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= WARN_EVERY_S:
+            self._last_warning = now
+            log.warning(message, extra=extra)
+
+    def _run(self) -> None:
+        while True:
+            trace = self._queue.get()
+            if trace is None:
+                return
+            try:
+                self._write(trace)
+                self.recorded += 1
+            except Exception as exc:  # MLflow down, disk full, bad URI: never propagate
+                self.failed += 1
+                self._experiment_id = None
+                self._warn(
+                    "could not record a trace in MLflow",
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                    failed=self.failed,
+                )
+            finally:
+                if self._queue.empty():
+                    self._idle.set()
+
+    def _ensure_experiment(self) -> str:
+        if self._experiment_id is None:
+            import mlflow
+
+            mlflow.set_tracking_uri(self.tracking_uri)
+            experiment = mlflow.set_experiment(self.experiment_name)
+            self._experiment_id = experiment.experiment_id
+        return self._experiment_id
+
+    def _write(self, trace: RequestTrace) -> None:
+        import mlflow
+
+        experiment_id = self._ensure_experiment()
+        root = trace.root
+        live = mlflow.start_span_no_context(
+            name=root.name,
+            span_type=root.span_type,
+            attributes={**_clean(root.attributes), "synapse.request_id": trace.request_id},
+            experiment_id=experiment_id,
+            start_time_ns=root.start_ns,
+        )
+        try:
+            for child in root.children:
+                self._write_span(child, live)
+        finally:
+            live.end(status=root.status, end_time_ns=root.end_ns or time.time_ns())
+        mlflow.flush_trace_async_logging(terminate=False)
+
+    def _write_span(self, span: SpanRecord, parent: Any) -> None:
+        import mlflow
+
+        live = mlflow.start_span_no_context(
+            name=span.name,
+            span_type=span.span_type,
+            parent_span=parent,
+            attributes=_clean(span.attributes),
+            start_time_ns=span.start_ns,
+        )
+        try:
+            for child in span.children:
+                self._write_span(child, live)
+        finally:
+            if span.error:
+                live.set_attribute("error", span.error)
+            live.end(status=span.status, end_time_ns=span.end_ns or time.time_ns())
+
+
+def _clean(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attributes.items() if v is not None}

@@ -1,0 +1,39 @@
+"""manifest.yml creates the app Synapse expects, and validates against Slack's published schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
+
+
+def _manifest() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    return data
+
+
+def test_manifest_validates_against_slacks_schema() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(_manifest(), schema)
+
+
+def test_manifest_declares_what_the_bot_listens_to() -> None:
+    manifest = _manifest()
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) >= {
+        "app_mention", "message.channels", "message.groups", "app_home_opened",
+    }
+    [command] = manifest["features"]["slash_commands"]
+    assert command["command"] == "/synapse" and command["usage_hint"]
+    [shortcut] = manifest["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", "synapse_summarize_thread")
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_mentions:read", "chat:write", "commands", "channels:history", "users:read"} <= scopes

@@ -1,0 +1,73 @@
+"""The fast-path grammar: explicit commands become tool calls with no model involved."""
+
+from __future__ import annotations
+
+import pytest
+
+from synapse_bot.dispatch.router import FastPathError, ToolCall, channel_refs, normalize, parse_command, parse_permalink
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<@U0SYNAPSE> help", ToolCall("help", {})),
+        ("help monitors", ToolCall("help", {"topic": "monitors"})),
+        (
+            "summarize slack thread in <#C0GENERAL|general> with timestamp 1234567890.123456",
+            ToolCall("summarize_thread", {"refresh": False, "channel": "C0GENERAL", "thread_ts": "1234567890.123456"}),
+        ),
+        ("summarize slack thread in #general", ToolCall("summarize_thread", {"refresh": False, "channel": "#general"})),
+        ("summarize this thread", ToolCall("summarize_thread", {"refresh": False})),
+        ("summarise this thread again", ToolCall("summarize_thread", {"refresh": True})),
+        (
+            "monitor slack channel #alerts for keywords: error, critical, down",
+            ToolCall("monitor_channel", {"channel": "#alerts", "keywords": ["error", "critical", "down"]}),
+        ),
+        (
+            'monitor <#C0ALERTS|alerts> for "disk full", OOM',
+            ToolCall("monitor_channel", {"channel": "C0ALERTS", "keywords": ["disk full", "OOM"]}),
+        ),
+        ("list monitors", ToolCall("list_monitors", {})),
+        ("stop monitoring <#C0ALERTS|alerts>", ToolCall("stop_monitor", {"channel": "C0ALERTS"})),
+        ("triage github issues in owner/repo", ToolCall("triage_issues", {"repo": "owner/repo"})),
+        ("triage acme/widgets unlabelled limit 10", ToolCall("triage_issues", {"repo": "acme/widgets",
+                                                                                "only_unlabelled": True, "limit": 10})),
+        ("review pr #123 in owner/repo", ToolCall("review_pull_request", {"repo": "owner/repo", "number": 123})),
+        ("review acme/widgets#7", ToolCall("review_pull_request", {"repo": "acme/widgets", "number": 7})),
+        (
+            "review <https://github.com/acme/widgets/pull/42|acme/widgets#42>",
+            ToolCall("review_pull_request", {"repo": "acme/widgets", "number": 42}),
+        ),
+    ],
+)
+def test_explicit_commands_parse(text: str, expected: ToolCall) -> None:
+    assert parse_command(text) == [expected]
+
+
+def test_permalink_of_a_reply_points_at_its_thread() -> None:
+    text = "summarize <https://acme.slack.com/archives/C0ABC/p1712345678123456?thread_ts=1712345000.000100&cid=C0ABC>"
+    assert parse_command(text) == [
+        ToolCall("summarize_thread", {"channel": "C0ABC", "thread_ts": "1712345000.000100", "refresh": False})
+    ]
+    assert parse_permalink("https://x.slack.com/archives/C0ABC/p1712345678123456") == ("C0ABC", "1712345678.123456")
+
+
+@pytest.mark.parametrize("text", ["triage", "review pr in acme/widgets", "monitor #alerts", "stop monitoring"])
+def test_incomplete_commands_say_what_is_missing(text: str) -> None:
+    result = parse_command(text)
+    assert isinstance(result, FastPathError)
+    assert "Try `" in result.message or "Try" in result.message
+
+
+@pytest.mark.parametrize("text", ["what's the weather like?", "can you look at the last deploy", "thanks!"])
+def test_free_text_is_left_to_the_model(text: str) -> None:
+    assert parse_command(text) is None
+
+
+def test_empty_mention_means_help() -> None:
+    assert parse_command("<@U0SYNAPSE>   ") == [ToolCall("help", {})]
+
+
+def test_normalize_strips_invisible_and_leading_mentions() -> None:
+    assert normalize("<@U0SYNAPSE|synapse>\u200b  help\u202e ") == "help"
+    assert channel_refs("in <#C0AB|general> and #random") == ["C0AB", "#random"]
