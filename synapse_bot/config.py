@@ -98,6 +98,18 @@ class Settings(BaseSettings):
     tracking_enabled: bool = Field(default=True, alias="SYNAPSE_TRACKING_ENABLED")
     tracking_queue_size: int = Field(default=1000, ge=10, alias="SYNAPSE_TRACKING_QUEUE_SIZE")
 
+    # Model behaviour
+    openai_fallback_models: str = Field(default="", alias="SYNAPSE_OPENAI_FALLBACK_MODELS")
+    openai_timeout_seconds: float = Field(default=60.0, gt=0, le=600, alias="SYNAPSE_OPENAI_TIMEOUT_SECONDS")
+    openai_max_retries: int = Field(default=2, ge=0, le=10, alias="SYNAPSE_OPENAI_MAX_RETRIES")
+    request_token_budget: int = Field(default=500_000, ge=1_000, alias="SYNAPSE_REQUEST_TOKEN_BUDGET")
+    summary_call_tokens: int = Field(default=16_000, ge=1_000, alias="SYNAPSE_SUMMARY_CALL_TOKENS")
+    summary_output_tokens: int = Field(default=1_200, ge=200, alias="SYNAPSE_SUMMARY_OUTPUT_TOKENS")
+    summary_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_SUMMARY_TTL_SECONDS")
+    max_output_tokens: int = Field(default=2_000, ge=64, alias="SYNAPSE_MAX_OUTPUT_TOKENS")
+    memory_turns: int = Field(default=12, ge=0, le=100, alias="SYNAPSE_MEMORY_TURNS")
+    memory_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_MEMORY_TTL_SECONDS")
+
     @field_validator("slack_bot_token", mode="after")
     @classmethod
     def _bot_token_prefix(cls, value: SecretStr | None) -> SecretStr | None:
@@ -138,6 +150,10 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def fallback_models(self) -> list[str]:
+        return [m.strip() for m in self.openai_fallback_models.split(",") if m.strip()]
 
     def secrets(self) -> list[str]:
         """Every configured secret value: the log filter and the secret scans redact these."""

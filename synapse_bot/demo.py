@@ -48,7 +48,7 @@ def _print_thread(sandbox: SlackSandbox, channel: str, thread_ts: str | None, se
 
 def demo_settings(sandbox: SlackSandbox, data_dir: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         SLACK_BOT_TOKEN=sandbox.bot_token,
         SLACK_APP_TOKEN=sandbox.app_token,
         SLACK_API_URL=sandbox.api_url,

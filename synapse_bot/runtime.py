@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from synapse_bot.app import build_app, build_web_client
 from synapse_bot.config import ConfigError, Settings
-from synapse_bot.dispatch.dispatcher import Dispatcher
+from synapse_bot.dispatch.dispatcher import Dispatcher, build_llm
 from synapse_bot.integrations.slack import SlackReplier
 from synapse_bot.jobs.handle import RequestHandler
 from synapse_bot.jobs.runner import InProcessRunner
@@ -26,6 +26,10 @@ from synapse_bot.store.connection import open_redis
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
+from synapse_bot.store.memory import ThreadMemory
+from synapse_bot.store.monitors import MonitorStore
+from synapse_bot.store.summaries import SummaryCache
+from synapse_bot.tools.context import ToolServices
 from synapse_bot.tools.registry import ToolRegistry, default_registry
 from synapse_bot.tracking.recorder import MlflowRecorder, NullRecorder, TraceSink
 
@@ -53,6 +57,7 @@ class Runtime:
         self.app: App | None = None
         self.socket: SocketModeHandler | None = None
         self.bot_user_id: str | None = None
+        self.services: ToolServices | None = None
         self._stopped = threading.Event()
 
     def start(self) -> Runtime:
@@ -71,10 +76,25 @@ class Runtime:
         self.bot_user_id = str(identity.get("user_id"))
         self.redis, self.embedded_redis = open_redis(self.settings)
         self.sink = build_sink(self.settings)
-        dispatcher = Dispatcher(self.registry, self.settings)
+        keys = Keys(self.settings.key_prefix)
+        memory = ThreadMemory(
+            self.redis, keys, max_turns=self.settings.memory_turns, ttl_seconds=self.settings.memory_ttl_seconds
+        )
+        services = ToolServices(
+            slack=client,
+            redis=self.redis,
+            keys=keys,
+            bot_user_id=self.bot_user_id,
+            summaries=SummaryCache(self.redis, keys, self.settings.summary_ttl_seconds),
+            monitors=MonitorStore(self.redis, keys),
+        )
+        self.services = services
+        dispatcher = Dispatcher(
+            self.registry, self.settings, llm=build_llm(self.settings), memory=memory, services=services
+        )
         handler = RequestHandler(dispatcher, SlackReplier(client), self.sink)
         self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
-        deduper = EventDeduper(self.redis, Keys(self.settings.key_prefix), self.settings.dedupe_ttl_seconds)
+        deduper = EventDeduper(self.redis, keys, self.settings.dedupe_ttl_seconds)
         self.app = build_app(client, Intake(deduper, self.runner.submit))
         self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
         self.socket.connect()

@@ -1,31 +1,38 @@
 """Turn a Slack request into tool calls and tool calls into an answer.
 
 Explicit commands take the fast path (no model). Everything else goes to the model when one is configured;
-offline, the answer says what works without one.
+offline, the answer says what works without one. Each request gets a token budget, and the thread's memory is
+read before and written after, so follow-ups carry context.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import ValidationError
 
 from synapse_bot.config import Settings
 from synapse_bot.dispatch.errors import describe_validation_error
-from synapse_bot.dispatch.router import FastPathError, ToolCall, parse_command
+from synapse_bot.dispatch.llm import LlmClient, LlmError, TokenBudget
+from synapse_bot.dispatch.model_path import MAX_TOOL_CALLS, ModelRouter
+from synapse_bot.dispatch.router import FastPathError, ToolCall, normalize, parse_command
+from synapse_bot.dispatch.schemas import supports_strict
 from synapse_bot.jobs.model import RequestKind, SlackRequest
+from synapse_bot.render.sanitize import neutralize_mass_mentions
+from synapse_bot.store.memory import ThreadMemory, Turn
 from synapse_bot.tools.base import ToolResult
-from synapse_bot.tools.context import ToolContext
+from synapse_bot.tools.context import ToolContext, ToolServices
 from synapse_bot.tools.help import render_help
 from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)
 
-MAX_TOOL_CALLS = 3
+MEMORY_RESULT_CHARS = 600
 
 
 @dataclass
@@ -40,29 +47,74 @@ class DispatchOutcome:
     path: str  # "fast", "llm", "offline"
     text: str
     tools: list[ToolOutcome] = field(default_factory=list)
+    failed: bool = False
+    budget: TokenBudget | None = None
 
     @property
     def ok(self) -> bool:
-        return all(t.result.ok for t in self.tools)
+        return not self.failed and all(t.result.ok for t in self.tools)
+
+
+def build_llm(settings: Settings) -> LlmClient | None:
+    if settings.openai_api_key is None:
+        return None
+    return LlmClient(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        fallback_models=settings.fallback_models,
+        timeout_s=settings.openai_timeout_seconds,
+        max_retries=settings.openai_max_retries,
+        max_output_tokens=settings.max_output_tokens,
+    )
 
 
 class Dispatcher:
-    def __init__(self, registry: ToolRegistry, settings: Settings) -> None:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        settings: Settings,
+        *,
+        llm: LlmClient | None = None,
+        memory: ThreadMemory | None = None,
+        services: ToolServices | None = None,
+    ) -> None:
         self.registry = registry
+        self.services = services or ToolServices()
         self.settings = settings
+        self.llm = llm
+        self.memory = memory
+        strict = supports_strict(settings.openai_model, settings.openai_base_url)
+        self.model_router = ModelRouter(llm, registry, strict=strict) if llm is not None else None
+
+    # Entry point ---------------------------------------------------------------------------------
 
     def dispatch(self, request: SlackRequest, trace: RequestTrace) -> DispatchOutcome:
+        budget = TokenBudget(self.settings.request_token_budget)
+        history = self._recall(request)
         with trace.span("dispatch", span_type="CHAIN") as span:
             routed = self.route(request)
             if isinstance(routed, FastPathError):
-                span.set(path="fast", recognised=True, valid=False)
-                return DispatchOutcome(path="fast", text=routed.message)
-            if routed is not None:
-                span.set(path="fast", recognised=True, tool_calls=len(routed))
-                outcomes = [self.run_tool(call, request, trace) for call in routed[:MAX_TOOL_CALLS]]
-                return DispatchOutcome(path="fast", text=join_results(outcomes), tools=outcomes)
-            span.set(path="offline")
-            return DispatchOutcome(path="offline", text=self.unrecognised(request))
+                span.set(path="fast", valid=False)
+                outcome = DispatchOutcome(path="fast", text=routed.message, failed=True)
+            elif routed is not None:
+                span.set(path="fast", tool_calls=len(routed))
+                outcomes = [self.run_tool(call, request, trace, budget) for call in routed[:MAX_TOOL_CALLS]]
+                outcome = DispatchOutcome(path="fast", text=join_results(outcomes), tools=outcomes)
+            elif self.model_router is None:
+                span.set(path="offline")
+                outcome = DispatchOutcome(path="offline", text=self.unrecognised(request, budget, trace))
+            else:
+                span.set(path="llm")
+                outcome = self._via_model(request, history, budget, trace)
+            span.set(
+                prompt_tokens=budget.prompt_tokens,
+                completion_tokens=budget.completion_tokens,
+                llm_calls=len(budget.calls),
+            )
+        outcome.budget = budget
+        self._remember(request, outcome)
+        return outcome
 
     @staticmethod
     def route(request: SlackRequest) -> list[ToolCall] | FastPathError | None:
@@ -71,8 +123,30 @@ class Dispatcher:
             return [ToolCall("summarize_thread", {"channel": request.channel_id, "thread_ts": request.thread_ts})]
         return parse_command(request.text)
 
-    def unrecognised(self, request: SlackRequest) -> str:
-        context = ToolContext(request=request, settings=self.settings, registry=self.registry)
+    # Paths ---------------------------------------------------------------------------------------
+
+    def _via_model(
+        self, request: SlackRequest, history: list[Turn], budget: TokenBudget, trace: RequestTrace
+    ) -> DispatchOutcome:
+        assert self.model_router is not None
+        try:
+            decision = self.model_router.decide(request, history, budget, trace)
+        except LlmError as exc:
+            text = f"{exc.user_message}\n\nExplicit commands still work without the model, e.g. `help`."
+            return DispatchOutcome(path="llm", text=text, failed=True)
+        outcomes = [self.run_tool(call, request, trace, budget) for call in decision.calls]
+        parts = [join_results(outcomes)] if outcomes else []
+        if decision.reply and not outcomes:
+            parts.append(neutralize_mass_mentions(decision.reply))
+        if decision.problems:
+            parts.append("I couldn't do all of that: " + " ".join(decision.problems))
+        text = "\n\n".join(p for p in parts if p) or (
+            "I couldn't work out what to do with that. Say `help` to see what I can do."
+        )
+        return DispatchOutcome(path="llm", text=text, tools=outcomes, failed=bool(decision.problems) and not outcomes)
+
+    def unrecognised(self, request: SlackRequest, budget: TokenBudget, trace: RequestTrace) -> str:
+        context = self._context(request, trace, budget)
         reason = (
             "I can only follow explicit commands right now because no model is configured (OPENAI_API_KEY)."
             if self.settings.offline
@@ -80,7 +154,20 @@ class Dispatcher:
         )
         return f"{reason}\n\n{render_help(context)}"
 
-    def run_tool(self, call: ToolCall, request: SlackRequest, trace: RequestTrace) -> ToolOutcome:
+    # Tools ---------------------------------------------------------------------------------------
+
+    def _context(self, request: SlackRequest, trace: RequestTrace, budget: TokenBudget) -> ToolContext:
+        return ToolContext(
+            request=request,
+            settings=self.settings,
+            registry=self.registry,
+            trace=trace,
+            budget=budget,
+            llm=self.llm,
+            services=self.services,
+        )
+
+    def run_tool(self, call: ToolCall, request: SlackRequest, trace: RequestTrace, budget: TokenBudget) -> ToolOutcome:
         started = time.perf_counter()
         tool = self.registry.get(call.name)
         with trace.span(f"tool.{call.name}", span_type="TOOL", tool=call.name) as span:
@@ -93,18 +180,19 @@ class Dispatcher:
                     result = ToolResult(text=describe_validation_error(tool, exc), ok=False)
                 else:
                     span.set(args=args.model_dump_json()[:500])
-                    context = ToolContext(request=request, settings=self.settings, registry=self.registry)
+                    context = self._context(request, trace, budget)
                     result = self._run_safely(tool.name, lambda: tool.run(args, context))
             span.set(ok=result.ok, available=result.available, result_chars=len(result.text))
-            if not result.ok:
-                span.status = "ERROR" if result.available else "OK"
+            if not result.ok and result.available:
+                span.status = "ERROR"
         return ToolOutcome(call=call, result=result, duration_ms=(time.perf_counter() - started) * 1000)
 
     @staticmethod
-    def _run_safely(name: str, run: Any) -> ToolResult:
+    def _run_safely(name: str, run: Callable[[], ToolResult]) -> ToolResult:
         try:
-            result: ToolResult = run()
-            return result
+            return run()
+        except LlmError as exc:
+            return ToolResult(text=f"*{name}*: {exc.user_message}", ok=False)
         except Exception as exc:
             log.exception("tool failed", extra={"tool": name})
             return ToolResult(
@@ -112,6 +200,27 @@ class Dispatcher:
                 "Try again in a minute; if it keeps failing, tell your Synapse admin.",
                 ok=False,
             )
+
+    # Memory --------------------------------------------------------------------------------------
+
+    def _recall(self, request: SlackRequest) -> list[Turn]:
+        if self.memory is None or request.kind not in (RequestKind.MENTION, RequestKind.COMMAND):
+            return []
+        return self.memory.recall(request.team_id, request.channel_id, request.thread_ts)
+
+    def _remember(self, request: SlackRequest, outcome: DispatchOutcome) -> None:
+        if self.memory is None or not request.thread_ts:
+            return
+        turns = [Turn(role="user", text=normalize(request.text) or f"({request.kind.value})")]
+        if outcome.tools:
+            for tool in outcome.tools:
+                summary = tool.result.text[:MEMORY_RESULT_CHARS]
+                if tool.result.data:
+                    summary += "\n" + json.dumps(tool.result.data, default=str)[:MEMORY_RESULT_CHARS]
+                turns.append(Turn(role="assistant", text=summary, tool=tool.call.name, args=tool.call.args))
+        else:
+            turns.append(Turn(role="assistant", text=outcome.text[:MEMORY_RESULT_CHARS]))
+        self.memory.remember(request.team_id, request.channel_id, request.thread_ts, *turns)
 
 
 def join_results(outcomes: list[ToolOutcome]) -> str:

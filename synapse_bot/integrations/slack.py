@@ -29,6 +29,16 @@ class ReplyTarget:
     response_url: str | None = None
 
 
+WORKING_REACTION = "eyes"
+
+
+@dataclass(frozen=True)
+class WorkingSign:
+    kind: str  # "reaction" or "status"
+    channel_id: str
+    ts: str
+
+
 def invite_hint(channel_id: str) -> str:
     return f"I can't post in <#{channel_id}> because I'm not a member. Invite me with `/invite @synapse` and ask again."
 
@@ -76,6 +86,32 @@ class SlackReplier:
                 log.warning("response_url post refused", extra={"status": resp.status_code})
                 return False
         return True
+
+    def start_working(self, target: ReplyTarget, message_ts: str | None) -> WorkingSign | None:
+        """A visible sign that work is under way: 👀 on the request's message, else the thread's status."""
+        try:
+            if message_ts:
+                self._client.reactions_add(channel=target.channel_id, timestamp=message_ts, name=WORKING_REACTION)
+                return WorkingSign("reaction", target.channel_id, message_ts)
+            if target.thread_ts:
+                self._client.assistant_threads_setStatus(
+                    channel_id=target.channel_id, thread_ts=target.thread_ts, status="is working on it…"
+                )
+                return WorkingSign("status", target.channel_id, target.thread_ts)
+        except SlackApiError as exc:
+            log.info("no working sign", extra={"error": exc.response.get("error")})
+        return None
+
+    def stop_working(self, sign: WorkingSign | None) -> None:
+        if sign is None:
+            return
+        try:
+            if sign.kind == "reaction":
+                self._client.reactions_remove(channel=sign.channel_id, timestamp=sign.ts, name=WORKING_REACTION)
+            else:
+                self._client.assistant_threads_setStatus(channel_id=sign.channel_id, thread_ts=sign.ts, status="")
+        except SlackApiError as exc:
+            log.info("working sign not cleared", extra={"error": exc.response.get("error")})
 
     def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
         self._client.views_publish(user_id=user_id, view=view)

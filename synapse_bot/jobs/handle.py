@@ -57,9 +57,16 @@ class RequestHandler:
             user_id=request.user_id,
             response_url=request.response_url,
         )
+        sign = self.replier.start_working(target, request.message_ts if request.kind is RequestKind.MENTION else None)
         try:
             outcome = self.dispatcher.dispatch(request, trace)
             text, ok = outcome.text, outcome.ok
+            if outcome.budget is not None:
+                trace.root.set(
+                    prompt_tokens=outcome.budget.prompt_tokens,
+                    completion_tokens=outcome.budget.completion_tokens,
+                    llm_calls=len(outcome.budget.calls),
+                )
             if request.kind is RequestKind.COMMAND:
                 # Others in the channel never saw the command itself, so say who asked what.
                 asked = request.text.strip()[:200].replace("`", "'")
@@ -72,13 +79,16 @@ class RequestHandler:
                 "Please try again; if it keeps happening, tell your Synapse admin.",
                 False,
             )
-        with trace.span("slack.reply", span_type="UNKNOWN") as span:
-            try:
-                posted = self.replier.reply(target, text)
-            except SlackApiError as exc:
-                span.set(error=str(exc.response.get("error")))
-                raise
-            span.set(messages=len(posted), chars=len(text))
+        try:
+            with trace.span("slack.reply", span_type="UNKNOWN") as span:
+                try:
+                    posted = self.replier.reply(target, text)
+                except SlackApiError as exc:
+                    span.set(error=str(exc.response.get("error")))
+                    raise
+                span.set(messages=len(posted), chars=len(text))
+        finally:
+            self.replier.stop_working(sign)
         if not ok:
             trace.root.set(tool_error=True)
 

@@ -1,15 +1,36 @@
-"""What a tool handler gets: the request, the settings and the clients it may use, passed in explicitly."""
+"""What a tool handler gets: the request, settings and the clients it may use, all passed in explicitly."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import redis
+from slack_sdk import WebClient
 
 from synapse_bot.config import Settings
+from synapse_bot.dispatch.llm import LlmClient, LlmError, TokenBudget
 from synapse_bot.jobs.model import SlackRequest
+from synapse_bot.store.keys import Keys
+from synapse_bot.tracking.trace import RequestTrace
 
 if TYPE_CHECKING:
+    from synapse_bot.store.monitors import MonitorStore
+    from synapse_bot.store.summaries import SummaryCache
     from synapse_bot.tools.registry import ToolRegistry
+
+
+@dataclass
+class ToolServices:
+    """Long-lived clients shared by every request of a runtime (None where a part is not configured)."""
+
+    slack: WebClient | None = None
+    redis: redis.Redis | None = None
+    keys: Keys = field(default_factory=lambda: Keys("synapse"))
+    bot_user_id: str | None = None
+    summaries: SummaryCache | None = None
+    monitors: MonitorStore | None = None
 
 
 @dataclass
@@ -17,3 +38,56 @@ class ToolContext:
     request: SlackRequest
     settings: Settings
     registry: ToolRegistry
+    trace: RequestTrace
+    budget: TokenBudget
+    llm: LlmClient | None = None
+    services: ToolServices = field(default_factory=ToolServices)
+
+    @property
+    def offline(self) -> bool:
+        return self.llm is None
+
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        purpose: str,
+        *,
+        response_format: dict[str, Any] | None = None,
+        max_output_tokens: int | None = None,
+    ) -> str | None:
+        """One model call on this request's budget, traced as an LLM span.
+
+        A compatible server that rejects JSON-schema output gets the same request once more without it (the
+        prompts ask for JSON anyway).
+        """
+        if self.llm is None:
+            raise LlmError("No model is configured (OPENAI_API_KEY).", kind="offline")
+        with self.trace.span(f"llm.{purpose}", span_type="LLM") as span:
+            started = time.perf_counter()
+            try:
+                try:
+                    result = self.llm.chat(
+                        messages,
+                        budget=self.budget,
+                        purpose=purpose,
+                        response_format=response_format,
+                        max_output_tokens=max_output_tokens,
+                    )
+                except LlmError as exc:
+                    if exc.kind != "bad_request" or response_format is None:
+                        raise
+                    span.set(schema_fallback=True)
+                    result = self.llm.chat(
+                        messages, budget=self.budget, purpose=purpose, max_output_tokens=max_output_tokens
+                    )
+            finally:
+                if self.budget.calls:
+                    last = self.budget.calls[-1]
+                    span.set(
+                        model=last.model,
+                        prompt_tokens=last.prompt_tokens,
+                        completion_tokens=last.completion_tokens,
+                        ok=last.ok,
+                    )
+                span.set(latency_ms=round((time.perf_counter() - started) * 1000, 2))
+            return result.content

@@ -1,10 +1,28 @@
-"""summarize_thread: a structured summary of a Slack thread (TL;DR, decisions, action items, open questions)."""
+"""summarize_thread: a structured summary of a Slack thread (TL;DR, decisions, action items, open questions).
+
+Finds the thread (link, "this thread", `#channel with timestamp …`, the shortcut), checks that the requester
+may read it, and answers from the cache when the thread has not moved (zero model calls). A thread that grew is
+updated from the previous summary plus the new messages only; a new one is summarised within the per-call token
+budget however long it is. Two requests for one thread at once do the work once.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from synapse_bot.tools.base import Tool, ToolArgs, not_available_yet
+from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
+from synapse_bot.jobs.model import RequestKind
+from synapse_bot.store.summaries import CachedSummary
+from synapse_bot.summaries.engine import SummaryEngine
+from synapse_bot.summaries.model import summary_response_format
+from synapse_bot.summaries.offline import extractive_digest
+from synapse_bot.summaries.render import Coverage, render_summary
+from synapse_bot.summaries.slack_text import mentioned_users
+from synapse_bot.summaries.transcript import build_lines
+from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
+from synapse_bot.tools.context import ToolContext
+
+LOCK_WAIT_S = 120.0
 
 
 class SummarizeThreadArgs(ToolArgs):
@@ -17,13 +35,170 @@ class SummarizeThreadArgs(ToolArgs):
     refresh: bool = Field(default=False, description="Rebuild the summary instead of using the cached one")
 
 
+def _fail(text: str) -> ToolResult:
+    return ToolResult(text=text, ok=False)
+
+
+def _target(args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackReader) -> tuple[str, str] | ToolResult:
+    request = ctx.request
+    channel = reader.resolve_channel(args.channel) if args.channel else request.channel_id
+    if args.thread_ts:
+        return channel, args.thread_ts
+    in_a_thread = request.thread_ts and (
+        request.kind is RequestKind.SHORTCUT or request.thread_ts != request.message_ts
+    )
+    if channel == request.channel_id and in_a_thread and request.thread_ts:
+        return channel, request.thread_ts
+    if args.channel:
+        latest = reader.latest_thread(channel)
+        if latest:
+            return channel, latest
+        return _fail(f"I found no thread with replies in <#{channel}>. Give me a thread link or timestamp.")
+    return _fail(
+        "Which thread? Ask me inside the thread you want summarized, use the *Summarize thread* shortcut on any "
+        "of its messages, or give me its link."
+    )
+
+
+def _summarize(args: SummarizeThreadArgs, ctx: ToolContext) -> ToolResult:
+    services = ctx.services
+    if services.slack is None:
+        return _fail("Thread summaries need a Slack connection, which this runtime does not have.")
+    reader = SlackReader(services.slack, services.redis, services.keys, ctx.request.team_id)
+    try:
+        return _summarize_with(args, ctx, reader)
+    except SlackReadError as exc:
+        return _fail(str(exc))
+    finally:
+        ctx.trace.root.set(slack_read_calls=reader.calls)
+
+
+def _summarize_with(args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackReader) -> ToolResult:
+    request, services = ctx.request, ctx.services
+    target = _target(args, ctx, reader)
+    if isinstance(target, ToolResult):
+        return target
+    channel, ts = target
+    if channel != request.channel_id and not reader.is_member(channel, request.user_id):
+        return _fail(
+            f"You can only summarize threads from channels you are a member of, and you're not in <#{channel}>."
+        )
+    head = reader.thread_head(channel, ts)
+    ts = str(head.get("thread_ts") or head["ts"])
+    latest = str(head.get("latest_reply") or head["ts"])
+    offline = ctx.offline
+    cache = services.summaries
+    team = request.team_id
+
+    def fresh(entry: CachedSummary | None) -> bool:
+        return bool(entry and not args.refresh and entry.latest_reply == latest and entry.offline == offline)
+
+    cached = cache.get(team, channel, ts) if cache else None
+    if cached and fresh(cached):
+        return _result(cached, channel, ts, reader, "cached", cache_hit=True)
+    token = cache.acquire(team, channel, ts) if cache else None
+    if cache and token is None:
+        # Someone else is summarizing this thread right now: wait for their result instead of paying twice.
+        cache.wait_unlocked(team, channel, ts, LOCK_WAIT_S)
+        cached = cache.get(team, channel, ts)
+        if cached and (cached.latest_reply == latest or not args.refresh):
+            return _result(cached, channel, ts, reader, "cached", cache_hit=True)
+        token = cache.acquire(team, channel, ts)
+    try:
+        entry, source = _build(args, ctx, reader, channel, ts, latest, cached)
+        if cache:
+            cache.put(team, channel, ts, entry)
+    finally:
+        if cache and token:
+            cache.release(team, channel, ts, token)
+    return _result(entry, channel, ts, reader, source, cache_hit=False)
+
+
+def _build(
+    args: SummarizeThreadArgs,
+    ctx: ToolContext,
+    reader: SlackReader,
+    channel: str,
+    ts: str,
+    latest: str,
+    cached: CachedSummary | None,
+) -> tuple[CachedSummary, str]:
+    settings = ctx.settings
+    incremental = cached is not None and not args.refresh and not cached.offline and not ctx.offline
+    messages = reader.replies(channel, ts, oldest=cached.last_ts if incremental and cached else None)
+    people = {str(m.get("user", "")) for m in messages}
+    for message in messages:
+        people |= mentioned_users(str(message.get("text", "")))
+    names = reader.user_names(people)
+    lines = build_lines(messages, names, bot_user_id=ctx.services.bot_user_id)
+    last_ts = max([str(m["ts"]) for m in messages], key=float, default=cached.last_ts if cached else ts)
+    if ctx.offline:
+        summary, source = extractive_digest(lines), "offline"
+        count = len(lines)
+    else:
+        assert ctx.llm is not None
+        engine = SummaryEngine(
+            lambda msgs, purpose: ctx.complete(
+                msgs,
+                purpose,
+                response_format=summary_response_format(),
+                max_output_tokens=settings.summary_output_tokens,
+            ),
+            ctx.llm.counter,
+            call_budget=settings.summary_call_tokens,
+            output_tokens=settings.summary_output_tokens,
+        )
+        if incremental and cached is not None:
+            if not lines:
+                return cached.model_copy(update={"latest_reply": latest, "last_ts": last_ts}), "cached"
+            summary, source = engine.update(cached.summary, lines), "updated"
+            count = cached.message_count + len(lines)
+        else:
+            summary, source = engine.summarise(lines), "new"
+            count = len(lines)
+        ctx.trace.root.set(summary_model_calls=engine.stats.calls, summary_largest_prompt=engine.stats.largest_prompt)
+    entry = CachedSummary(
+        summary=summary,
+        last_ts=last_ts,
+        message_count=count,
+        latest_reply=latest,
+        offline=ctx.offline,
+        requested_by=ctx.request.user_id,
+    )
+    return entry, source
+
+
+def _result(
+    entry: CachedSummary, channel: str, ts: str, reader: SlackReader, source: str, *, cache_hit: bool
+) -> ToolResult:
+    coverage = Coverage(
+        entry.message_count,
+        entry.last_ts,
+        reader.permalink(channel, ts),
+        "offline" if entry.offline and source != "cached" else source,
+    )
+    return ToolResult(
+        text=render_summary(entry.summary, coverage),
+        data={
+            "channel": channel,
+            "thread_ts": ts,
+            "messages": entry.message_count,
+            "cache_hit": cache_hit,
+            "source": source,
+            "tldr": entry.summary.tldr[:300],
+        },
+    )
+
+
 TOOL = Tool(
     name="summarize_thread",
     summary="summarize a Slack thread: TL;DR, key points, decisions, action items, open questions",
-    description=("Summarize a Slack thread. With no channel/thread_ts, summarizes the thread the request was made in."),
+    description=(
+        "Summarize a Slack thread. With no channel/thread_ts, summarizes the thread the request was made in. "
+        "Set refresh to rebuild instead of using the cached summary."
+    ),
     args_model=SummarizeThreadArgs,
-    handler=not_available_yet("summarize_thread", "thread summaries"),
+    handler=_summarize,
     examples=("summarize this thread", "summarize slack thread in #general with timestamp 1712345678.123456"),
     needs_llm=True,
-    available=False,
 )

@@ -1,0 +1,77 @@
+"""Function-calling tool schemas generated from the tools' pydantic argument models.
+
+The same models validate the model's arguments, so the schema and the validation can never disagree. OpenAI's
+strict mode needs every property listed as required and no defaults; optional fields become nullable instead,
+and nulls are dropped again before validation so the model's defaults apply.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import BaseModel
+
+from synapse_bot.tools.base import Tool
+from synapse_bot.tools.registry import ToolRegistry
+
+STRICT_MODEL_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
+_DROP_KEYS = {"default", "title", "examples"}
+
+
+def supports_strict(model: str, base_url: str | None) -> bool:
+    """Strict schemas only where we know the server enforces them: OpenAI's own recent models."""
+    official = base_url is None or "api.openai.com" in base_url
+    return official and model.startswith(STRICT_MODEL_PREFIXES)
+
+
+def _strictify(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_strictify(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _strictify(v) for k, v in node.items() if k not in _DROP_KEYS}
+    if out.get("type") == "object" and "properties" in out:
+        required = set(node.get("required", []))
+        for name, prop in out["properties"].items():
+            if name not in required and not _is_nullable(prop):
+                out["properties"][name] = {"anyOf": [prop, {"type": "null"}]}
+        out["required"] = list(out["properties"])
+        out["additionalProperties"] = False
+    return out
+
+
+def _is_nullable(prop: dict[str, Any]) -> bool:
+    return any(option.get("type") == "null" for option in prop.get("anyOf", []))
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_plain(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: _plain(v) for k, v in node.items() if k != "title"}
+
+
+def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A pydantic model's JSON schema in the form OpenAI's strict structured outputs accept."""
+    schema: dict[str, Any] = _strictify(copy.deepcopy(model.model_json_schema()))
+    return schema
+
+
+def tool_schema(tool: Tool[Any], strict: bool) -> dict[str, Any]:
+    parameters = copy.deepcopy(tool.args_model.model_json_schema())
+    parameters = _strictify(parameters) if strict else _plain(parameters)
+    function: dict[str, Any] = {"name": tool.name, "description": tool.description, "parameters": parameters}
+    if strict:
+        function["strict"] = True
+    return {"type": "function", "function": function}
+
+
+def tool_schemas(registry: ToolRegistry, strict: bool) -> list[dict[str, Any]]:
+    return [tool_schema(tool, strict) for tool in registry]
+
+
+def drop_nulls(args: dict[str, Any]) -> dict[str, Any]:
+    """Strict mode sends null for 'not given'; the argument model's defaults should apply instead."""
+    return {k: v for k, v in args.items() if v is not None}

@@ -1,0 +1,1 @@
+"""Pure logic behind monitor_channel: keyword matching and flood control."""

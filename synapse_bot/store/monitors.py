@@ -1,0 +1,129 @@
+"""Keyword monitor rules and their alert bookkeeping in Redis.
+
+Rules live in one hash per channel, so they survive restarts and every process sees the same set. A per-channel
+version number lets each process keep a compiled matcher and rebuild it only when the rules change (one GET per
+message). Alert-once and flood control are Redis keys with TTLs, shared by every process.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import redis
+from pydantic import BaseModel, Field
+
+from synapse_bot.store.keys import Keys
+
+
+class MonitorRule(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:10])
+    team_id: str
+    channel_id: str
+    keywords: list[str]
+    creator: str
+    alert_channel: str | None = None  # None: a DM to the creator
+    created_at: float = Field(default_factory=time.time)
+
+
+class PendingHit(BaseModel):
+    message_ts: str
+    author: str
+    keywords: list[str]
+
+
+class MonitorStore:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._r = client
+        self._keys = keys
+
+    # Rules -----------------------------------------------------------------------------------------
+
+    def _rules_key(self, team: str, channel: str) -> str:
+        return self._keys.key(team, "monitor", "rules", channel)
+
+    def _channels_key(self, team: str) -> str:
+        return self._keys.key(team, "monitor", "channels")
+
+    def _version_key(self, team: str, channel: str) -> str:
+        return self._keys.key(team, "monitor", "version", channel)
+
+    def save(self, rule: MonitorRule) -> None:
+        pipe = self._r.pipeline(transaction=True)
+        pipe.hset(self._rules_key(rule.team_id, rule.channel_id), rule.id, rule.model_dump_json())
+        pipe.sadd(self._channels_key(rule.team_id), rule.channel_id)
+        pipe.incr(self._version_key(rule.team_id, rule.channel_id))
+        pipe.execute()
+
+    def rules(self, team: str, channel: str) -> list[MonitorRule]:
+        raw = self._r.hgetall(self._rules_key(team, channel))
+        rules = [MonitorRule.model_validate_json(v) for v in raw.values()]
+        return sorted(rules, key=lambda r: r.created_at)
+
+    def all_rules(self, team: str) -> list[MonitorRule]:
+        channels = sorted(str(c) for c in self._r.smembers(self._channels_key(team)))
+        return [rule for channel in channels for rule in self.rules(team, channel)]
+
+    def delete(self, team: str, channel: str, rule_ids: list[str]) -> int:
+        if not rule_ids:
+            return 0
+        pipe = self._r.pipeline(transaction=True)
+        pipe.hdel(self._rules_key(team, channel), *rule_ids)
+        pipe.incr(self._version_key(team, channel))
+        removed = int(pipe.execute()[0])
+        if not self._r.hlen(self._rules_key(team, channel)):
+            self._r.srem(self._channels_key(team), channel)
+        return removed
+
+    def version(self, team: str, channel: str) -> int:
+        value = self._r.get(self._version_key(team, channel))
+        return int(value) if value else 0
+
+    # Alerts ----------------------------------------------------------------------------------------
+
+    def first_alert_for(self, team: str, rule_id: str, message_ts: str, ttl_s: int = 7 * 86400) -> bool:
+        """True once per (rule, message): an edited message never alerts twice."""
+        key = self._keys.key(team, "monitor", "alerted", rule_id, message_ts)
+        return bool(self._r.set(key, "1", nx=True, ex=ttl_s))
+
+    def open_window(self, team: str, rule_id: str, interval_s: int) -> bool:
+        """True if no alert went out for this rule within the interval (and starts a new interval)."""
+        return bool(self._r.set(self._keys.key(team, "monitor", "window", rule_id), "1", nx=True, ex=interval_s))
+
+    def _pending_key(self, team: str, rule_id: str) -> str:
+        return self._keys.key(team, "monitor", "pending", rule_id)
+
+    def _due_key(self) -> str:
+        return self._keys.key("all", "monitor", "digest-due")
+
+    def defer(self, rule: MonitorRule, hit: PendingHit, interval_s: int, max_pending: int = 500) -> None:
+        """Fold a hit into the rule's next digest, due when the current interval ends."""
+        key = self._pending_key(rule.team_id, rule.id)
+        ttl = self._r.ttl(self._keys.key(rule.team_id, "monitor", "window", rule.id))
+        due = time.time() + (ttl if ttl and ttl > 0 else interval_s)
+        pipe = self._r.pipeline(transaction=True)
+        pipe.rpush(key, hit.model_dump_json())
+        pipe.ltrim(key, -max_pending, -1)
+        pipe.expire(key, interval_s * 10 + 3600)
+        pipe.zadd(self._due_key(), {f"{rule.team_id}|{rule.channel_id}|{rule.id}": due}, nx=True)
+        pipe.execute()
+
+    def take_due_digests(self, now: float | None = None) -> list[tuple[str, str, str, list[PendingHit]]]:
+        """Claim every digest whose interval has ended: (team, channel, rule id, hits). Each is claimed once."""
+        now = now or time.time()
+        due = self._r.zrangebyscore(self._due_key(), "-inf", now)
+        claimed = []
+        for raw_member in due:
+            member = str(raw_member)
+            if not self._r.zrem(self._due_key(), member):
+                continue  # another process took it
+            team, channel, rule_id = member.split("|", 2)
+            key = self._pending_key(team, rule_id)
+            pipe = self._r.pipeline(transaction=True)
+            pipe.lrange(key, 0, -1)
+            pipe.delete(key)
+            raw, _ = pipe.execute()
+            hits = [PendingHit.model_validate_json(item) for item in raw]
+            if hits:
+                claimed.append((team, channel, rule_id, hits))
+        return claimed
