@@ -17,7 +17,7 @@ from typing import Any
 from synapse_bot.config import Settings
 from synapse_bot.logs import configure_logging
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.slack import SlackSandbox
+from synapse_bot.sandbox.workspace import SlackSandbox
 
 DEMO_DIR = Path(".synapse") / "demo"
 WAIT_S = 20.0

@@ -17,16 +17,32 @@ import redis
 
 from synapse_bot.config import Settings
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.slack import SlackSandbox
+from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 
 # Never let a developer's real credentials or endpoints leak into a test run.
 _ISOLATED_ENV = [
-    "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_API_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL",
-    "GITHUB_TOKEN", "GITHUB_API_URL", "REDIS_URL", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_MODEL",
+    "GITHUB_TOKEN",
+    "GITHUB_API_URL",
+    "REDIS_URL",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_EXPERIMENT_NAME",
 ]
 for _name in _ISOLATED_ENV:
     os.environ.pop(_name, None)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow exports MLFLOW_TRACKING_URI when a URI is set; no test may see another's settings."""
+    for name in _ISOLATED_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

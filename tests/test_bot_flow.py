@@ -9,7 +9,7 @@ import mlflow
 import pytest
 
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.slack import SlackSandbox
+from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tracking.recorder import MlflowRecorder
 from tests.conftest import make_settings
@@ -65,13 +65,14 @@ def test_shortcut_on_a_reply_answers_in_the_clicked_thread(
 ) -> None:
     root = slack.post_message(workspace["bob"], workspace["general"], "incident review")
     reply_ts = slack.post_message(workspace["alice"], workspace["general"], "root cause: cache", thread_ts=root)
-    envelope = slack.message_shortcut(workspace["alice"], workspace["general"], reply_ts,
-                                      callback_id="synapse_summarize_thread")
+    envelope = slack.message_shortcut(
+        workspace["alice"], workspace["general"], reply_ts, callback_id="synapse_summarize_thread"
+    )
     ack = slack.wait_for_ack(envelope, timeout=3.0)
     assert ack.latency_s < 3.0
     answer = slack.wait_for_bot_message(workspace["general"], thread_ts=root)
     assert answer["thread_ts"] == root
-    assert "summarize_thread" in answer["text"]
+    assert "Thread summary" in answer["text"] and "incident review" in answer["text"]
 
 
 def test_requests_for_tools_not_yet_landed_get_an_honest_answer(

@@ -72,7 +72,11 @@ def test_wrong_prefix_says_so_without_echoing_the_secret() -> None:
 
 def test_run_without_tokens_exits_with_a_readable_message(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "synapse_bot"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "synapse_bot"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert result.returncode == 2

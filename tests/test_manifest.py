@@ -29,7 +29,10 @@ def test_manifest_declares_what_the_bot_listens_to() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) >= {
-        "app_mention", "message.channels", "message.groups", "app_home_opened",
+        "app_mention",
+        "message.channels",
+        "message.groups",
+        "app_home_opened",
     }
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == "/synapse" and command["usage_hint"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.memory import ThreadMemory, Turn
@@ -29,7 +31,7 @@ def test_threads_and_teams_do_not_mix(redis_client: redis.Redis) -> None:
 
 
 def test_memory_fails_soft_without_redis() -> None:
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     memory = ThreadMemory(dead, Keys("memtest3"))
     memory.remember("T1", "C1", "1.1", Turn(role="user", text="a"))  # no exception
     assert memory.recall("T1", "C1", "1.1") == []

@@ -30,8 +30,10 @@ from synapse_bot.dispatch.router import FastPathError, ToolCall, channel_refs, n
         ("list monitors", ToolCall("list_monitors", {})),
         ("stop monitoring <#C0ALERTS|alerts>", ToolCall("stop_monitor", {"channel": "C0ALERTS"})),
         ("triage github issues in owner/repo", ToolCall("triage_issues", {"repo": "owner/repo"})),
-        ("triage acme/widgets unlabelled limit 10", ToolCall("triage_issues", {"repo": "acme/widgets",
-                                                                                "only_unlabelled": True, "limit": 10})),
+        (
+            "triage acme/widgets unlabelled limit 10",
+            ToolCall("triage_issues", {"repo": "acme/widgets", "only_unlabelled": True, "limit": 10}),
+        ),
         ("review pr #123 in owner/repo", ToolCall("review_pull_request", {"repo": "owner/repo", "number": 123})),
         ("review acme/widgets#7", ToolCall("review_pull_request", {"repo": "acme/widgets", "number": 7})),
         (

@@ -9,8 +9,15 @@ from synapse_bot.dispatch.tokens import TokenCounter
 from synapse_bot.tools.registry import default_registry
 from synapse_bot.tools.triage_issues import TriageIssuesArgs
 
-INTERFACE_TOOLS = {"summarize_thread", "monitor_channel", "list_monitors", "stop_monitor", "triage_issues",
-                   "review_pull_request", "help"}
+INTERFACE_TOOLS = {
+    "summarize_thread",
+    "monitor_channel",
+    "list_monitors",
+    "stop_monitor",
+    "triage_issues",
+    "review_pull_request",
+    "help",
+}
 
 
 def test_every_interface_tool_has_a_schema() -> None:
@@ -27,8 +34,9 @@ def test_strict_schemas_require_everything_and_make_optionals_nullable() -> None
     assert {"type": "null"} in params["properties"]["label"]["anyOf"]
     assert "default" not in str(params)
     # What a strict model sends for "not given" validates once nulls are dropped.
-    args = TriageIssuesArgs.model_validate(drop_nulls({"repo": "acme/widgets", "label": None, "limit": None,
-                                                       "since": None, "only_unlabelled": None}))
+    args = TriageIssuesArgs.model_validate(
+        drop_nulls({"repo": "acme/widgets", "label": None, "limit": None, "since": None, "only_unlabelled": None})
+    )
     assert args.limit == 30
 
 
@@ -46,8 +54,9 @@ def test_strict_only_for_openai_models_on_openai() -> None:
     assert not supports_strict("llama3", None)
 
 
-@pytest.mark.parametrize(("model", "exact"), [("gpt-4", True), ("gpt-3.5-turbo", True), ("gpt-4o-mini", False),
-                                               ("some-local-model", False)])
+@pytest.mark.parametrize(
+    ("model", "exact"), [("gpt-4", True), ("gpt-3.5-turbo", True), ("gpt-4o-mini", False), ("some-local-model", False)]
+)
 def test_counts_are_exact_or_padded(model: str, exact: bool) -> None:
     counter = TokenCounter(model)
     exact_counter = TokenCounter("gpt-4")

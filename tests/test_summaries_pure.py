@@ -38,8 +38,10 @@ def test_noise_and_bots_are_left_out() -> None:
 
 def test_chunks_respect_the_budget_and_keep_order() -> None:
     counter = TokenCounter("gpt-4")
-    lines = [Line(ts=f"{1700000000 + i}.000000", author="Alice", text=f"message number {i} " + "blah " * (i % 40))
-             for i in range(500)]
+    lines = [
+        Line(ts=f"{1700000000 + i}.000000", author="Alice", text=f"message number {i} " + "blah " * (i % 40))
+        for i in range(500)
+    ]
     chunks = chunk_lines(lines, 800, counter.count, counter.truncate)
     assert len(chunks) > 1
     for chunk in chunks:
@@ -50,14 +52,20 @@ def test_chunks_respect_the_budget_and_keep_order() -> None:
 
 def test_a_single_giant_message_is_cut_to_fit() -> None:
     counter = TokenCounter("gpt-4")
-    chunks = chunk_lines([Line(ts="1700000000.0", author="A", text="word " * 20_000)], 500, counter.count,
-                         counter.truncate)
+    chunks = chunk_lines(
+        [Line(ts="1700000000.0", author="A", text="word " * 20_000)], 500, counter.count, counter.truncate
+    )
     assert len(chunks) == 1 and counter.count(chunks[0][0]) + 1 <= 500
 
 
 def test_structured_reply_parses_and_prose_falls_back() -> None:
-    data = {"tldr": "Rollback done", "key_points": ["CI red"], "decisions": [], "action_items": [
-        {"task": "Fix the test", "owner": "Bob", "due": None}], "open_questions": None}
+    data = {
+        "tldr": "Rollback done",
+        "key_points": ["CI red"],
+        "decisions": [],
+        "action_items": [{"task": "Fix the test", "owner": "Bob", "due": None}],
+        "open_questions": None,
+    }
     summary = parse_summary(json.dumps(data))
     assert summary.action_items[0].owner == "Bob" and summary.open_questions == []
     assert parse_summary("Just some prose").tldr == "Just some prose"
@@ -66,12 +74,24 @@ def test_structured_reply_parses_and_prose_falls_back() -> None:
 
 
 def test_rendered_summary_has_sections_footer_and_no_pings() -> None:
-    summary = ThreadSummary(tldr="All good <!here>", key_points=["a"], decisions=["ship"], open_questions=["when?"],
-                            action_items=[{"task": "write docs", "owner": "Alice", "due": "Friday"}])  # type: ignore[list-item]
+    summary = ThreadSummary(
+        tldr="All good <!here>",
+        key_points=["a"],
+        decisions=["ship"],
+        open_questions=["when?"],
+        action_items=[{"task": "write docs", "owner": "Alice", "due": "Friday"}],
+    )  # type: ignore[list-item]
     text = render_summary(summary, Coverage(12, "1700000000.000100", "https://x.slack.com/archives/C1/p1", "cached"))
-    for part in ("**TL;DR**", "**Decisions**", "**Action items**", "write docs — Alice (due Friday)",
-                 "**Open questions**", "Covers 12 messages", "[view thread](https://x.slack.com/archives/C1/p1)",
-                 "from cache"):
+    for part in (
+        "**TL;DR**",
+        "**Decisions**",
+        "**Action items**",
+        "write docs — Alice (due Friday)",
+        "**Open questions**",
+        "Covers 12 messages",
+        "[view thread](https://x.slack.com/archives/C1/p1)",
+        "from cache",
+    ):
         assert part in text
     assert not has_mass_mention(text)
 

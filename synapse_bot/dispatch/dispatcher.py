@@ -192,11 +192,11 @@ class Dispatcher:
         try:
             return run()
         except LlmError as exc:
-            return ToolResult(text=f"*{name}*: {exc.user_message}", ok=False)
+            return ToolResult(text=f"**{name}**: {exc.user_message}", ok=False)
         except Exception as exc:
             log.exception("tool failed", extra={"tool": name})
             return ToolResult(
-                text=f"*{name}* failed unexpectedly ({type(exc).__name__}). "
+                text=f"**{name}** failed unexpectedly ({type(exc).__name__}). "
                 "Try again in a minute; if it keeps failing, tell your Synapse admin.",
                 ok=False,
             )

@@ -31,4 +31,4 @@ def describe_validation_error(tool: Tool[object], exc: ValidationError) -> str: 
             shown = f" (got `{str(given)[:60]}`)" if isinstance(given, str | int | float) else ""
             problems.append(f"`{field}` is not valid{shown}" + (f" — I need {hint}" if hint else f": {error['msg']}"))
     example = f" For example: `{tool.examples[0]}`." if tool.examples else ""
-    return f"I couldn't run *{tool.name}*: " + "; ".join(problems) + "." + example
+    return f"I couldn't run **{tool.name}**: " + "; ".join(problems) + "." + example

@@ -8,6 +8,7 @@ itself stays synchronous.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -44,9 +45,9 @@ class BackgroundServer:
         return self
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(self._app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(self._app, handle_signals=False, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         server = site._server
         assert server is not None
@@ -62,10 +63,8 @@ class BackgroundServer:
         if not self._thread.is_alive():
             return
         if self._runner is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.run(self._runner.cleanup(), timeout=5)
-            except Exception:  # noqa: BLE001 - best effort on shutdown
-                pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 

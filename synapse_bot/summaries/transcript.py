@@ -51,6 +51,8 @@ def is_noise(message: Mapping[str, Any], bot_user_id: str | None = None) -> bool
         return True
     if bot_user_id and message.get("user") == bot_user_id:
         return True
+    if bot_user_id and str(message.get("text", "")).lstrip().startswith(f"<@{bot_user_id}>"):
+        return True  # a request addressed to the bot, not part of the discussion
     return not str(message.get("text", "")).strip() and not message.get("files")
 
 

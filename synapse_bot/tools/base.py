@@ -58,7 +58,7 @@ def not_available_yet(name: str, what: str) -> Callable[[Any, Any], ToolResult]:
 
     def handler(args: Any, context: Any) -> ToolResult:
         return ToolResult(
-            text=f"*{name}* ({what}) is not available yet in this version of Synapse. "
+            text=f"**{name}** ({what}) is not available yet in this version of Synapse. "
             "Say `help` to see what I can do today.",
             ok=False,
             available=False,

@@ -17,15 +17,15 @@ def render_help(context: ToolContext, topic: str | None = None) -> str:
         picked = [t for t in tools if wanted in t.name or wanted in t.summary.lower()]
         tools = picked or tools
     lines = [
-        "*Synapse* — your engineering assistant. Mention me, use `/synapse`, or the *Summarize thread* "
+        "**Synapse** — your engineering assistant. Mention me, use `/synapse`, or the **Summarize thread** "
         "shortcut on any message. Here is what I can do:",
         "",
     ]
     for tool in tools:
         status = "" if tool.available else " _(not available yet)_"
-        lines.append(f"• *{tool.name}* — {tool.summary}{status}")
+        lines.append(f"• **{tool.name}** — {tool.summary}{status}")
         for example in tool.examples[:2]:
-            lines.append(f"    e.g. `{example}`")
+            lines.append(f"  e.g. `{example}`")
     if context.settings.offline:
         lines += [
             "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -105,7 +106,11 @@ class MlflowRecorder:
 
     def _ensure_experiment(self) -> str:
         if self._experiment_id is None:
+            # MLflow logs its own INFO chatter (table creation, queue flushing) unless told otherwise.
+            os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
             import mlflow
+
+            logging.getLogger("mlflow").setLevel(logging.WARNING)
 
             mlflow.set_tracking_uri(self.tracking_uri)
             experiment = mlflow.set_experiment(self.experiment_name)
