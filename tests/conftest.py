@@ -17,6 +17,7 @@ import redis
 
 from synapse_bot.config import Settings
 from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.openai_server import OpenAIServer
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 
@@ -88,6 +89,31 @@ def settings(slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path) -
 
 @pytest.fixture
 def bot(settings: Settings, slack: SlackSandbox) -> Iterator[Runtime]:
+    runtime = Runtime(settings).start()
+    assert slack.wait_connected(1, timeout=10)
+    yield runtime
+    runtime.stop()
+
+
+@pytest.fixture
+def model() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def model_bot(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, model: OpenAIServer
+) -> Iterator[Runtime]:
+    """The bot with a model: the scripted OpenAI-compatible server."""
+    settings = make_settings(
+        slack,
+        redis_server,
+        tmp_path,
+        OPENAI_API_KEY=model.api_key,
+        OPENAI_BASE_URL=model.base_url,
+        OPENAI_MODEL="gpt-4o-mini",
+    )
     runtime = Runtime(settings).start()
     assert slack.wait_connected(1, timeout=10)
     yield runtime

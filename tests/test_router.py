@@ -73,3 +73,20 @@ def test_empty_mention_means_help() -> None:
 def test_normalize_strips_invisible_and_leading_mentions() -> None:
     assert normalize("<@U0SYNAPSE|synapse>\u200b  help\u202e ") == "help"
     assert channel_refs("in <#C0AB|general> and #random") == ["C0AB", "#random"]
+
+
+def test_compound_commands_become_several_calls() -> None:
+    assert parse_command("summarize this thread and triage acme/widgets") == [
+        ToolCall("summarize_thread", {"refresh": False}),
+        ToolCall("triage_issues", {"repo": "acme/widgets"}),
+    ]
+    assert parse_command("triage a/b, then review pr #2 in a/b") == [
+        ToolCall("triage_issues", {"repo": "a/b"}),
+        ToolCall("review_pull_request", {"repo": "a/b", "number": 2}),
+    ]
+
+
+def test_and_inside_keywords_is_not_a_second_command() -> None:
+    assert parse_command("monitor #alerts for keywords: error and review failures") == [
+        ToolCall("monitor_channel", {"channel": "#alerts", "keywords": ["error", "review failures"]})
+    ]

@@ -210,14 +210,34 @@ def _help(text: str, lower: str) -> RouteResult:
 _PARSERS = (_help, _summarize, _monitor, _triage, _review)
 
 
-def parse_command(raw_text: str) -> RouteResult:
-    """Tool calls for an explicit command; a FastPathError for a recognised but incomplete one; else None."""
-    text = _unlink(normalize(raw_text))
-    if not text:
-        return [ToolCall("help", {})]
+_COMPOUND = re.compile(
+    r"\s*(?:,\s*)?\b(?:and(?:\s+then)?|then|also)\s+(?=(?:summari[sz]e|triage|review|monitor|watch|list|stop)\b)",
+    re.IGNORECASE,
+)
+MAX_CALLS = 3
+
+
+def _parse_one(text: str) -> RouteResult:
     lower = text.lower()
     for parser in _PARSERS:
         result = parser(text, lower)
         if result is not None:
             return result
     return None
+
+
+def parse_command(raw_text: str) -> RouteResult:
+    """Tool calls for an explicit command; a FastPathError for a recognised but incomplete one; else None.
+
+    "summarize this thread and triage acme/widgets" is two commands: when every part parses cleanly, each becomes
+    a call (at most three); otherwise the text is read as one command.
+    """
+    text = _unlink(normalize(raw_text))
+    if not text:
+        return [ToolCall("help", {})]
+    parts = [p.strip() for p in _COMPOUND.split(text) if p.strip()]
+    if 1 < len(parts) <= MAX_CALLS:
+        results = [_parse_one(part) for part in parts]
+        if all(isinstance(r, list) for r in results):
+            return [call for r in results if isinstance(r, list) for call in r]
+    return _parse_one(text)

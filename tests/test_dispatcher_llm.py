@@ -1,0 +1,185 @@
+"""The dispatcher with a model: tool choice, validation and repair, memory, failures — over real HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from synapse_bot.render.sanitize import has_mass_mention
+from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
+from synapse_bot.sandbox.workspace import SlackSandbox
+
+SUMMARY = {
+    "tldr": "The deploy is blocked on a flaky test.",
+    "key_points": ["CI is red"],
+    "decisions": [],
+    "action_items": [{"task": "Quarantine the test", "owner": "Bob", "due": None}],
+    "open_questions": [],
+}
+
+
+def _tool_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in request["messages"] if m.get("role") == "tool"]
+
+
+def test_free_text_reaches_the_right_tool_with_validated_arguments(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    root = slack.post_message(workspace["bob"], workspace["general"], "deploy blocked by flaky auth test")
+    slack.post_message(workspace["alice"], workspace["general"], "I'll quarantine it", thread_ts=root)
+    model.script(
+        Reply.calls(("summarize_thread", {"channel": None, "thread_ts": None, "refresh": None})),
+        Reply.json_content(SUMMARY),
+    )
+    slack.mention(
+        workspace["alice"], workspace["general"], "can you give me the gist of this discussion?", thread_ts=root
+    )
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=root)
+    assert "The deploy is blocked on a flaky test." in reply["text"] and "Quarantine the test — Bob" in reply["text"]
+    first, second = model.wait_for_requests(2)
+    assert {t["function"]["name"] for t in first["tools"]} >= {"summarize_thread", "triage_issues", "help"}
+    system = first["messages"][0]["content"]
+    assert "untrusted" in system and workspace["general"] in system and root in system
+    assert "deploy blocked by flaky auth test" in second["messages"][-1]["content"]  # the transcript
+    assert second["response_format"]["type"] == "json_schema"
+
+
+def test_explicit_commands_never_touch_the_model(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    for text in ("help", "triage github issues in acme/widgets", "review pr #7 in acme/widgets", "list monitors"):
+        ts = slack.mention(workspace["alice"], workspace["general"], text)
+        slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    assert model.request_count == 0
+
+
+def test_one_repair_round_fixes_invalid_arguments(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    model.script(Reply.calls(("triage_issues", {"repo": "not a repo"})), Reply.calls(("help", {})))
+    ts = slack.mention(workspace["alice"], workspace["general"], "sort out the widgets issues please")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    assert "summarize_thread" in reply["text"]  # the help the repaired call produced
+    _, repair = model.wait_for_requests(2)
+    [tool_message] = _tool_messages(repair)
+    assert "repo" in tool_message["content"] and "owner/name" in tool_message["content"]
+
+
+def test_still_invalid_after_repair_gets_a_clear_reply(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    model.script(Reply.calls(("launch_rockets", {})), Reply.calls(("triage_issues", "{not json")))
+    ts = slack.mention(workspace["alice"], workspace["general"], "do the thing")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    assert "couldn't do all of that" in reply["text"] and "not valid JSON" in reply["text"]
+    first_repair = _tool_messages(model.wait_for_requests(2)[1])
+    assert "no tool called `launch_rockets`" in first_repair[0]["content"]
+
+
+def test_two_tools_in_one_request(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    root = slack.post_message(workspace["bob"], workspace["general"], "release notes draft")
+    model.script(
+        Reply.calls(("summarize_thread", {}), ("triage_issues", {"repo": "acme/widgets"})),
+        Reply.json_content(SUMMARY),
+    )
+    slack.mention(
+        workspace["alice"],
+        workspace["general"],
+        "could you recap this and also look at acme/widgets issues",
+        thread_ts=root,
+    )
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=root)
+    assert "The deploy is blocked on a flaky test." in reply["text"] and "triage_issues" in reply["text"]
+    assert model.request_count == 2  # dispatch + the summary
+
+
+def test_compound_explicit_commands_take_the_fast_path(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    root = slack.post_message(workspace["bob"], workspace["general"], "release notes draft")
+    model.script(Reply.json_content(SUMMARY))
+    slack.mention(
+        workspace["alice"], workspace["general"], "summarize this thread and triage acme/widgets", thread_ts=root
+    )
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=root)
+    assert "The deploy is blocked on a flaky test." in reply["text"] and "triage_issues" in reply["text"]
+    [request] = model.wait_for_requests(1)
+    assert "tools" not in request  # the only model call was the summary itself
+
+
+def test_plain_answer_when_no_tool_fits_and_mass_pings_are_neutralised(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    model.script(Reply.text("Sure! <!channel> <!here> @everyone <!subteam^S123|@oncall> the answer is 42"))
+    ts = slack.mention(workspace["alice"], workspace["general"], "what is the answer?")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    assert "the answer is 42" in reply["text"]
+    assert not has_mass_mention(reply["text"]) and not has_mass_mention(json.dumps(reply.get("blocks")))
+
+
+def test_long_answers_are_split_within_slack_limits(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    long_text = "\n\n".join(f"Section {i}. " + "details " * 120 for i in range(12))
+    model.script(Reply.text(long_text))
+    ts = slack.mention(workspace["alice"], workspace["general"], "explain everything")
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts, count=3)
+    messages = slack.bot_messages(workspace["general"], thread_ts=ts)
+    assert len(messages) >= 3 and all(len(m["text"]) <= 4000 for m in messages)
+    assert "".join(m["text"] for m in messages).count("Section") == 12
+
+
+def test_a_follow_up_carries_the_threads_memory(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    ts = slack.mention(workspace["alice"], workspace["general"], "triage github issues in acme/widgets")
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    model.script(Reply.calls(("triage_issues", {"repo": "acme/widgets", "label": "bug"})))
+    slack.mention(workspace["alice"], workspace["general"], "now only the bugs", thread_ts=ts)
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts, count=2)
+    [request] = model.wait_for_requests(1)
+    history = "\n".join(str(m.get("content")) for m in request["messages"][1:-1])
+    assert "triage github issues in acme/widgets" in history and "triage_issues" in history
+    assert request["messages"][-1]["content"] == "now only the bugs"
+
+
+def test_model_outage_gets_a_clear_reply_after_retries(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    model.script(Reply.error(500), Reply.error(502), Reply.error(503))
+    ts = slack.mention(workspace["alice"], workspace["general"], "what's up?")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
+    assert "model service is having trouble" in reply["text"] and "`help`" in reply["text"]
+    assert model.request_count == 3  # the first try and two retries
+
+
+def test_rate_limit_is_retried_after_retry_after(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    model.script(Reply.error(429, retry_after=1), Reply.text("recovered"))
+    ts = slack.mention(workspace["alice"], workspace["general"], "are you there?")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
+    assert reply["text"] == "recovered"
+    assert model.request_count == 2
+
+
+def test_a_visible_sign_of_work_is_shown_and_cleared(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    model.script(Reply.delay(1.0, Reply.text("done thinking")))
+    ts = slack.mention(workspace["alice"], workspace["general"], "think hard")
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
+    assert ("add", workspace["general"], ts, "eyes") in slack.reaction_log
+    assert ("remove", workspace["general"], ts, "eyes") in slack.reaction_log
+    assert slack.reactions(workspace["general"], ts) == []
+
+
+def test_offline_mode_answers_free_text_with_what_works(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    ts = slack.mention(workspace["alice"], workspace["general"], "could you look into the deploy problem?")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    assert "no model is configured" in reply["text"] and "summarize_thread" in reply["text"]
