@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     request_token_budget: int = Field(default=500_000, ge=1_000, alias="SYNAPSE_REQUEST_TOKEN_BUDGET")
     summary_call_tokens: int = Field(default=16_000, ge=1_000, alias="SYNAPSE_SUMMARY_CALL_TOKENS")
     summary_output_tokens: int = Field(default=1_200, ge=200, alias="SYNAPSE_SUMMARY_OUTPUT_TOKENS")
+    monitor_alert_interval_seconds: int = Field(default=300, ge=1, alias="SYNAPSE_MONITOR_ALERT_INTERVAL_SECONDS")
+    monitor_max_rules_per_channel: int = Field(default=50, ge=1, alias="SYNAPSE_MONITOR_MAX_RULES_PER_CHANNEL")
+    admins: str = Field(default="", alias="SYNAPSE_ADMINS")
     summary_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_SUMMARY_TTL_SECONDS")
     max_output_tokens: int = Field(default=2_000, ge=64, alias="SYNAPSE_MAX_OUTPUT_TOKENS")
     memory_turns: int = Field(default=12, ge=0, le=100, alias="SYNAPSE_MEMORY_TURNS")
@@ -154,6 +157,11 @@ class Settings(BaseSettings):
     @property
     def fallback_models(self) -> list[str]:
         return [m.strip() for m in self.openai_fallback_models.split(",") if m.strip()]
+
+    @property
+    def admin_ids(self) -> set[str]:
+        """Slack user ids with admin rights in Synapse (comma-separated SYNAPSE_ADMINS)."""
+        return {u.strip() for u in self.admins.split(",") if u.strip()}
 
     def secrets(self) -> list[str]:
         """Every configured secret value: the log filter and the secret scans redact these."""

@@ -22,6 +22,7 @@ from synapse_bot.integrations.slack import SlackReplier
 from synapse_bot.jobs.handle import RequestHandler
 from synapse_bot.jobs.runner import InProcessRunner
 from synapse_bot.listeners.intake import Intake
+from synapse_bot.monitors.alerts import AlertRouter, DigestSweeper
 from synapse_bot.store.connection import open_redis
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.embedded import EmbeddedRedis
@@ -58,6 +59,8 @@ class Runtime:
         self.socket: SocketModeHandler | None = None
         self.bot_user_id: str | None = None
         self.services: ToolServices | None = None
+        self.alerts: AlertRouter | None = None
+        self.sweeper: DigestSweeper | None = None
         self._stopped = threading.Event()
 
     def start(self) -> Runtime:
@@ -80,19 +83,28 @@ class Runtime:
         memory = ThreadMemory(
             self.redis, keys, max_turns=self.settings.memory_turns, ttl_seconds=self.settings.memory_ttl_seconds
         )
+        monitor_store = MonitorStore(self.redis, keys)
         services = ToolServices(
             slack=client,
             redis=self.redis,
             keys=keys,
             bot_user_id=self.bot_user_id,
             summaries=SummaryCache(self.redis, keys, self.settings.summary_ttl_seconds),
-            monitors=MonitorStore(self.redis, keys),
+            monitors=monitor_store,
         )
         self.services = services
         dispatcher = Dispatcher(
             self.registry, self.settings, llm=build_llm(self.settings), memory=memory, services=services
         )
-        handler = RequestHandler(dispatcher, SlackReplier(client), self.sink)
+        self.alerts = AlertRouter(
+            monitor_store,
+            client,
+            interval_s=self.settings.monitor_alert_interval_seconds,
+            bot_user_id=self.bot_user_id,
+        )
+        self.sweeper = DigestSweeper(self.alerts, every_s=min(5.0, self.settings.monitor_alert_interval_seconds / 2))
+        self.sweeper.start()
+        handler = RequestHandler(dispatcher, SlackReplier(client), self.sink, self.alerts)
         self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
         deduper = EventDeduper(self.redis, keys, self.settings.dedupe_ttl_seconds)
         self.app = build_app(client, Intake(deduper, self.runner.submit))
@@ -134,6 +146,8 @@ class Runtime:
                 log.debug("socket close failed", exc_info=True)
         if self.runner is not None:
             self.runner.shutdown(wait=True)
+        if self.sweeper is not None:
+            self.sweeper.stop()
         self.sink.close(timeout=10.0)
         if self.redis is not None:
             self.redis.close()

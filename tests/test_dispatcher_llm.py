@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from synapse_bot.render.sanitize import has_mass_mention
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.embedded import EmbeddedRedis
+from tests.conftest import make_settings
 
 SUMMARY = {
     "tldr": "The deploy is blocked on a flaky test.",
@@ -183,3 +186,51 @@ def test_offline_mode_answers_free_text_with_what_works(
     ts = slack.mention(workspace["alice"], workspace["general"], "could you look into the deploy problem?")
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
     assert "no model is configured" in reply["text"] and "summarize_thread" in reply["text"]
+
+
+def test_fallback_models_are_tried_when_the_primary_is_missing(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    with OpenAIServer(known_models={"backup-model"}) as model:
+        settings = make_settings(
+            slack,
+            redis_server,
+            tmp_path,
+            OPENAI_API_KEY=model.api_key,
+            OPENAI_BASE_URL=model.base_url,
+            OPENAI_MODEL="retired-model",
+            SYNAPSE_OPENAI_FALLBACK_MODELS="backup-model",
+        )
+        runtime = Runtime(settings).start()
+        try:
+            model.script(Reply.text("answered by the backup"))
+            ts = slack.mention(workspace["alice"], workspace["general"], "hello there")
+            reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+        finally:
+            runtime.stop()
+    assert reply["text"] == "answered by the backup"
+    assert [r["model"] for r in model.requests] == ["retired-model", "backup-model"]
+
+
+def test_an_unknown_local_model_name_works(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    with OpenAIServer() as model:
+        settings = make_settings(
+            slack,
+            redis_server,
+            tmp_path,
+            OPENAI_API_KEY=model.api_key,
+            OPENAI_BASE_URL=model.base_url,
+            OPENAI_MODEL="llama3.1:8b-instruct",
+        )
+        runtime = Runtime(settings).start()
+        try:
+            model.script(Reply.calls(("help", {})))
+            ts = slack.mention(workspace["alice"], workspace["general"], "which of your skills would suit me?")
+            reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+        finally:
+            runtime.stop()
+    assert "summarize_thread" in reply["text"]
+    [request] = model.requests
+    assert all("strict" not in tool["function"] for tool in request["tools"])  # not an OpenAI model: no strict mode

@@ -190,7 +190,11 @@ def _explain(exc: openai.APIError) -> LlmError:
             kind="unavailable",
         )
     if isinstance(exc, openai.NotFoundError):
-        return LlmError("The configured model was not found at the endpoint (check OPENAI_MODEL).", kind="bad_request")
+        return LlmError(
+            "The configured model was not found at the endpoint (an admin should check OPENAI_MODEL and "
+            "SYNAPSE_OPENAI_FALLBACK_MODELS).",
+            kind="model_not_found",
+        )
     if isinstance(exc, openai.BadRequestError):
         return LlmError("The model endpoint refused the request as malformed.", kind="bad_request")
     if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:

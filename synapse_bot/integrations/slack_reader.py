@@ -170,6 +170,10 @@ class SlackReader:
                 return True
         return False
 
+    def user_info(self, user: str) -> dict[str, Any]:
+        info: dict[str, Any] = self._call("users_info", user=user).get("user") or {}
+        return info
+
     def channel_info(self, channel: str) -> dict[str, Any]:
         info: dict[str, Any] = self._call("conversations_info", channel=channel).get("channel") or {}
         return info

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.integrations.slack import ReplyTarget, SlackReplier
 from synapse_bot.jobs.model import RequestKind, SlackRequest
+from synapse_bot.monitors.alerts import AlertRouter
 from synapse_bot.render.home import build_home_view
 from synapse_bot.tracking.recorder import TraceSink
 from synapse_bot.tracking.trace import RequestTrace
@@ -21,14 +22,20 @@ log = logging.getLogger(__name__)
 
 
 class RequestHandler:
-    def __init__(self, dispatcher: Dispatcher, replier: SlackReplier, sink: TraceSink) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, replier: SlackReplier, sink: TraceSink, alerts: AlertRouter | None = None
+    ) -> None:
         self.dispatcher = dispatcher
         self.replier = replier
         self.sink = sink
+        self.alerts = alerts
 
     def __call__(self, request: SlackRequest) -> None:
         if request.kind is RequestKind.MESSAGE:
-            return  # channel messages feed monitors (monitor_channel); nothing to answer
+            # Channel messages feed monitors; nothing to answer, and too many to trace one by one.
+            if self.alerts is not None:
+                self.alerts.on_message(request.team_id, request.event)
+            return
         trace = RequestTrace.start(
             request.kind.value,
             team=request.team_id,

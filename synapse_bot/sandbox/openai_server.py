@@ -80,7 +80,7 @@ def prompt_tokens(body: dict[str, Any]) -> int:
 
 
 def _default_responder(body: dict[str, Any]) -> Reply:
-    last = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
+    last: dict[str, Any] = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
     return Reply.text("stub: " + str(last.get("content", ""))[:60])
 
 

@@ -1,14 +1,23 @@
-"""monitor_channel, list_monitors, stop_monitor: keyword alerts for a Slack channel."""
+"""monitor_channel, list_monitors, stop_monitor: keyword alerts for a Slack channel.
+
+A rule is a channel, keywords (whole words/phrases, case-insensitive), and where alerts go (a DM to its creator
+by default, or a channel). Rules live in Redis and survive restarts; the matching itself happens on every
+channel message, in `monitors/alerts.py`.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from synapse_bot.tools.base import Tool, ToolArgs, not_available_yet
+from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
+from synapse_bot.monitors.matcher import InvalidKeyword, normalise_keyword
+from synapse_bot.store.monitors import MonitorRule, MonitorStore
+from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
+from synapse_bot.tools.context import ToolContext
 
 
 class MonitorChannelArgs(ToolArgs):
-    channel: str = Field(min_length=1, description="Channel id (C…) or #name to watch")
+    channel: str = Field(min_length=1, max_length=100, description="Channel id (C…) or #name to watch")
     keywords: list[str] = Field(min_length=1, max_length=200, description="Words or phrases to alert on")
     alert_channel: str | None = Field(
         default=None, description="Where alerts go (channel id or #name); default: a DM to the requester"
@@ -20,19 +29,140 @@ class ListMonitorsArgs(ToolArgs):
 
 
 class StopMonitorArgs(ToolArgs):
-    channel: str = Field(min_length=1, description="Channel id (C…) or #name to stop watching")
+    channel: str = Field(min_length=1, max_length=100, description="Channel id (C…) or #name to stop watching")
 
 
-_unavailable = not_available_yet("monitor_channel", "channel keyword monitoring")
+def _fail(text: str) -> ToolResult:
+    return ToolResult(text=text, ok=False)
+
+
+def _parts(ctx: ToolContext) -> tuple[SlackReader, MonitorStore] | ToolResult:
+    services = ctx.services
+    if services.slack is None or services.monitors is None:
+        return _fail("Channel monitors need Slack and Redis, which this runtime does not have.")
+    return SlackReader(services.slack, services.redis, services.keys, ctx.request.team_id), services.monitors
+
+
+def is_admin(ctx: ToolContext, reader: SlackReader, user: str) -> bool:
+    if user in ctx.settings.admin_ids:
+        return True
+    try:
+        return bool(reader.user_info(user).get("is_admin"))
+    except SlackReadError:
+        return False
+
+
+def destination(rule: MonitorRule) -> str:
+    return f"<#{rule.alert_channel}>" if rule.alert_channel else f"a DM to <@{rule.creator}>"
+
+
+def _monitor(args: MonitorChannelArgs, ctx: ToolContext) -> ToolResult:
+    parts = _parts(ctx)
+    if isinstance(parts, ToolResult):
+        return parts
+    reader, store = parts
+    try:
+        channel = reader.resolve_channel(args.channel)
+        if not reader.channel_info(channel).get("is_member"):
+            return _fail(
+                f"I'm not in <#{channel}>, so I can't see its messages. Invite me with "
+                "`/invite @synapse` there, then ask again."
+            )
+        alert_channel = reader.resolve_channel(args.alert_channel) if args.alert_channel else None
+        if alert_channel and not reader.channel_info(alert_channel).get("is_member"):
+            return _fail(f"I can't post alerts in <#{alert_channel}> because I'm not a member. Invite me there first.")
+    except SlackReadError as exc:
+        return _fail(str(exc))
+    problems, keywords = [], []
+    for keyword in args.keywords:
+        try:
+            normalise_keyword(keyword)
+            keywords.append(keyword.strip())
+        except InvalidKeyword as exc:
+            problems.append(str(exc))
+    if problems:
+        return _fail("I can't watch for these keywords: " + "; ".join(problems) + ". Use plain words or phrases.")
+    team = ctx.request.team_id
+    existing = store.rules(team, channel)
+    if len(existing) >= ctx.settings.monitor_max_rules_per_channel:
+        return _fail(
+            f"<#{channel}> already has {len(existing)} monitors, the most allowed. Stop one first "
+            f"(`stop monitoring <#{channel}>`)."
+        )
+    rule = MonitorRule(
+        team_id=team, channel_id=channel, keywords=keywords, creator=ctx.request.user_id, alert_channel=alert_channel
+    )
+    store.save(rule)
+    shown = ", ".join(f"`{k}`" for k in keywords)
+    minutes = max(1, ctx.settings.monitor_alert_interval_seconds // 60)
+    return ToolResult(
+        text=f"Watching <#{channel}> for {shown}. Alerts go to {destination(rule)} — at most one per {minutes} "
+        f"min, with later matches folded into a digest. Stop with `stop monitoring <#{channel}>`.",
+        data={"rule": rule.id, "channel": channel, "keywords": keywords},
+    )
+
+
+def _list(args: ListMonitorsArgs, ctx: ToolContext) -> ToolResult:
+    parts = _parts(ctx)
+    if isinstance(parts, ToolResult):
+        return parts
+    reader, store = parts
+    team = ctx.request.team_id
+    try:
+        rules = store.rules(team, reader.resolve_channel(args.channel)) if args.channel else store.all_rules(team)
+    except SlackReadError as exc:
+        return _fail(str(exc))
+    if not rules:
+        return ToolResult(
+            text="No channel monitors are active. Start one with "
+            "`monitor slack channel #alerts for keywords: error, down`."
+        )
+    lines = [f"**{len(rules)} active monitor{'s' if len(rules) != 1 else ''}**"]
+    for rule in rules:
+        keywords = ", ".join(f"`{k}`" for k in rule.keywords[:20]) + (" …" if len(rule.keywords) > 20 else "")
+        lines.append(f"• <#{rule.channel_id}>: {keywords} → {destination(rule)} (set by <@{rule.creator}>)")
+    return ToolResult(text="\n".join(lines), data={"monitors": len(rules)})
+
+
+def _stop(args: StopMonitorArgs, ctx: ToolContext) -> ToolResult:
+    parts = _parts(ctx)
+    if isinstance(parts, ToolResult):
+        return parts
+    reader, store = parts
+    team, user = ctx.request.team_id, ctx.request.user_id
+    try:
+        channel = reader.resolve_channel(args.channel)
+    except SlackReadError as exc:
+        return _fail(str(exc))
+    rules = store.rules(team, channel)
+    if not rules:
+        return ToolResult(text=f"Nothing to stop: no monitors are active in <#{channel}>.")
+    admin = is_admin(ctx, reader, user)
+    mine = [r for r in rules if admin or r.creator == user]
+    if not mine:
+        owners = ", ".join(sorted({f"<@{r.creator}>" for r in rules}))
+        return _fail(
+            f"Only a monitor's creator or an admin can stop it; the monitors in <#{channel}> were set by {owners}."
+        )
+    removed = store.delete(team, channel, [r.id for r in mine])
+    left = len(rules) - len(mine)
+    tail = f" {left} monitor{'s' if left != 1 else ''} set by others remain." if left else ""
+    return ToolResult(
+        text=f"Stopped {removed} monitor{'s' if removed != 1 else ''} in <#{channel}>.{tail}",
+        data={"stopped": removed, "channel": channel},
+    )
+
 
 TOOL = Tool(
     name="monitor_channel",
     summary="watch a channel for keywords and alert you when they appear",
-    description="Start monitoring a Slack channel for keywords or phrases (case-insensitive, whole words).",
+    description=(
+        "Start monitoring a Slack channel for keywords or phrases (case-insensitive, whole words). Alerts go to a "
+        "DM to the requester unless alert_channel is given."
+    ),
     args_model=MonitorChannelArgs,
-    handler=_unavailable,
+    handler=_monitor,
     examples=("monitor slack channel #alerts for keywords: error, critical, down",),
-    available=False,
 )
 
 LIST_TOOL = Tool(
@@ -40,17 +170,15 @@ LIST_TOOL = Tool(
     summary="list the active channel monitors",
     description="List active keyword monitors, optionally for one channel.",
     args_model=ListMonitorsArgs,
-    handler=_unavailable,
+    handler=_list,
     examples=("list monitors",),
-    available=False,
 )
 
 STOP_TOOL = Tool(
     name="stop_monitor",
     summary="stop monitoring a channel",
-    description="Stop the keyword monitor of a channel (its creator or an admin).",
+    description="Stop the keyword monitors of a channel (only their creator or an admin may).",
     args_model=StopMonitorArgs,
-    handler=_unavailable,
+    handler=_stop,
     examples=("stop monitoring #alerts",),
-    available=False,
 )

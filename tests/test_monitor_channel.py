@@ -1,0 +1,164 @@
+"""Keyword monitors through the sandbox: rules, alerts, flood digests, rights, persistence."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.embedded import EmbeddedRedis
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def team(slack: SlackSandbox) -> dict[str, str]:
+    alice = slack.add_user("alice")
+    bob = slack.add_user("bob")
+    carol = slack.add_user("carol")
+    return {
+        "alice": alice,
+        "bob": bob,
+        "carol": carol,
+        "general": slack.add_channel("general", members=[alice, bob, carol]),
+        "alerts": slack.add_channel("alerts", members=[alice, bob, carol]),
+        "quiet": slack.add_channel("quiet", members=[alice], bot_member=False),
+    }
+
+
+@pytest.fixture
+def monitor_bot(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, team: dict[str, str]
+) -> Iterator[Runtime]:
+    settings = make_settings(
+        slack, redis_server, tmp_path, SYNAPSE_MONITOR_ALERT_INTERVAL_SECONDS=2, SYNAPSE_ADMINS=team["carol"]
+    )
+    runtime = Runtime(settings).start()
+    assert slack.wait_connected(1, timeout=10)
+    yield runtime
+    runtime.stop()
+
+
+def ask(slack: SlackSandbox, user: str, channel: str, text: str) -> dict[str, Any]:
+    ts = slack.mention(user, channel, text)
+    return slack.wait_for_bot_message(channel, thread_ts=ts)
+
+
+def dms(slack: SlackSandbox, user: str) -> list[dict[str, Any]]:
+    return slack.bot_messages(slack.im_channel(user).id)
+
+
+def wait_dms(slack: SlackSandbox, user: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = dms(slack, user)
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"expected {count} DMs to {user}, got {dms(slack, user)}")
+
+
+def test_a_keyword_in_the_channel_alerts_the_creator_by_dm(
+    monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]
+) -> None:
+    reply = ask(slack, team["alice"], team["general"], "monitor slack channel #alerts for keywords: error, disk full")
+    assert "Watching" in reply["text"] and "`error`" in reply["text"] and "DM" in reply["text"]
+    ts = slack.post_message(team["bob"], team["alerts"], "ERROR: Disk full on db-1")
+    [alert] = wait_dms(slack, team["alice"], 1)
+    assert "**error**" in alert["text"] and "**disk full**" in alert["text"]
+    assert f"<@{team['bob']}>" in alert["text"] and f"<#{team['alerts']}>" in alert["text"]
+    assert ts.replace(".", "") in alert["text"]  # the link to the message
+
+
+def test_no_alert_without_a_whole_word_match(monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]) -> None:
+    ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: down")
+    slack.post_message(team["bob"], team["alerts"], "sundown and downtime, nothing to see")
+    slack.post_message(team["bob"], team["alerts"], "all quiet")
+    time.sleep(1.5)
+    assert dms(slack, team["alice"]) == []
+
+
+def test_alerts_posted_in_the_watched_channel_do_not_trigger_themselves(
+    monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]
+) -> None:
+    ask(
+        slack,
+        team["alice"],
+        team["general"],
+        f"monitor <#{team['alerts']}|alerts> for keywords: outage, alert in <#{team['alerts']}|alerts>",
+    )
+    slack.post_message(team["bob"], team["alerts"], "we have an outage")
+    slack.wait_for_bot_message(team["alerts"], predicate=lambda m: "outage" in m["text"])
+    time.sleep(1.5)
+    assert len([m for m in slack.bot_messages(team["alerts"]) if "**outage**" in m["text"]]) == 1
+
+
+def test_an_edited_message_alerts_at_most_once(monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]) -> None:
+    ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: critical")
+    ts = slack.post_message(team["bob"], team["alerts"], "all fine")
+    slack.edit_message(team["bob"], team["alerts"], ts, "actually critical")
+    wait_dms(slack, team["alice"], 1)
+    slack.edit_message(team["bob"], team["alerts"], ts, "actually critical, still critical")
+    time.sleep(1.5)
+    assert len(dms(slack, team["alice"])) == 1
+
+
+def test_a_flood_becomes_one_alert_and_a_digest(
+    monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]
+) -> None:
+    ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: error")
+    for i in range(5):
+        slack.post_message(team["bob"], team["alerts"], f"error number {i}")
+    first, digest = wait_dms(slack, team["alice"], 2, timeout=15)
+    assert "error number" in first["text"]
+    assert "Digest: 4 more matching messages" in digest["text"] and "**error** ×4" in digest["text"]
+    time.sleep(1)
+    assert len(dms(slack, team["alice"])) == 2
+
+
+def test_list_and_stop_rights(monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]) -> None:
+    ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: error")
+    listing = ask(slack, team["bob"], team["general"], "list monitors")
+    assert f"<#{team['alerts']}>" in listing["text"] and "`error`" in listing["text"]
+    refused = ask(slack, team["bob"], team["general"], "stop monitoring #alerts")
+    assert "Only a monitor's creator or an admin" in refused["text"]
+    stopped = ask(slack, team["carol"], team["general"], "stop monitoring #alerts")  # carol is an admin
+    assert "Stopped 1 monitor" in stopped["text"]
+    assert "No channel monitors are active" in ask(slack, team["alice"], team["general"], "list monitors")["text"]
+    slack.post_message(team["bob"], team["alerts"], "error after stop")
+    time.sleep(1.5)
+    assert dms(slack, team["alice"]) == []
+
+
+def test_the_bot_must_be_in_the_channel(monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]) -> None:
+    reply = ask(slack, team["alice"], team["general"], f"monitor <#{team['quiet']}|quiet> for keywords: error")
+    assert "/invite @synapse" in reply["text"]
+
+
+def test_unusable_keywords_are_refused(monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]) -> None:
+    reply = ask(slack, team["alice"], team["general"], 'monitor #alerts for keywords: "!!!", error')
+    assert "can't watch for these keywords" in reply["text"]
+
+
+def test_monitors_survive_a_restart(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, team: dict[str, str]
+) -> None:
+    settings = make_settings(slack, redis_server, tmp_path)
+    first = Runtime(settings).start()
+    try:
+        assert slack.wait_connected(1)
+        ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: deploy failed")
+    finally:
+        first.stop()
+    second = Runtime(settings).start()
+    try:
+        assert slack.wait_connected(1)
+        slack.post_message(team["bob"], team["alerts"], "the deploy failed again")
+        [alert] = wait_dms(slack, team["alice"], 1)
+        assert "**deploy failed**" in alert["text"]
+    finally:
+        second.stop()
