@@ -18,6 +18,7 @@ from synapse_bot.config import Settings
 from synapse_bot.logs import configure_logging
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.summaries.slack_text import readable
 
 DEMO_DIR = Path(".synapse") / "demo"
 WAIT_S = 20.0
@@ -35,6 +36,7 @@ def _names(sandbox: SlackSandbox) -> dict[str, str]:
 
 def _print_thread(sandbox: SlackSandbox, channel: str, thread_ts: str | None, seen: set[str], out: Any) -> None:
     names = _names(sandbox)
+    channels = {c: sandbox.workspace.channels[c].name for c in list(sandbox.workspace.channels)}
     messages = sandbox.messages(channel, thread_ts=thread_ts) if thread_ts else sandbox.messages(channel)
     for message in messages:
         if message["ts"] in seen:
@@ -42,7 +44,8 @@ def _print_thread(sandbox: SlackSandbox, channel: str, thread_ts: str | None, se
         seen.add(message["ts"])
         who = "synapse" if message.get("bot_id") else names.get(str(message.get("user")), "someone")
         indent = "    ↳ " if message.get("thread_ts") and message.get("thread_ts") != message["ts"] else "  "
-        text = str(message.get("text", "")).replace("\n", "\n" + " " * len(indent) + "  ")
+        text = readable(str(message.get("text", "")), names, channels)  # as Slack would display it
+        text = text.replace("\n", "\n" + " " * len(indent) + "  ")
         out.write(f"{indent}{who}: {text}\n")
 
 
@@ -87,46 +90,61 @@ def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: Any = None) 
 
 def _play(sandbox: SlackSandbox, runtime: Runtime, alice: str, bob: str, general: str, out: Any) -> bool:
     seen: set[str] = set()
+    alerts = sandbox.add_channel("alerts", members=[alice, bob])
     ok = True
+
+    def count(channel: str, thread_ts: str | None) -> int:
+        return len(sandbox.bot_messages(channel)) + (len(sandbox.bot_messages(channel, thread_ts)) if thread_ts else 0)
 
     def wait_reply(channel: str, thread_ts: str | None, before: int) -> bool:
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline:
-            if len(sandbox.bot_messages(channel)) + len(sandbox.bot_messages(channel, thread_ts=thread_ts)) > before:
+            if count(channel, thread_ts) > before:
                 time.sleep(0.2)  # let a split answer finish posting
                 return True
             time.sleep(0.05)
         return False
 
-    def count(channel: str, thread_ts: str | None) -> int:
-        return len(sandbox.bot_messages(channel)) + len(sandbox.bot_messages(channel, thread_ts=thread_ts))
-
-    out.write("── 1. alice mentions the bot in #general\n")
+    out.write("── 1. alice asks the bot for help in #general\n")
     before = count(general, None)
     ts = sandbox.mention(alice, general, "help")
     ok &= wait_reply(general, ts, before)
     _print_thread(sandbox, general, ts, seen, out)
 
-    out.write("\n── 2. bob starts a thread; alice asks for a triage inside it\n")
+    out.write("\n── 2. alice sets up a keyword monitor on #alerts\n")
+    ts = sandbox.mention(alice, general, "monitor slack channel #alerts for keywords: error, down")
+    ok &= wait_reply(general, ts, 0)
+    _print_thread(sandbox, general, ts, seen, out)
+
+    out.write("\n── 3. bob posts in #alerts; alice gets a DM\n")
+    dm = sandbox.im_channel(alice).id
+    sandbox.post_message(bob, alerts, "checkout-api is DOWN after the 14:02 deploy")
+    ok &= wait_reply(dm, None, 0)
+    out.write("  bob in #alerts: checkout-api is DOWN after the 14:02 deploy\n")
+    _print_thread(sandbox, dm, None, seen, out)
+
+    out.write("\n── 4. a discussion in #general, summarized with the Summarize thread shortcut\n")
     root = sandbox.post_message(bob, general, "Release 2.3 is blocked on the flaky auth test. Ideas?")
     sandbox.post_message(alice, general, "I think it's the token refresh race again.", thread_ts=root)
-    before = count(general, root)
-    sandbox.mention(alice, general, "triage github issues in acme/widgets", thread_ts=root)
-    ok &= wait_reply(general, root, before)
+    sandbox.post_message(bob, general, "Agreed, we'll go with disabling the cache warmup for now.", thread_ts=root)
+    sandbox.post_message(alice, general, "I'll open a PR by Friday. Do we need a changelog entry?", thread_ts=root)
     _print_thread(sandbox, general, root, seen, out)
-
-    out.write("\n── 3. bob uses the Summarize thread shortcut on a reply\n")
-    reply_ts = sandbox.messages(general, thread_ts=root)[1]["ts"]
     before = count(general, root)
-    envelope = sandbox.message_shortcut(bob, general, reply_ts)
+    envelope = sandbox.message_shortcut(bob, general, root)
     ack = sandbox.wait_for_ack(envelope, timeout=5)
     out.write(f"  (shortcut acknowledged in {ack.latency_s * 1000:.0f} ms)\n")
     ok &= wait_reply(general, root, before)
     _print_thread(sandbox, general, root, seen, out)
 
-    out.write("\n── 4. alice runs /synapse help\n")
+    out.write("\n── 5. the same thread again: answered from the cache\n")
+    before = count(general, root)
+    sandbox.mention(alice, general, "summarize this thread", thread_ts=root)
+    ok &= wait_reply(general, root, before)
+    _print_thread(sandbox, general, root, seen, out)
+
+    out.write("\n── 6. alice runs /synapse list monitors\n")
     before = count(general, None)
-    envelope = sandbox.slash_command(alice, general, "help")
+    envelope = sandbox.slash_command(alice, general, "list monitors")
     ack = sandbox.wait_for_ack(envelope, timeout=5)
     out.write(f"  (command acknowledged in {ack.latency_s * 1000:.0f} ms)\n")
     ok &= wait_reply(general, None, before)

@@ -22,7 +22,8 @@ def test_demo_runs_the_conversation_and_exits_zero(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "synapse: **Synapse**" in out  # help answered in the mention's thread
+    assert "synapse: **Synapse**" in out  # help answered in the mention thread
+    assert "🔔 **down** in #alerts" in out and "from cache" in out
     assert "Thread summary" in out  # the shortcut's summary
     assert "acknowledged in" in out
     assert (tmp_path / ".synapse" / "demo" / "mlflow.db").exists()

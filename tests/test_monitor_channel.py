@@ -162,3 +162,37 @@ def test_monitors_survive_a_restart(
         assert "**deploy failed**" in alert["text"]
     finally:
         second.stop()
+
+
+def _wait_home(slack: SlackSandbox, user: str, contains: str, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        view = slack.home_views.get(user)
+        if view is not None and contains in str(view["blocks"]):
+            return view
+        time.sleep(0.05)
+    raise AssertionError(f"home view of {user} never contained {contains!r}: {slack.home_views.get(user)}")
+
+
+def test_home_tab_shows_my_monitors_and_summaries_and_stops_a_monitor(
+    monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]
+) -> None:
+    ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: pager")
+    root = slack.post_message(team["bob"], team["general"], "incident retro notes")
+    slack.post_message(team["alice"], team["general"], "decided to add alerts", thread_ts=root)
+    slack.message_shortcut(team["alice"], team["general"], root)
+    slack.wait_for_bot_message(team["general"], thread_ts=root)
+    slack.open_home(team["alice"])
+    view = _wait_home(slack, team["alice"], "incident retro notes")
+    assert "`pager`" in str(view["blocks"]) and "Summarize thread" in str(view["blocks"])
+    # Bob cannot stop Alice's monitor, even with her button's payload...
+    slack.click_home_button(team["bob"], "synapse_stop_monitor", view_owner=team["alice"])
+    refusal = wait_dms(slack, team["bob"], 1)[0]
+    assert "Only the monitor's creator" in refusal["text"]
+    # ...but Alice can.
+    slack.click_home_button(team["alice"], "synapse_stop_monitor")
+    assert "Stopped the monitor" in wait_dms(slack, team["alice"], 1)[0]["text"]
+    _wait_home(slack, team["alice"], "None yet._ Try")
+    slack.post_message(team["bob"], team["alerts"], "pager went off")
+    time.sleep(1.5)
+    assert len(dms(slack, team["alice"])) == 1  # just the "Stopped" note, no alert

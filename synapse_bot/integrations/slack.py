@@ -113,5 +113,14 @@ class SlackReplier:
         except SlackApiError as exc:
             log.info("working sign not cleared", extra={"error": exc.response.get("error")})
 
+    def notify(self, user_id: str, markdown: str) -> None:
+        """A direct message to one person (e.g. the outcome of a Home tab button)."""
+        try:
+            channel = str(self._client.conversations_open(users=user_id)["channel"]["id"])
+            for payload in message_payloads(markdown):
+                self._client.chat_postMessage(channel=channel, **payload)
+        except SlackApiError as exc:
+            log.warning("direct message failed", extra={"error": exc.response.get("error")})
+
     def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
         self._client.views_publish(user_id=user_id, view=view)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from slack_sdk.errors import SlackApiError
 
 from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.integrations.slack import ReplyTarget, SlackReplier
+from synapse_bot.integrations.slack_reader import SlackReader
 from synapse_bot.jobs.model import RequestKind, SlackRequest
 from synapse_bot.monitors.alerts import AlertRouter
-from synapse_bot.render.home import build_home_view
+from synapse_bot.render.home import STOP_MONITOR_ACTION, RecentSummary, build_home_view
+from synapse_bot.tools.monitor_channel import stop_rule
 from synapse_bot.tracking.recorder import TraceSink
 from synapse_bot.tracking.trace import RequestTrace
 
@@ -48,6 +51,8 @@ class RequestHandler:
         try:
             if request.kind is RequestKind.HOME:
                 self._publish_home(request, trace)
+            elif request.kind is RequestKind.ACTION:
+                self._act(request, trace)
             else:
                 self._answer(request, trace)
         except Exception as exc:
@@ -100,6 +105,38 @@ class RequestHandler:
             trace.root.set(tool_error=True)
 
     def _publish_home(self, request: SlackRequest, trace: RequestTrace) -> None:
+        services = self.dispatcher.services
+        monitors = []
+        recent: list[RecentSummary] = []
+        with trace.span("home.gather"):
+            try:
+                if services.monitors is not None:
+                    monitors = [r for r in services.monitors.all_rules(request.team_id) if r.creator == request.user_id]
+                if services.summaries is not None:
+                    for channel, ts in services.summaries.recent_for(request.team_id, request.user_id):
+                        entry = services.summaries.get(request.team_id, channel, ts)
+                        if entry is not None:
+                            recent.append(RecentSummary(channel, ts, entry.summary.tldr, entry.message_count))
+            except (redis.RedisError, OSError):
+                log.warning("home tab without stored data: redis unavailable")
         with trace.span("slack.views_publish"):
-            view = build_home_view(self.dispatcher.registry, self.dispatcher.settings)
+            view = build_home_view(self.dispatcher.registry, self.dispatcher.settings, monitors, recent)
             self.replier.publish_home(request.user_id, view)
+
+    def _act(self, request: SlackRequest, trace: RequestTrace) -> None:
+        services = self.dispatcher.services
+        trace.root.set(action=request.action_id)
+        if request.action_id == STOP_MONITOR_ACTION and services.monitors and services.slack:
+            channel, _, rule_id = (request.action_value or "").partition("|")
+            reader = SlackReader(services.slack, services.redis, services.keys, request.team_id)
+            _, message = stop_rule(
+                services.monitors,
+                reader,
+                self.dispatcher.settings.admin_ids,
+                request.team_id,
+                channel,
+                rule_id,
+                request.user_id,
+            )
+            self.replier.notify(request.user_id, message)
+            self._publish_home(request, trace)

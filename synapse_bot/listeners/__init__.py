@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from synapse_bot.listeners import commands, events, shortcuts
+from synapse_bot.listeners import actions, commands, events, shortcuts
 from synapse_bot.listeners.intake import Intake
 
 
@@ -12,3 +12,4 @@ def register_all(app: App, intake: Intake) -> None:
     events.register(app, intake)
     commands.register(app, intake)
     shortcuts.register(app, intake)
+    actions.register(app, intake)

@@ -1,20 +1,50 @@
-"""The App Home tab: what Synapse does and how to ask, built from the tool registry."""
+"""The App Home tab: the person's monitors (with stop buttons), their recent summaries, and how to use Synapse."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from synapse_bot.config import Settings
+from synapse_bot.store.monitors import MonitorRule
 from synapse_bot.tools.registry import ToolRegistry
 
+STOP_MONITOR_ACTION = "synapse_stop_monitor"
+MAX_LISTED = 20
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+@dataclass(frozen=True)
+class RecentSummary:
+    channel_id: str
+    thread_ts: str
+    tldr: str
+    messages: int
 
 
-def build_home_view(registry: ToolRegistry, settings: Settings) -> dict[str, Any]:
+def _section(text: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    if accessory:
+        block["accessory"] = accessory
+    return block
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def build_home_view(
+    registry: ToolRegistry,
+    settings: Settings,
+    monitors: list[MonitorRule] | None = None,
+    recent: list[RecentSummary] | None = None,
+) -> dict[str, Any]:
+    monitors, recent = monitors or [], recent or []
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Synapse", "emoji": True}},
+        _header("Synapse"),
         _section(
             "Your engineering assistant in Slack: thread summaries, channel keyword alerts, GitHub issue "
             "triage and pull-request reviews. Answers come back in the thread you asked in."
@@ -26,8 +56,31 @@ def build_home_view(registry: ToolRegistry, settings: Settings) -> dict[str, Any
             "• On any message, open the ⋮ menu → *Summarize thread*"
         ),
         {"type": "divider"},
-        {"type": "header", "text": {"type": "plain_text", "text": "What I can do", "emoji": True}},
+        _header("Your channel monitors"),
     ]
+    if not monitors:
+        blocks.append(_section("_None yet._ Try `@synapse monitor #alerts for keywords: error, down`."))
+    for rule in monitors[:MAX_LISTED]:
+        keywords = ", ".join(f"`{_escape(k)}`" for k in rule.keywords[:15]) + (" …" if len(rule.keywords) > 15 else "")
+        where = f"<#{rule.alert_channel}>" if rule.alert_channel else "a DM"
+        blocks.append(
+            _section(
+                f"<#{rule.channel_id}>: {keywords} → {where}",
+                {
+                    "type": "button",
+                    "action_id": STOP_MONITOR_ACTION,
+                    "value": f"{rule.channel_id}|{rule.id}",
+                    "text": {"type": "plain_text", "text": "Stop"},
+                    "style": "danger",
+                },
+            )
+        )
+    blocks += [{"type": "divider"}, _header("Your recent summaries")]
+    if not recent:
+        blocks.append(_section("_None yet._ Use *Summarize thread* on any message."))
+    for item in recent[:10]:
+        blocks.append(_section(f"<#{item.channel_id}> · {item.messages} messages\n{_escape(item.tldr)[:280]}"))
+    blocks += [{"type": "divider"}, _header("What I can do")]
     for tool in registry:
         if tool.name == "help":
             continue

@@ -15,6 +15,7 @@ class Coverage:
     last_ts: str
     permalink: str | None
     source: str  # "new", "cached", "updated", "offline"
+    offline: bool = False
 
 
 def _bullets(items: list[str]) -> list[str]:
@@ -22,7 +23,8 @@ def _bullets(items: list[str]) -> list[str]:
 
 
 def render_summary(summary: ThreadSummary, coverage: Coverage) -> str:
-    lines = ["**Thread summary**" + (" — offline digest (no model configured)" if coverage.source == "offline" else "")]
+    offline = coverage.offline or coverage.source == "offline"
+    lines = ["**Thread summary**" + (" — offline digest (no model configured)" if offline else "")]
     lines += ["", f"**TL;DR** {summary.tldr.strip()}"]
     sections: list[tuple[str, list[str]]] = [
         ("Key points", _bullets(summary.key_points)),

@@ -44,12 +44,30 @@ def _parts(ctx: ToolContext) -> tuple[SlackReader, MonitorStore] | ToolResult:
 
 
 def is_admin(ctx: ToolContext, reader: SlackReader, user: str) -> bool:
-    if user in ctx.settings.admin_ids:
+    return is_admin_user(ctx.settings.admin_ids, reader, user)
+
+
+def is_admin_user(admin_ids: set[str], reader: SlackReader, user: str) -> bool:
+    """Listed in SYNAPSE_ADMINS, or a Slack workspace admin."""
+    if user in admin_ids:
         return True
     try:
         return bool(reader.user_info(user).get("is_admin"))
     except SlackReadError:
         return False
+
+
+def stop_rule(
+    store: MonitorStore, reader: SlackReader, admin_ids: set[str], team: str, channel: str, rule_id: str, user: str
+) -> tuple[bool, str]:
+    """Stop one monitor if `user` may (its creator or an admin); (stopped, what to tell them)."""
+    rule = next((r for r in store.rules(team, channel) if r.id == rule_id), None)
+    if rule is None:
+        return False, "That monitor was already stopped."
+    if rule.creator != user and not is_admin_user(admin_ids, reader, user):
+        return False, f"Only the monitor's creator (<@{rule.creator}>) or an admin can stop it."
+    store.delete(team, channel, [rule.id])
+    return True, f"Stopped the monitor of <#{channel}>."
 
 
 def destination(rule: MonitorRule) -> str:

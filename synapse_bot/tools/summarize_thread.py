@@ -8,6 +8,8 @@ budget however long it is. Two requests for one thread at once do the work once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
@@ -18,7 +20,7 @@ from synapse_bot.summaries.model import summary_response_format
 from synapse_bot.summaries.offline import extractive_digest
 from synapse_bot.summaries.render import Coverage, render_summary
 from synapse_bot.summaries.slack_text import mentioned_users
-from synapse_bot.summaries.transcript import build_lines
+from synapse_bot.summaries.transcript import Line, build_lines
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 
@@ -114,6 +116,13 @@ def _summarize_with(args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackRe
     return _result(entry, channel, ts, reader, source, cache_hit=False)
 
 
+def _lines(reader: SlackReader, messages: list[dict[str, Any]], bot_user_id: str | None) -> list[Line]:
+    people = {str(m.get("user", "")) for m in messages}
+    for message in messages:
+        people |= mentioned_users(str(message.get("text", "")))
+    return build_lines(messages, reader.user_names(people), bot_user_id=bot_user_id)
+
+
 def _build(
     args: SummarizeThreadArgs,
     ctx: ToolContext,
@@ -123,49 +132,61 @@ def _build(
     latest: str,
     cached: CachedSummary | None,
 ) -> tuple[CachedSummary, str]:
-    settings = ctx.settings
-    incremental = cached is not None and not args.refresh and not cached.offline and not ctx.offline
-    messages = reader.replies(channel, ts, oldest=cached.last_ts if incremental and cached else None)
-    people = {str(m.get("user", "")) for m in messages}
-    for message in messages:
-        people |= mentioned_users(str(message.get("text", "")))
-    names = reader.user_names(people)
-    lines = build_lines(messages, names, bot_user_id=ctx.services.bot_user_id)
-    last_ts = max([str(m["ts"]) for m in messages], key=float, default=cached.last_ts if cached else ts)
+    bot = ctx.services.bot_user_id
+    reusable = cached is not None and not args.refresh and cached.offline == ctx.offline
+    if reusable and cached is not None:
+        new_messages = reader.replies(channel, ts, oldest=cached.last_ts)
+        new_lines = _lines(reader, new_messages, bot)
+        last_ts = max([str(m["ts"]) for m in new_messages], key=float, default=cached.last_ts)
+        if not new_lines:
+            # Only bot replies or requests to the bot were added (e.g. this very request): nothing to redo.
+            return cached.model_copy(update={"latest_reply": latest, "last_ts": last_ts}), "cached"
+        if not ctx.offline:
+            engine = _engine(ctx)
+            summary = engine.update(cached.summary, new_lines)
+            ctx.trace.root.set(
+                summary_model_calls=engine.stats.calls, summary_largest_prompt=engine.stats.largest_prompt
+            )
+            entry = CachedSummary(
+                summary=summary,
+                last_ts=last_ts,
+                message_count=cached.message_count + len(new_lines),
+                latest_reply=latest,
+                offline=False,
+                requested_by=ctx.request.user_id,
+            )
+            return entry, "updated"
+    messages = reader.replies(channel, ts)
+    lines = _lines(reader, messages, bot)
+    last_ts = max([str(m["ts"]) for m in messages], key=float, default=ts)
     if ctx.offline:
         summary, source = extractive_digest(lines), "offline"
-        count = len(lines)
     else:
-        assert ctx.llm is not None
-        engine = SummaryEngine(
-            lambda msgs, purpose: ctx.complete(
-                msgs,
-                purpose,
-                response_format=summary_response_format(),
-                max_output_tokens=settings.summary_output_tokens,
-            ),
-            ctx.llm.counter,
-            call_budget=settings.summary_call_tokens,
-            output_tokens=settings.summary_output_tokens,
-        )
-        if incremental and cached is not None:
-            if not lines:
-                return cached.model_copy(update={"latest_reply": latest, "last_ts": last_ts}), "cached"
-            summary, source = engine.update(cached.summary, lines), "updated"
-            count = cached.message_count + len(lines)
-        else:
-            summary, source = engine.summarise(lines), "new"
-            count = len(lines)
+        engine = _engine(ctx)
+        summary, source = engine.summarise(lines), "new"
         ctx.trace.root.set(summary_model_calls=engine.stats.calls, summary_largest_prompt=engine.stats.largest_prompt)
     entry = CachedSummary(
         summary=summary,
         last_ts=last_ts,
-        message_count=count,
+        message_count=len(lines),
         latest_reply=latest,
         offline=ctx.offline,
         requested_by=ctx.request.user_id,
     )
     return entry, source
+
+
+def _engine(ctx: ToolContext) -> SummaryEngine:
+    assert ctx.llm is not None
+    settings = ctx.settings
+    return SummaryEngine(
+        lambda msgs, purpose: ctx.complete(
+            msgs, purpose, response_format=summary_response_format(), max_output_tokens=settings.summary_output_tokens
+        ),
+        ctx.llm.counter,
+        call_budget=settings.summary_call_tokens,
+        output_tokens=settings.summary_output_tokens,
+    )
 
 
 def _result(
@@ -175,7 +196,8 @@ def _result(
         entry.message_count,
         entry.last_ts,
         reader.permalink(channel, ts),
-        "offline" if entry.offline and source != "cached" else source,
+        source,
+        offline=entry.offline,
     )
     return ToolResult(
         text=render_summary(entry.summary, coverage),

@@ -298,6 +298,38 @@ class SlackSandbox:
         }
         return self._send("interactive", payload)
 
+    def click_home_button(self, user: str, action_id: str, *, view_owner: str | None = None) -> str:
+        """Click a button in the Home tab the bot published (to `view_owner`, default: the clicker)."""
+        view = self.home_views.get(view_owner or user)
+        if view is None:
+            raise AssertionError(f"no home view published for {view_owner or user}")
+        button, block_id = _find_button(view.get("blocks") or [], action_id)
+        if button is None:
+            raise AssertionError(f"no button {action_id!r} in the home view")
+        with self.workspace.lock:
+            person = self.workspace.users[user]
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": person.name, "name": person.name, "team_id": self.team_id},
+            "api_app_id": self.app_id,
+            "token": "sandbox-verification",
+            "container": {"type": "view", "view_id": "VHOME"},
+            "trigger_id": self._trigger_id(),
+            "team": {"id": self.team_id, "domain": self.workspace.team_domain},
+            "view": {"id": "VHOME", "type": "home", **view},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "text": button.get("text"),
+                    "value": button.get("value"),
+                    "type": "button",
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        return self._send("interactive", payload)
+
     def open_home(self, user: str) -> str:
         channel = self.im_channel(user)
         return self._emit_event(
