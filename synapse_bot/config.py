@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # GitHub
     github_token: SecretStr | None = Field(default=None, alias="GITHUB_TOKEN")
     github_api_url: str = Field(default="https://api.github.com", alias="GITHUB_API_URL")
+    github_app_id: str = Field(default="", alias="SYNAPSE_GITHUB_APP_ID")
+    github_app_private_key: SecretStr | None = Field(default=None, alias="SYNAPSE_GITHUB_APP_PRIVATE_KEY")
+    github_app_installation_id: int | None = Field(default=None, alias="SYNAPSE_GITHUB_APP_INSTALLATION_ID")
 
     # State and tracking
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
@@ -108,6 +111,12 @@ class Settings(BaseSettings):
     monitor_alert_interval_seconds: int = Field(default=300, ge=1, alias="SYNAPSE_MONITOR_ALERT_INTERVAL_SECONDS")
     monitor_max_rules_per_channel: int = Field(default=50, ge=1, alias="SYNAPSE_MONITOR_MAX_RULES_PER_CHANNEL")
     admins: str = Field(default="", alias="SYNAPSE_ADMINS")
+    github_writers: str = Field(default="", alias="SYNAPSE_GITHUB_WRITERS")
+    github_writer_group: str = Field(default="", alias="SYNAPSE_GITHUB_WRITER_GROUP")
+    github_timeout_seconds: float = Field(default=15.0, gt=0, le=300, alias="SYNAPSE_GITHUB_TIMEOUT_SECONDS")
+    github_max_wait_seconds: float = Field(default=30.0, ge=0, le=600, alias="SYNAPSE_GITHUB_MAX_WAIT_SECONDS")
+    triage_call_tokens: int = Field(default=16_000, ge=2_000, alias="SYNAPSE_TRIAGE_CALL_TOKENS")
+    review_call_tokens: int = Field(default=24_000, ge=2_000, alias="SYNAPSE_REVIEW_CALL_TOKENS")
     summary_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_SUMMARY_TTL_SECONDS")
     max_output_tokens: int = Field(default=2_000, ge=64, alias="SYNAPSE_MAX_OUTPUT_TOKENS")
     memory_turns: int = Field(default=12, ge=0, le=100, alias="SYNAPSE_MEMORY_TURNS")
@@ -163,9 +172,29 @@ class Settings(BaseSettings):
         """Slack user ids with admin rights in Synapse (comma-separated SYNAPSE_ADMINS)."""
         return {u.strip() for u in self.admins.split(",") if u.strip()}
 
+    def github_app_key(self) -> str | None:
+        """The GitHub App's private key: the PEM itself, or a path to a .pem file."""
+        if self.github_app_private_key is None:
+            return None
+        value = self.github_app_private_key.get_secret_value().strip()
+        if value and "BEGIN" not in value and Path(value).is_file():
+            return Path(value).read_text()
+        return value.replace("\\n", "\n") or None
+
+    @property
+    def github_writer_ids(self) -> set[str]:
+        """Slack user ids allowed to confirm GitHub writes (labels, reviews)."""
+        return {u.strip() for u in self.github_writers.split(",") if u.strip()}
+
     def secrets(self) -> list[str]:
         """Every configured secret value: the log filter and the secret scans redact these."""
-        values = [self.slack_bot_token, self.slack_app_token, self.openai_api_key, self.github_token]
+        values = [
+            self.slack_bot_token,
+            self.slack_app_token,
+            self.openai_api_key,
+            self.github_token,
+            self.github_app_private_key,
+        ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
     def require_slack(self) -> tuple[str, str]:

@@ -17,6 +17,7 @@ from typing import Any
 from synapse_bot.config import Settings
 from synapse_bot.logs import configure_logging
 from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.github_server import FileChange, GitHubServer
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.summaries.slack_text import readable
 
@@ -49,14 +50,42 @@ def _print_thread(sandbox: SlackSandbox, channel: str, thread_ts: str | None, se
         out.write(f"{indent}{who}: {text}\n")
 
 
-def demo_settings(sandbox: SlackSandbox, data_dir: Path) -> Settings:
+def demo_github() -> GitHubServer:
+    """A local GitHub with one repository, a few issues and a pull request."""
+    github = GitHubServer().start()
+    github.add_repo("acme/widgets", labels=["bug", "enhancement", "documentation", "question"])
+    github.add_issue("acme/widgets", "App crashes on login with SSO", "Since v2.3 the app crashes right after login.")
+    github.add_issue("acme/widgets", "Crash when logging in via SSO", "login with sso crashes the app")
+    github.add_issue("acme/widgets", "Add a dark mode", "Would be nice to support a dark theme.")
+    github.add_issue("acme/widgets", "Typo in the README install section", "The docs say pip instal.")
+    patch = (
+        "@@ -10,3 +10,6 @@ def login(user):\n     session = open_session(user)\n+    print(session.token)\n"
+        "+    # TODO: handle expired tokens\n+    return session\n"
+    )
+    github.add_pull(
+        "acme/widgets",
+        "Fix SSO login crash",
+        "Refresh the token before use.",
+        files=[
+            FileChange("app/login.py", patch, additions=3),
+            FileChange("package-lock.json", "@@ -1 +1 @@\n-a\n+b", additions=1, deletions=1),
+        ],
+    )
+    return github
+
+
+def demo_settings(
+    sandbox: SlackSandbox, data_dir: Path, github: GitHubServer | None = None, writers: str = ""
+) -> Settings:
     return Settings(
         _env_file=None,
         SLACK_BOT_TOKEN=sandbox.bot_token,
         SLACK_APP_TOKEN=sandbox.app_token,
         SLACK_API_URL=sandbox.api_url,
         OPENAI_API_KEY=None,
-        GITHUB_TOKEN=None,
+        GITHUB_TOKEN=github.token if github else None,
+        GITHUB_API_URL=github.base_url if github else "http://127.0.0.1:9",
+        SYNAPSE_GITHUB_WRITERS=writers,
         REDIS_URL=None,
         MLFLOW_TRACKING_URI=None,
         SYNAPSE_DATA_DIR=data_dir,
@@ -72,7 +101,8 @@ def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: Any = None) 
         alice = sandbox.add_user("alice", real_name="Alice Liddell")
         bob = sandbox.add_user("bob", real_name="Bob Builder")
         general = sandbox.add_channel("general", members=[alice, bob])
-        settings = demo_settings(sandbox, data_dir)
+        github = demo_github()
+        settings = demo_settings(sandbox, data_dir, github, writers=alice)
         out.write("Synapse demo — a local Slack workspace (#general: alice, bob) and the real bot over Socket Mode.\n")
         out.write(f"Embedded Redis and MLflow store under {data_dir}/\n\n")
         runtime = Runtime(settings).start()
@@ -83,6 +113,7 @@ def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: Any = None) 
             ok = _play(sandbox, runtime, alice, bob, general, out)
         finally:
             runtime.stop()
+            github.stop()
     out.write("\nTraces of every request are in MLflow: " + settings.tracking_uri + "\n")
     out.write(f"Open them with:  pip install 'mlflow>=3.1' && mlflow ui --backend-store-uri {settings.tracking_uri}\n")
     return 0 if ok else 1
@@ -142,7 +173,23 @@ def _play(sandbox: SlackSandbox, runtime: Runtime, alice: str, bob: str, general
     ok &= wait_reply(general, root, before)
     _print_thread(sandbox, general, root, seen, out)
 
-    out.write("\n── 6. alice runs /synapse list monitors\n")
+    out.write("\n── 6. bob asks for a triage of acme/widgets (GitHub is a local stand-in)\n")
+    ts = sandbox.mention(bob, general, "triage github issues in acme/widgets")
+    ok &= wait_reply(general, ts, 0)
+    _print_thread(sandbox, general, ts, seen, out)
+    answer = sandbox.bot_messages(general, thread_ts=ts)[-1]
+    out.write("  (alice, who may write to GitHub, clicks “Apply suggested labels”)\n")
+    before = count(general, ts)
+    sandbox.click_button(alice, general, str(answer["ts"]), "synapse_apply_labels")
+    ok &= wait_reply(general, ts, before)
+    _print_thread(sandbox, general, ts, seen, out)
+
+    out.write("\n── 7. bob asks for a review of pull request #5\n")
+    ts = sandbox.mention(bob, general, "review pr #5 in acme/widgets")
+    ok &= wait_reply(general, ts, 0)
+    _print_thread(sandbox, general, ts, seen, out)
+
+    out.write("\n── 8. alice runs /synapse list monitors\n")
     before = count(general, None)
     envelope = sandbox.slash_command(alice, general, "list monitors")
     ack = sandbox.wait_for_ack(envelope, timeout=5)

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from synapse_bot.app import build_app, build_web_client
 from synapse_bot.config import ConfigError, Settings
 from synapse_bot.dispatch.dispatcher import Dispatcher, build_llm
+from synapse_bot.integrations.github import GitHubClient
 from synapse_bot.integrations.slack import SlackReplier
 from synapse_bot.jobs.handle import RequestHandler
 from synapse_bot.jobs.runner import InProcessRunner
@@ -29,6 +30,7 @@ from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.memory import ThreadMemory
 from synapse_bot.store.monitors import MonitorStore
+from synapse_bot.store.pending import PendingWrites
 from synapse_bot.store.summaries import SummaryCache
 from synapse_bot.tools.context import ToolServices
 from synapse_bot.tools.registry import ToolRegistry, default_registry
@@ -91,6 +93,8 @@ class Runtime:
             bot_user_id=self.bot_user_id,
             summaries=SummaryCache(self.redis, keys, self.settings.summary_ttl_seconds),
             monitors=monitor_store,
+            github=GitHubClient(self.settings),
+            pending=PendingWrites(self.redis, keys),
         )
         self.services = services
         dispatcher = Dispatcher(

@@ -76,10 +76,25 @@ def make_settings(sandbox: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: 
         "SYNAPSE_DATA_DIR": tmp_path / "data",
         "SYNAPSE_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",  # each test its own keyspace
         "SYNAPSE_TRACKING_ENABLED": False,
+        # Tests never reach api.github.com: by default GitHub is a closed port on loopback.
+        "GITHUB_API_URL": "http://127.0.0.1:9",
         "SYNAPSE_LOG_FORMAT": "text",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def make_model_settings(
+    sandbox: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, model: OpenAIServer, **overrides: Any
+) -> Settings:
+    """Settings for a bot whose model is the scripted OpenAI-compatible server."""
+    values: dict[str, Any] = {
+        "OPENAI_API_KEY": model.api_key,
+        "OPENAI_BASE_URL": model.base_url,
+        "OPENAI_MODEL": "gpt-4o-mini",
+        **overrides,
+    }
+    return make_settings(sandbox, redis_server, tmp_path, **values)
 
 
 @pytest.fixture
@@ -106,14 +121,7 @@ def model_bot(
     slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, model: OpenAIServer
 ) -> Iterator[Runtime]:
     """The bot with a model: the scripted OpenAI-compatible server."""
-    settings = make_settings(
-        slack,
-        redis_server,
-        tmp_path,
-        OPENAI_API_KEY=model.api_key,
-        OPENAI_BASE_URL=model.base_url,
-        OPENAI_MODEL="gpt-4o-mini",
-    )
+    settings = make_model_settings(slack, redis_server, tmp_path, model)
     runtime = Runtime(settings).start()
     assert slack.wait_connected(1, timeout=10)
     yield runtime

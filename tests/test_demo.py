@@ -24,6 +24,7 @@ def test_demo_runs_the_conversation_and_exits_zero(tmp_path: Path) -> None:
     out = result.stdout
     assert "synapse: **Synapse**" in out  # help answered in the mention thread
     assert "🔔 **down** in #alerts" in out and "from cache" in out
+    assert "Labels applied in acme/widgets" in out and "Review of [acme/widgets#5]" in out
     assert "Thread summary" in out  # the shortcut's summary
     assert "acknowledged in" in out
     assert (tmp_path / ".synapse" / "demo" / "mlflow.db").exists()

@@ -12,7 +12,7 @@ from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.conftest import make_settings
+from tests.conftest import make_model_settings
 
 
 def summary_reply(body: dict[str, Any]) -> Reply:
@@ -81,12 +81,11 @@ def test_a_5000_message_thread_keeps_every_model_call_under_the_budget(
     budget = 6_000
     with OpenAIServer() as model:
         model.set_responder(summary_reply)
-        settings = make_settings(
+        settings = make_model_settings(
             slack,
             redis_server,
             tmp_path,
-            OPENAI_API_KEY=model.api_key,
-            OPENAI_BASE_URL=model.base_url,
+            model,
             SYNAPSE_SUMMARY_CALL_TOKENS=budget,
         )
         texts = [

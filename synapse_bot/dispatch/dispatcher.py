@@ -51,6 +51,10 @@ class DispatchOutcome:
     budget: TokenBudget | None = None
 
     @property
+    def buttons(self) -> list[dict[str, object]]:
+        return [button for tool in self.tools for button in tool.result.buttons]
+
+    @property
     def ok(self) -> bool:
         return not self.failed and all(t.result.ok for t in self.tools)
 
@@ -155,6 +159,10 @@ class Dispatcher:
         return f"{reason}\n\n{render_help(context)}"
 
     # Tools ---------------------------------------------------------------------------------------
+
+    def context_for(self, request: SlackRequest, trace: RequestTrace) -> ToolContext:
+        """A tool context outside a dispatch (button clicks)."""
+        return self._context(request, trace, TokenBudget(self.settings.request_token_budget))
 
     def _context(self, request: SlackRequest, trace: RequestTrace, budget: TokenBudget) -> ToolContext:
         return ToolContext(

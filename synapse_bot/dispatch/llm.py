@@ -15,6 +15,7 @@ from typing import Any
 import openai
 
 from synapse_bot.dispatch.tokens import TokenCounter
+from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)
 
@@ -203,3 +204,31 @@ def _explain(exc: openai.APIError) -> LlmError:
             kind="unavailable",
         )
     return LlmError(f"The model call failed ({type(exc).__name__}). Please try again later.", kind="error")
+
+
+def traced_chat(
+    llm: LlmClient,
+    trace: RequestTrace,
+    messages: list[dict[str, Any]],
+    *,
+    budget: TokenBudget,
+    purpose: str,
+    **kwargs: Any,
+) -> ChatResult:
+    """One model call recorded as an LLM span: model, tokens, latency, and what came back."""
+    with trace.span(f"llm.{purpose}", span_type="LLM") as span:
+        started = time.perf_counter()
+        try:
+            result = llm.chat(messages, budget=budget, purpose=purpose, **kwargs)
+        finally:
+            if budget.calls:
+                last = budget.calls[-1]
+                span.set(
+                    model=last.model,
+                    prompt_tokens=last.prompt_tokens,
+                    completion_tokens=last.completion_tokens,
+                    ok=last.ok,
+                )
+            span.set(latency_ms=round((time.perf_counter() - started) * 1000, 2))
+        span.set(tool_calls=len(result.tool_calls), finish_reason=result.finish_reason)
+        return result

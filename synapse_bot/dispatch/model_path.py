@@ -9,7 +9,6 @@ reported to the person plainly.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from synapse_bot.dispatch.errors import describe_validation_error
-from synapse_bot.dispatch.llm import ChatResult, LlmClient, TokenBudget
+from synapse_bot.dispatch.llm import ChatResult, LlmClient, TokenBudget, traced_chat
 from synapse_bot.dispatch.router import ToolCall, normalize
 from synapse_bot.dispatch.schemas import drop_nulls, tool_schemas
 from synapse_bot.jobs.model import SlackRequest
@@ -111,22 +110,7 @@ class ModelRouter:
     def _chat(
         self, messages: list[dict[str, Any]], budget: TokenBudget, trace: RequestTrace, purpose: str
     ) -> ChatResult:
-        with trace.span(f"llm.{purpose}", span_type="LLM") as span:
-            started = time.perf_counter()
-            try:
-                result = self.llm.chat(messages, budget=budget, purpose=purpose, tools=self.tools)
-            finally:
-                if budget.calls:
-                    last = budget.calls[-1]
-                    span.set(
-                        model=last.model,
-                        prompt_tokens=last.prompt_tokens,
-                        completion_tokens=last.completion_tokens,
-                        ok=last.ok,
-                    )
-                span.set(latency_ms=round((time.perf_counter() - started) * 1000, 2))
-            span.set(tool_calls=len(result.tool_calls), finish_reason=result.finish_reason)
-            return result
+        return traced_chat(self.llm, trace, messages, budget=budget, purpose=purpose, tools=self.tools)
 
     def _validate(self, raw_calls: list[dict[str, Any]]) -> tuple[list[ToolCall], dict[str, str]]:
         valid: list[ToolCall] = []

@@ -8,6 +8,7 @@ and nulls are dropped again before validation so the model's defaults apply.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from pydantic import BaseModel
@@ -75,3 +76,14 @@ def tool_schemas(registry: ToolRegistry, strict: bool) -> list[dict[str, Any]]:
 def drop_nulls(args: dict[str, Any]) -> dict[str, Any]:
     """Strict mode sends null for 'not given'; the argument model's defaults should apply instead."""
     return {k: v for k, v in args.items() if v is not None}
+
+
+def json_content(content: str | None) -> Any:
+    """The JSON a model answered with (code fences tolerated), or None if it is not JSON."""
+    text = (content or "").strip()
+    if text.startswith("```"):
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None

@@ -50,9 +50,12 @@ class SlackReplier:
         self._client = client
         self._http_timeout = http_timeout
 
-    def reply(self, target: ReplyTarget, markdown: str) -> list[str]:
+    def reply(self, target: ReplyTarget, markdown: str, buttons: list[dict[str, Any]] | None = None) -> list[str]:
         posted: list[str] = []
-        for payload in message_payloads(markdown):
+        payloads = message_payloads(markdown)
+        if buttons and payloads:
+            payloads[-1]["blocks"] = [*payloads[-1]["blocks"], {"type": "actions", "elements": buttons[:25]}]
+        for payload in payloads:
             try:
                 response = self._client.chat_postMessage(
                     channel=target.channel_id,

@@ -18,6 +18,8 @@ from synapse_bot.jobs.model import RequestKind, SlackRequest
 from synapse_bot.monitors.alerts import AlertRouter
 from synapse_bot.render.home import STOP_MONITOR_ACTION, RecentSummary, build_home_view
 from synapse_bot.tools.monitor_channel import stop_rule
+from synapse_bot.tools.review_pull_request import POST_REVIEW_ACTION, post_review
+from synapse_bot.tools.triage_issues import APPLY_LABELS_ACTION, apply_labels
 from synapse_bot.tracking.recorder import TraceSink
 from synapse_bot.tracking.trace import RequestTrace
 
@@ -69,10 +71,11 @@ class RequestHandler:
             user_id=request.user_id,
             response_url=request.response_url,
         )
+        buttons: list[dict[str, object]] = []
         sign = self.replier.start_working(target, request.message_ts if request.kind is RequestKind.MENTION else None)
         try:
             outcome = self.dispatcher.dispatch(request, trace)
-            text, ok = outcome.text, outcome.ok
+            text, ok, buttons = outcome.text, outcome.ok, outcome.buttons
             if outcome.budget is not None:
                 trace.root.set(
                     prompt_tokens=outcome.budget.prompt_tokens,
@@ -94,7 +97,7 @@ class RequestHandler:
         try:
             with trace.span("slack.reply", span_type="UNKNOWN") as span:
                 try:
-                    posted = self.replier.reply(target, text)
+                    posted = self.replier.reply(target, text, buttons)
                 except SlackApiError as exc:
                     span.set(error=str(exc.response.get("error")))
                     raise
@@ -140,3 +143,10 @@ class RequestHandler:
             )
             self.replier.notify(request.user_id, message)
             self._publish_home(request, trace)
+        elif request.action_id in (APPLY_LABELS_ACTION, POST_REVIEW_ACTION) and request.action_value:
+            context = self.dispatcher.context_for(request, trace)
+            write = apply_labels if request.action_id == APPLY_LABELS_ACTION else post_review
+            with trace.span(f"github.{request.action_id}", span_type="TOOL"):
+                message = write(context, request.action_value)
+            target = ReplyTarget(request.channel_id, request.thread_ts, request.user_id, request.response_url)
+            self.replier.reply(target, message)

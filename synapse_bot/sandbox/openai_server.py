@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from synapse_bot.sandbox.server import BackgroundServer
+from synapse_bot.sandbox.server import BackgroundServer, StandIn
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _default_responder(body: dict[str, Any]) -> Reply:
 
 
 @dataclass
-class OpenAIServer:
+class OpenAIServer(StandIn):
     api_key: str = "sk-sandbox-key"
     known_models: set[str] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -101,19 +101,6 @@ class OpenAIServer:
         self._server = BackgroundServer(app)
 
     # Control ---------------------------------------------------------------------------------------
-
-    def start(self) -> OpenAIServer:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> OpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

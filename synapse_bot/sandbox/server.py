@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 T = TypeVar("T")
+S = TypeVar("S", bound="StandIn")
 
 
 class BackgroundServer:
@@ -69,6 +70,25 @@ class BackgroundServer:
         self._thread.join(timeout=5)
 
     def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class StandIn:
+    """Start/stop/context-manager plumbing shared by the sandbox's stand-ins (each sets `_server`)."""
+
+    _server: BackgroundServer
+
+    def start(self: S) -> S:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self: S) -> S:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

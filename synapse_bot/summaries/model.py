@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from synapse_bot.dispatch.schemas import strict_json_schema
+from synapse_bot.dispatch.schemas import json_content, strict_json_schema
 
 
 class ActionItem(BaseModel):
@@ -33,14 +32,10 @@ def summary_response_format() -> dict[str, Any]:
 
 def parse_summary(content: str | None) -> ThreadSummary:
     """The model's JSON as a ThreadSummary; prose from a server that ignored the schema becomes the TL;DR."""
-    text = (content or "").strip()
-    if text.startswith("```"):
-        text = text.strip("`").removeprefix("json").strip()
-    try:
-        data = json.loads(text)
-        if isinstance(data, dict):
-            cleaned = {k: v for k, v in data.items() if v is not None}
-            return ThreadSummary.model_validate(cleaned)
-    except (json.JSONDecodeError, ValidationError):
-        pass
-    return ThreadSummary(tldr=text[:1500] or "(the model returned no summary)")
+    data = json_content(content)
+    if isinstance(data, dict):
+        try:
+            return ThreadSummary.model_validate({k: v for k, v in data.items() if v is not None})
+        except ValidationError:
+            pass
+    return ThreadSummary(tldr=(content or "").strip()[:1500] or "(the model returned no summary)")

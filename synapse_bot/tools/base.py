@@ -29,6 +29,7 @@ class ToolResult(BaseModel):
     ok: bool = True
     available: bool = True
     data: dict[str, Any] = Field(default_factory=dict, description="Compact, structured facts for memory/tracking")
+    buttons: list[dict[str, Any]] = Field(default_factory=list, description="Block Kit buttons under the answer")
 
 
 A = TypeVar("A", bound=ToolArgs)
@@ -51,17 +52,3 @@ class Tool(Generic[A]):
         if not isinstance(args, self.args_model):
             raise TypeError(f"{self.name} expects {self.args_model.__name__}, got {type(args).__name__}")
         return self.handler(args, context)
-
-
-def not_available_yet(name: str, what: str) -> Callable[[Any, Any], ToolResult]:
-    """An honest placeholder for a tool whose body has not landed yet."""
-
-    def handler(args: Any, context: Any) -> ToolResult:
-        return ToolResult(
-            text=f"**{name}** ({what}) is not available yet in this version of Synapse. "
-            "Say `help` to see what I can do today.",
-            ok=False,
-            available=False,
-        )
-
-    return handler

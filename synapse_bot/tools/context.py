@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -10,13 +9,15 @@ import redis
 from slack_sdk import WebClient
 
 from synapse_bot.config import Settings
-from synapse_bot.dispatch.llm import LlmClient, LlmError, TokenBudget
+from synapse_bot.dispatch.llm import LlmClient, LlmError, TokenBudget, traced_chat
 from synapse_bot.jobs.model import SlackRequest
 from synapse_bot.store.keys import Keys
 from synapse_bot.tracking.trace import RequestTrace
 
 if TYPE_CHECKING:
+    from synapse_bot.integrations.github import GitHubClient
     from synapse_bot.store.monitors import MonitorStore
+    from synapse_bot.store.pending import PendingWrites
     from synapse_bot.store.summaries import SummaryCache
     from synapse_bot.tools.registry import ToolRegistry
 
@@ -31,6 +32,8 @@ class ToolServices:
     bot_user_id: str | None = None
     summaries: SummaryCache | None = None
     monitors: MonitorStore | None = None
+    github: GitHubClient | None = None
+    pending: PendingWrites | None = None
 
 
 @dataclass
@@ -62,32 +65,25 @@ class ToolContext:
         """
         if self.llm is None:
             raise LlmError("No model is configured (OPENAI_API_KEY).", kind="offline")
-        with self.trace.span(f"llm.{purpose}", span_type="LLM") as span:
-            started = time.perf_counter()
-            try:
-                try:
-                    result = self.llm.chat(
-                        messages,
-                        budget=self.budget,
-                        purpose=purpose,
-                        response_format=response_format,
-                        max_output_tokens=max_output_tokens,
-                    )
-                except LlmError as exc:
-                    if exc.kind != "bad_request" or response_format is None:
-                        raise
-                    span.set(schema_fallback=True)
-                    result = self.llm.chat(
-                        messages, budget=self.budget, purpose=purpose, max_output_tokens=max_output_tokens
-                    )
-            finally:
-                if self.budget.calls:
-                    last = self.budget.calls[-1]
-                    span.set(
-                        model=last.model,
-                        prompt_tokens=last.prompt_tokens,
-                        completion_tokens=last.completion_tokens,
-                        ok=last.ok,
-                    )
-                span.set(latency_ms=round((time.perf_counter() - started) * 1000, 2))
-            return result.content
+        try:
+            result = traced_chat(
+                self.llm,
+                self.trace,
+                messages,
+                budget=self.budget,
+                purpose=purpose,
+                response_format=response_format,
+                max_output_tokens=max_output_tokens,
+            )
+        except LlmError as exc:
+            if exc.kind != "bad_request" or response_format is None:
+                raise
+            result = traced_chat(
+                self.llm,
+                self.trace,
+                messages,
+                budget=self.budget,
+                purpose=f"{purpose}.no_schema",
+                max_output_tokens=max_output_tokens,
+            )
+        return result.content

@@ -1,0 +1,66 @@
+"""A review as Slack Markdown with links to the lines on GitHub, and as a GitHub review body."""
+
+from __future__ import annotations
+
+import hashlib
+
+from synapse_bot.render.sanitize import neutralize_mass_mentions
+from synapse_bot.review.model import PullReview
+from synapse_bot.review.packing import PackedDiff
+
+
+def line_link(pr_url: str, path: str, start: int, end: int) -> str:
+    anchor = hashlib.sha256(path.encode()).hexdigest()
+    return f"{pr_url}/files#diff-{anchor}R{start}" + (f"-R{end}" if end > start else "")
+
+
+def left_out_note(packed: PackedDiff) -> list[str]:
+    lines = []
+    if packed.deleted:
+        lines.append(
+            f"Deleted files (names only): {', '.join(f'`{d}`' for d in packed.deleted[:20])}"
+            + (" …" if len(packed.deleted) > 20 else "")
+        )
+    if packed.left_out:
+        shown = ", ".join(f"`{name}` ({why})" for name, why in packed.left_out[:15])
+        more = f" and {len(packed.left_out) - 15} more" if len(packed.left_out) > 15 else ""
+        lines.append(f"Not reviewed: {shown}{more}.")
+    return lines
+
+
+def render_review(repo: str, number: int, title: str, pr_url: str, review: PullReview, packed: PackedDiff) -> str:
+    lines = [
+        f"**Review of [{repo}#{number}]({pr_url})** — {title[:120]}",
+        f"Risk: **{review.risk}** · effort {review.effort}/5 · reviewed {len(packed.included)} file"
+        f"{'s' if len(packed.included) != 1 else ''}",
+        "",
+        review.summary.strip(),
+    ]
+    if review.key_issues:
+        lines += ["", "**Key issues**"]
+        for issue in review.key_issues[:12]:
+            where = f"[`{issue.file}` L{issue.start_line}" + (
+                f"–{issue.end_line}" if issue.end_line > issue.start_line else ""
+            )
+            where += f"]({line_link(pr_url, issue.file, issue.start_line, issue.end_line)})"
+            lines.append(
+                f"• {where}: {issue.why.strip()}" + (f" — _{issue.suggestion.strip()}_" if issue.suggestion else "")
+            )
+    if review.security_concerns:
+        lines += ["", "**Security**", *[f"• {c.strip()}" for c in review.security_concerns[:8]]]
+    if review.test_gaps:
+        lines += ["", "**Test gaps**", *[f"• {g.strip()}" for g in review.test_gaps[:8]]]
+    note = left_out_note(packed)
+    if note:
+        lines += ["", *[f"_{n}_" for n in note]]
+    return neutralize_mass_mentions("\n".join(lines))
+
+
+def review_body(review: PullReview, packed: PackedDiff) -> str:
+    lines = ["Review by Synapse", "", review.summary.strip(), "", f"Risk: {review.risk} · effort {review.effort}/5"]
+    if review.security_concerns:
+        lines += ["", "Security:", *[f"- {c}" for c in review.security_concerns]]
+    if review.test_gaps:
+        lines += ["", "Test gaps:", *[f"- {g}" for g in review.test_gaps]]
+    lines += ["", *left_out_note(packed)]
+    return neutralize_mass_mentions("\n".join(lines)).strip()

@@ -1,0 +1,373 @@
+"""A GitHub REST v3 stand-in that PyGithub talks to unchanged: repositories, issues, labels, pull requests.
+
+Paging follows GitHub exactly (per_page up to 100, RFC 5988 `Link` headers), every response carries the
+X-RateLimit headers, and errors use GitHub's status codes and bodies (401 Bad credentials, 404 Not Found, 403 rate
+limit). Mutating calls are recorded in `writes`, so tests can prove that nothing was written without a click.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from synapse_bot.sandbox.server import BackgroundServer, StandIn
+
+CREATED = "2026-01-05T10:00:00Z"
+
+
+@dataclass
+class FileChange:
+    filename: str
+    patch: str | None = None
+    status: str = "modified"
+    additions: int = 0
+    deletions: int = 0
+    previous_filename: str | None = None
+
+
+@dataclass
+class _Repo:
+    full_name: str
+    private: bool
+    labels: dict[str, dict[str, Any]]
+    language: str | None
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    files: dict[int, list[FileChange]] = field(default_factory=dict)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class GitHubServer(StandIn):
+    def __init__(self, token: str = "ghp_sandboxtoken0000") -> None:
+        self.tokens = {token}
+        self.token = token
+        self.repos: dict[str, _Repo] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.writes: list[dict[str, Any]] = []
+        self.rate_limited_until: float | None = None
+        self.apps: dict[str, tuple[str, int]] = {}
+        self.installation_tokens: list[str] = []  # app id -> (public key PEM, installation id)
+        self.fail_statuses: list[int] = []
+        self._lock = threading.RLock()
+        self._ids = iter(range(1000, 10_000_000))
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._server = BackgroundServer(app)
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    # Fixtures -------------------------------------------------------------------------------------
+
+    def add_repo(
+        self, full_name: str, *, private: bool = False, labels: list[str] | None = None, language: str | None = "Python"
+    ) -> None:
+        with self._lock:
+            self.repos[full_name.lower()] = _Repo(
+                full_name, private, {name.lower(): self._label(full_name, name) for name in labels or []}, language
+            )
+
+    def _label(self, repo: str, name: str) -> dict[str, Any]:
+        return {
+            "id": next(self._ids),
+            "node_id": "LA_x",
+            "url": f"{self.base_url}/repos/{repo}/labels/{name}",
+            "name": name,
+            "color": "ededed",
+            "default": False,
+            "description": None,
+        }
+
+    def register_app(self, app_id: str, public_key_pem: str, installation_id: int) -> None:
+        """A GitHub App whose JWTs (signed with the matching private key) may create installation tokens."""
+        self.apps[app_id] = (public_key_pem, installation_id)
+
+    def remove_label(self, full_name: str, name: str) -> None:
+        with self._lock:
+            self.repos[full_name.lower()].labels.pop(name.lower(), None)
+
+    def add_issue(
+        self,
+        full_name: str,
+        title: str,
+        body: str = "",
+        *,
+        labels: list[str] | None = None,
+        user: str = "octocat",
+        updated_at: str = CREATED,
+    ) -> int:
+        with self._lock:
+            repo = self.repos[full_name.lower()]
+            number = len(repo.issues) + 1
+            repo.issues[number] = {
+                "number": number,
+                "title": title,
+                "body": body,
+                "state": "open",
+                "user": user,
+                "labels": [repo.labels.get(n.lower()) or self._label(full_name, n) for n in labels or []],
+                "updated_at": updated_at,
+                "comments": 0,
+            }
+            return number
+
+    def add_pull(
+        self,
+        full_name: str,
+        title: str,
+        body: str = "",
+        *,
+        files: list[FileChange] | None = None,
+        user: str = "octocat",
+    ) -> int:
+        number = self.add_issue(full_name, title, body, user=user)
+        with self._lock:
+            repo = self.repos[full_name.lower()]
+            repo.issues[number]["pull_request"] = True
+            repo.files[number] = list(files or [])
+            repo.reviews[number] = []
+        return number
+
+    def labels_of(self, full_name: str, number: int) -> list[str]:
+        with self._lock:
+            return [label["name"] for label in self.repos[full_name.lower()].issues[number]["labels"]]
+
+    # Knobs ------------------------------------------------------------------------------------------
+
+    def exhaust_rate_limit(self, reset_in: float = 60) -> None:
+        self.rate_limited_until = time.time() + reset_in
+
+    def fail_next(self, status: int = 502, times: int = 1) -> None:
+        self.fail_statuses.extend([status] * times)
+
+    # Server -----------------------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        limited = self.rate_limited_until is not None and time.time() < self.rate_limited_until
+        reset = int(self.rate_limited_until or time.time() + 3600)
+        return {
+            "X-RateLimit-Limit": "5000",
+            "X-RateLimit-Remaining": "0" if limited else "4999",
+            "X-RateLimit-Reset": str(reset),
+            "X-RateLimit-Used": "1",
+            "X-RateLimit-Resource": "core",
+        }
+
+    def _json(self, data: Any, status: int = 200, extra: dict[str, str] | None = None) -> web.Response:
+        return web.json_response(data, status=status, headers={**self._headers(), **(extra or {})})
+
+    def _error(self, status: int, message: str) -> web.Response:
+        return self._json({"message": message, "documentation_url": "https://docs.github.com/rest"}, status)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body: Any = await request.json() if request.can_read_body else None
+        auth = request.headers.get("Authorization", "")
+        token = auth.split(" ", 1)[1] if " " in auth else ""
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "body": body,
+                "authorized": bool(token),
+            }
+        )
+        if self.fail_statuses:
+            return self._error(self.fail_statuses.pop(0), "Server Error")
+        if token and token not in self.tokens and not request.path.startswith("/app/"):
+            return self._error(401, "Bad credentials")
+        if self.rate_limited_until is not None and time.time() < self.rate_limited_until:
+            return self._error(403, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support...")
+        parts = [p for p in request.path.split("/") if p]
+        if len(parts) == 4 and parts[:2] == ["app", "installations"] and parts[3] == "access_tokens":
+            return self._installation_token(token, int(parts[2]) if parts[2].isdigit() else -1)
+        with self._lock:
+            return self._route(request, parts, body, bool(token))
+
+    def _installation_token(self, jwt_token: str, installation_id: int) -> web.Response:
+        import jwt  # PyJWT comes with PyGithub
+
+        try:
+            app_id = str(jwt.decode(jwt_token, options={"verify_signature": False})["iss"])
+            public_key, installation = self.apps[app_id]
+            jwt.decode(jwt_token, public_key, algorithms=["RS256"])
+        except (KeyError, jwt.PyJWTError):
+            return self._error(401, "A JSON web token could not be decoded")
+        if installation != installation_id:
+            return self._error(404, "Not Found")
+        token = f"ghs_installation{next(self._ids)}"
+        self.tokens.add(token)
+        self.installation_tokens.append(token)
+        return self._json({"token": token, "expires_at": "2099-01-01T00:00:00Z", "permissions": {}}, status=201)
+
+    def _route(self, request: web.Request, parts: list[str], body: Any, authed: bool) -> web.Response:
+        if parts == ["rate_limit"]:
+            core = {"limit": 5000, "remaining": 4999, "reset": int(time.time()) + 3600, "used": 1}
+            return self._json({"resources": {"core": core, "search": core}, "rate": core})
+        if parts == ["user"]:
+            return (
+                self._json({"login": "synapse-bot", "id": 1}) if authed else self._error(401, "Requires authentication")
+            )
+        if len(parts) < 3 or parts[0] != "repos":
+            return self._error(404, "Not Found")
+        repo = self.repos.get(f"{parts[1]}/{parts[2]}".lower())
+        if repo is None or (repo.private and not authed):
+            return self._error(404, "Not Found")
+        rest, method = parts[3:], request.method
+        if not rest:
+            return self._json(self._repo_json(repo))
+        if rest == ["labels"]:
+            return self._paged(request, list(repo.labels.values()))
+        if rest == ["issues"]:
+            return self._issues(request, repo)
+        if rest[0] == "issues" and len(rest) >= 2 and rest[1].isdigit():
+            issue = repo.issues.get(int(rest[1]))
+            if issue is None:
+                return self._error(404, "Not Found")
+            if len(rest) == 2:
+                return self._json(self._issue_json(repo, issue))
+            if rest[2:] == ["labels"] and method == "POST":
+                names = body.get("labels", []) if isinstance(body, dict) else list(body or [])
+                self.writes.append(
+                    {"kind": "labels", "repo": repo.full_name, "number": issue["number"], "labels": names}
+                )
+                present = {label["name"].lower() for label in issue["labels"]}
+                for name in names:
+                    if name.lower() not in present:
+                        issue["labels"].append(repo.labels.get(name.lower()) or self._label(repo.full_name, name))
+                return self._json(issue["labels"])
+        if rest[0] == "pulls" and len(rest) >= 2 and rest[1].isdigit():
+            number = int(rest[1])
+            issue = repo.issues.get(number)
+            if issue is None or not issue.get("pull_request"):
+                return self._error(404, "Not Found")
+            if len(rest) == 2:
+                return self._json(self._pull_json(repo, issue))
+            if rest[2:] == ["files"]:
+                return self._paged(request, [self._file_json(repo, f) for f in repo.files[number]][:3000])
+            if rest[2:] == ["reviews"] and method == "POST":
+                review = {
+                    "id": next(self._ids),
+                    "node_id": "PRR_x",
+                    "body": body.get("body", ""),
+                    "state": "COMMENTED",
+                    "user": {"login": "synapse-bot", "id": 1},
+                    "html_url": f"https://github.com/{repo.full_name}/pull/{number}#pullrequestreview-1",
+                    "commit_id": "0" * 40,
+                    "submitted_at": CREATED,
+                }
+                repo.reviews[number].append({**review, "comments": body.get("comments", [])})
+                self.writes.append({"kind": "review", "repo": repo.full_name, "number": number, "body": body})
+                return self._json(review)
+            if rest[2:] == ["reviews"]:
+                return self._paged(request, repo.reviews[number])
+        return self._error(404, "Not Found")
+
+    def _paged(self, request: web.Request, items: list[Any]) -> web.Response:
+        per_page = max(1, min(int(request.query.get("per_page", 30)), 100))
+        page = max(1, int(request.query.get("page", 1)))
+        last = max(1, -(-len(items) // per_page))
+        links = []
+        query = dict(request.query)
+        if page < last:
+            links.append(f'<{self.base_url}{request.path}?{urlencode({**query, "page": page + 1})}>; rel="next"')
+            links.append(f'<{self.base_url}{request.path}?{urlencode({**query, "page": last})}>; rel="last"')
+        extra = {"Link": ", ".join(links)} if links else {}
+        return self._json(items[(page - 1) * per_page : page * per_page], extra=extra)
+
+    def _issues(self, request: web.Request, repo: _Repo) -> web.Response:
+        query = request.query
+        items = [i for i in repo.issues.values() if query.get("state", "open") in ("all", i["state"])]
+        if query.get("labels"):
+            wanted = {n.strip().lower() for n in query["labels"].split(",")}
+            items = [i for i in items if wanted <= {label["name"].lower() for label in i["labels"]}]
+        if query.get("since"):
+            items = [i for i in items if i["updated_at"] >= query["since"]]
+        items = sorted(items, key=lambda i: -i["number"])
+        return self._paged(request, [self._issue_json(repo, i) for i in items])
+
+    def _repo_json(self, repo: _Repo) -> dict[str, Any]:
+        owner, name = repo.full_name.split("/")
+        return {
+            "id": 1,
+            "node_id": "R_x",
+            "name": name,
+            "full_name": repo.full_name,
+            "private": repo.private,
+            "owner": {"login": owner, "id": 2},
+            "html_url": f"https://github.com/{repo.full_name}",
+            "url": f"{self.base_url}/repos/{repo.full_name}",
+            "default_branch": "main",
+            "language": repo.language,
+            "open_issues_count": len(repo.issues),
+        }
+
+    def _issue_json(self, repo: _Repo, issue: dict[str, Any]) -> dict[str, Any]:
+        number = issue["number"]
+        data = {
+            "id": 100000 + number,
+            "node_id": "I_x",
+            "number": number,
+            "title": issue["title"],
+            "body": issue["body"],
+            "state": issue["state"],
+            "labels": issue["labels"],
+            "comments": issue["comments"],
+            "user": {"login": issue["user"], "id": 3},
+            "created_at": CREATED,
+            "updated_at": issue["updated_at"],
+            "url": f"{self.base_url}/repos/{repo.full_name}/issues/{number}",
+            "html_url": f"https://github.com/{repo.full_name}/issues/{number}",
+            "repository_url": f"{self.base_url}/repos/{repo.full_name}",
+        }
+        if issue.get("pull_request"):
+            data["pull_request"] = {
+                "url": f"{self.base_url}/repos/{repo.full_name}/pulls/{number}",
+                "html_url": f"https://github.com/{repo.full_name}/pull/{number}",
+            }
+            data["html_url"] = f"https://github.com/{repo.full_name}/pull/{number}"
+        return data
+
+    def _pull_json(self, repo: _Repo, issue: dict[str, Any]) -> dict[str, Any]:
+        number = issue["number"]
+        files = repo.files[number]
+        return {
+            "id": 200000 + number,
+            "node_id": "PR_x",
+            "number": number,
+            "title": issue["title"],
+            "body": issue["body"],
+            "state": "open",
+            "draft": False,
+            "user": {"login": issue["user"], "id": 3},
+            "url": f"{self.base_url}/repos/{repo.full_name}/pulls/{number}",
+            "html_url": f"https://github.com/{repo.full_name}/pull/{number}",
+            "head": {"sha": f"{number:040d}", "ref": f"feature-{number}"},
+            "base": {"ref": "main", "sha": "0" * 40},
+            "changed_files": len(files),
+            "additions": sum(f.additions for f in files),
+            "deletions": sum(f.deletions for f in files),
+            "created_at": CREATED,
+            "updated_at": CREATED,
+        }
+
+    def _file_json(self, repo: _Repo, change: FileChange) -> dict[str, Any]:
+        data = {
+            "sha": "1" * 40,
+            "filename": change.filename,
+            "status": change.status,
+            "additions": change.additions,
+            "deletions": change.deletions,
+            "changes": change.additions + change.deletions,
+            "blob_url": f"https://github.com/{repo.full_name}/blob/x/{change.filename}",
+        }
+        if change.patch is not None:
+            data["patch"] = change.patch
+        if change.previous_filename:
+            data["previous_filename"] = change.previous_filename
+        return data
