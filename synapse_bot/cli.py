@@ -63,6 +63,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    from synapse_bot.tracking import stats
+
+    settings = _settings_or_exit()
+    configure_logging("WARNING", "text", settings.secrets())
+    collected = stats.collect(settings.tracking_uri, settings.mlflow_experiment_name, hours=args.hours)
+    print(stats.render(collected, args.hours, settings.tracking_uri))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from synapse_bot.demo import run_demo
 
@@ -78,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check", help="validate configuration and reach Slack, Redis, MLflow, the model and GitHub"
     ).set_defaults(func=cmd_check)
+    stats = sub.add_parser("stats", help="requests, latency, tokens, cost and errors by tool, from MLflow")
+    stats.add_argument("--hours", type=float, default=24.0, help="how far back to look (default 24)")
+    stats.set_defaults(func=cmd_stats)
     demo = sub.add_parser("demo", help="run the bot against a local Slack sandbox and print the conversation")
     demo.add_argument("--verbose", action="store_true", help="show the bot's logs too")
     demo.set_defaults(func=cmd_demo)

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=8, ge=1, le=256, alias="SYNAPSE_WORKER_THREADS")
     tracking_enabled: bool = Field(default=True, alias="SYNAPSE_TRACKING_ENABLED")
     tracking_queue_size: int = Field(default=1000, ge=10, alias="SYNAPSE_TRACKING_QUEUE_SIZE")
+    trace_content: bool = Field(default=False, alias="SYNAPSE_TRACE_CONTENT")
+    trace_redact_patterns: str = Field(default="", alias="SYNAPSE_TRACE_REDACT_PATTERNS")
+    model_prices: str = Field(default="", alias="SYNAPSE_MODEL_PRICES")
 
     # Model behaviour
     openai_fallback_models: str = Field(default="", alias="SYNAPSE_OPENAI_FALLBACK_MODELS")
@@ -138,6 +141,17 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("model_prices", mode="after")
+    @classmethod
+    def _prices_parse(cls, value: str) -> str:
+        from synapse_bot.tracking.costs import PriceTable
+
+        try:
+            PriceTable(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"SYNAPSE_MODEL_PRICES is not a valid price table: {exc}") from None
+        return value
 
     @field_validator("slack_api_url", mode="after")
     @classmethod

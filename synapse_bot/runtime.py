@@ -34,6 +34,7 @@ from synapse_bot.store.pending import PendingWrites
 from synapse_bot.store.summaries import SummaryCache
 from synapse_bot.tools.context import ToolServices
 from synapse_bot.tools.registry import ToolRegistry, default_registry
+from synapse_bot.tracking.privacy import Scrubber
 from synapse_bot.tracking.recorder import MlflowRecorder, NullRecorder, TraceSink
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,12 @@ def build_sink(settings: Settings) -> TraceSink:
         return NullRecorder()
     if not settings.mlflow_tracking_uri:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    scrubber = Scrubber(settings.secrets(), settings.trace_redact_patterns, settings.trace_content)
     return MlflowRecorder(
-        settings.tracking_uri, settings.mlflow_experiment_name, queue_size=settings.tracking_queue_size
+        settings.tracking_uri,
+        settings.mlflow_experiment_name,
+        queue_size=settings.tracking_queue_size,
+        scrubber=scrubber,
     )
 
 

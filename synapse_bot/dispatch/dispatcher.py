@@ -28,6 +28,7 @@ from synapse_bot.tools.base import ToolResult
 from synapse_bot.tools.context import ToolContext, ToolServices
 from synapse_bot.tools.help import render_help
 from synapse_bot.tools.registry import ToolRegistry
+from synapse_bot.tracking.costs import PriceTable
 from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def build_llm(settings: Settings) -> LlmClient | None:
         timeout_s=settings.openai_timeout_seconds,
         max_retries=settings.openai_max_retries,
         max_output_tokens=settings.max_output_tokens,
+        prices=PriceTable(settings.model_prices),
     )
 
 
@@ -191,6 +193,7 @@ class Dispatcher:
                     context = self._context(request, trace, budget)
                     result = self._run_safely(tool.name, lambda: tool.run(args, context))
             span.set(ok=result.ok, available=result.available, result_chars=len(result.text))
+            span.set(**{f"result.{k}": v for k, v in result.data.items() if isinstance(v, bool | int | float)})
             if not result.ok and result.available:
                 span.status = "ERROR"
         return ToolOutcome(call=call, result=result, duration_ms=(time.perf_counter() - started) * 1000)

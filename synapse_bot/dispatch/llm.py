@@ -15,6 +15,7 @@ from typing import Any
 import openai
 
 from synapse_bot.dispatch.tokens import TokenCounter
+from synapse_bot.tracking.costs import PriceTable
 from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class CallRecord:
     purpose: str
     ok: bool = True
     error: str | None = None
+    cost_usd: float | None = None
 
 
 @dataclass
@@ -59,6 +61,10 @@ class TokenBudget:
     def charge(self, record: CallRecord) -> None:
         self.calls.append(record)
         self.used += record.prompt_tokens + record.completion_tokens
+
+    @property
+    def cost_usd(self) -> float:
+        return round(sum(c.cost_usd or 0.0 for c in self.calls), 6)
 
     @property
     def prompt_tokens(self) -> int:
@@ -90,8 +96,10 @@ class LlmClient:
         timeout_s: float = 60.0,
         max_retries: int = 2,
         max_output_tokens: int = 2_000,
+        prices: PriceTable | None = None,
     ) -> None:
         self.model = model
+        self.prices = prices or PriceTable()
         self.models = [model, *[m for m in (fallback_models or []) if m and m != model]]
         self.max_output_tokens = max_output_tokens
         self.counter = TokenCounter(model)
@@ -156,7 +164,8 @@ class LlmClient:
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else estimate
         completion_tokens = usage.completion_tokens if usage else 0
-        budget.charge(CallRecord(model, prompt_tokens, completion_tokens, latency, purpose))
+        cost = self.prices.cost(response.model or model, prompt_tokens, completion_tokens)
+        budget.charge(CallRecord(model, prompt_tokens, completion_tokens, latency, purpose, cost_usd=cost))
         if not response.choices:
             raise LlmError("The model returned an empty answer. Please try again.", kind="empty")
         choice = response.choices[0]
@@ -228,6 +237,7 @@ def traced_chat(
                     prompt_tokens=last.prompt_tokens,
                     completion_tokens=last.completion_tokens,
                     ok=last.ok,
+                    cost_usd=last.cost_usd,
                 )
             span.set(latency_ms=round((time.perf_counter() - started) * 1000, 2))
         span.set(tool_calls=len(result.tool_calls), finish_reason=result.finish_reason)

@@ -81,6 +81,7 @@ class RequestHandler:
                     prompt_tokens=outcome.budget.prompt_tokens,
                     completion_tokens=outcome.budget.completion_tokens,
                     llm_calls=len(outcome.budget.calls),
+                    cost_usd=outcome.budget.cost_usd,
                 )
             if request.kind is RequestKind.COMMAND:
                 # Others in the channel never saw the command itself, so say who asked what.

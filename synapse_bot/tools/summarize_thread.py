@@ -113,7 +113,7 @@ def _summarize_with(args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackRe
     finally:
         if cache and token:
             cache.release(team, channel, ts, token)
-    return _result(entry, channel, ts, reader, source, cache_hit=False)
+    return _result(entry, channel, ts, reader, source, cache_hit=source == "cached")
 
 
 def _lines(reader: SlackReader, messages: list[dict[str, Any]], bot_user_id: str | None) -> list[Line]:

@@ -14,11 +14,13 @@ import threading
 import time
 from typing import Any, Protocol
 
+from synapse_bot.tracking.privacy import Scrubber
 from synapse_bot.tracking.trace import RequestTrace, SpanRecord
 
 log = logging.getLogger(__name__)
 
 WARN_EVERY_S = 60.0
+PAUSE_AFTER_FAILURE_S = 30.0  # a store that failed is left alone this long; traces meanwhile are dropped
 
 
 class TraceSink(Protocol):
@@ -37,13 +39,17 @@ class NullRecorder:
 
 
 class MlflowRecorder:
-    def __init__(self, tracking_uri: str, experiment_name: str, *, queue_size: int = 1000) -> None:
+    def __init__(
+        self, tracking_uri: str, experiment_name: str, *, queue_size: int = 1000, scrubber: Scrubber | None = None
+    ) -> None:
+        self.scrubber = scrubber or Scrubber([])
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
         self._queue: queue.Queue[RequestTrace | None] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name="synapse-mlflow", daemon=True)
         self._experiment_id: str | None = None
         self._last_warning = 0.0
+        self._down_until = 0.0
         self._idle = threading.Event()
         self._idle.set()
         self.recorded = 0
@@ -90,11 +96,15 @@ class MlflowRecorder:
             if trace is None:
                 return
             try:
+                if time.monotonic() < self._down_until:
+                    self.dropped += 1
+                    continue
                 self._write(trace)
                 self.recorded += 1
             except Exception as exc:  # MLflow down, disk full, bad URI: never propagate
                 self.failed += 1
                 self._experiment_id = None
+                self._down_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
                 self._warn(
                     "could not record a trace in MLflow",
                     error=f"{type(exc).__name__}: {exc}"[:300],
@@ -106,8 +116,11 @@ class MlflowRecorder:
 
     def _ensure_experiment(self) -> str:
         if self._experiment_id is None:
-            # MLflow logs its own INFO chatter (table creation, queue flushing) unless told otherwise.
+            # MLflow logs its own INFO chatter (table creation, queue flushing) unless told otherwise, and its HTTP
+            # client retries a dead server for minutes; the recorder would rather fail fast and pause.
             os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
             import mlflow
 
             logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -125,7 +138,7 @@ class MlflowRecorder:
         live = mlflow.start_span_no_context(
             name=root.name,
             span_type=root.span_type,
-            attributes={**_clean(root.attributes), "synapse.request_id": trace.request_id},
+            attributes={**self.scrubber.attributes(root.attributes), "synapse.request_id": trace.request_id},
             experiment_id=experiment_id,
             start_time_ns=root.start_ns,
         )
@@ -143,7 +156,7 @@ class MlflowRecorder:
             name=span.name,
             span_type=span.span_type,
             parent_span=parent,
-            attributes=_clean(span.attributes),
+            attributes=self.scrubber.attributes(span.attributes),
             start_time_ns=span.start_ns,
         )
         try:
@@ -151,9 +164,5 @@ class MlflowRecorder:
                 self._write_span(child, live)
         finally:
             if span.error:
-                live.set_attribute("error", span.error)
+                live.set_attribute("error", self.scrubber.text(span.error))
             live.end(status=span.status, end_time_ns=span.end_ns or time.time_ns())
-
-
-def _clean(attributes: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in attributes.items() if v is not None}

@@ -48,6 +48,7 @@ class RequestTrace:
 
     root: SpanRecord
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    _open: list[SpanRecord] = field(default_factory=list, repr=False)
 
     @classmethod
     def start(cls, kind: str, **attributes: AttrValue) -> RequestTrace:
@@ -57,15 +58,19 @@ class RequestTrace:
     def span(
         self, name: str, span_type: str = "UNKNOWN", parent: SpanRecord | None = None, **attributes: AttrValue
     ) -> Iterator[SpanRecord]:
+        """A child of `parent`, by default of the innermost span still open (so a tool's model calls nest in it)."""
         record = SpanRecord(name=name, span_type=span_type, attributes=dict(attributes))
-        (parent or self.root).children.append(record)
+        (parent or (self._open[-1] if self._open else self.root)).children.append(record)
+        self._open.append(record)
         try:
             yield record
         except BaseException as exc:
             record.finish("ERROR", f"{type(exc).__name__}: {exc}"[:500])
             raise
         else:
-            record.finish(record.status if record.status != "OK" else "OK", record.error)
+            record.finish(record.status, record.error)
+        finally:
+            self._open.remove(record)
 
     def finish(self, status: str = "OK", error: str | None = None) -> None:
         self.root.set(status=status.lower(), latency_ms=round(self.root.duration_ms, 2))

@@ -1,0 +1,124 @@
+"""MLflow tracking: what the store holds after real requests, `stats`, privacy, and never being in the way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
+from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_bot.tracking.recorder import MlflowRecorder
+from tests.conftest import make_model_settings, make_settings
+
+SUMMARY = {"tldr": "short", "key_points": [], "decisions": [], "action_items": [], "open_questions": []}
+SECRET_PHRASE = "zebra-quartz-launch-plan"
+
+
+def _run_sequence(slack: SlackSandbox, runtime: Runtime, model: OpenAIServer, workspace: dict[str, str]) -> None:
+    assert slack.wait_connected(1)
+    for _ in range(2):
+        ts = slack.mention(workspace["alice"], workspace["general"], "help")
+        slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    root = slack.post_message(workspace["bob"], workspace["general"], f"the {SECRET_PHRASE} is on")
+    model.script(Reply.json_content(SUMMARY))
+    slack.message_shortcut(workspace["alice"], workspace["general"], root)
+    slack.wait_for_bot_message(workspace["general"], thread_ts=root)
+    slack.message_shortcut(workspace["bob"], workspace["general"], root)  # cached: no model call
+    slack.wait_for_bot_message(workspace["general"], thread_ts=root, count=2)
+    assert isinstance(runtime.sink, MlflowRecorder) and runtime.sink.flush(60)
+
+
+def test_traces_metrics_stats_and_privacy(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    with OpenAIServer() as model:
+        settings = make_model_settings(
+            slack, redis_server, tmp_path, model, SYNAPSE_TRACKING_ENABLED=True, GITHUB_TOKEN="ghp_secrettoken12345678"
+        )
+        runtime = Runtime(settings).start()
+        try:
+            _run_sequence(slack, runtime, model, workspace)
+        finally:
+            runtime.stop()
+        usage = [(r["messages"], r) for r in model.requests]
+    assert len(usage) == 1
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    experiment = mlflow.get_experiment_by_name("synapse")
+    assert experiment is not None
+    traces = mlflow.search_traces(locations=[experiment.experiment_id], return_type="list")
+    assert len(traces) == 4
+    spans_by_trace = [{s.name: s for s in t.data.spans} for t in traces]
+    summaries = [s for s in spans_by_trace if "tool.summarize_thread" in s]
+    assert len(summaries) == 2
+    fresh = next(s for s in summaries if "llm.summary" in s)
+    cached = next(s for s in summaries if "llm.summary" not in s)
+    llm = fresh["llm.summary"]
+    assert llm.parent_id == fresh["tool.summarize_thread"].span_id  # the model call nests in its tool
+    assert llm.attributes["model"] == "gpt-4o-mini" and llm.attributes["prompt_tokens"] > 0
+    assert llm.attributes["cost_usd"] > 0
+    assert fresh["tool.summarize_thread"].attributes["result.cache_hit"] is False
+    assert cached["tool.summarize_thread"].attributes["result.cache_hit"] is True
+    root = fresh["slack.shortcut"]
+    assert root.attributes["status"] == "ok" and root.attributes["cost_usd"] == llm.attributes["cost_usd"]
+    assert root.attributes["prompt_tokens"] == llm.attributes["prompt_tokens"]
+
+    # `synapse-bot stats` reads the same figures back.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_", "MLFLOW_"))}
+    env["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+    out = subprocess.run(
+        [sys.executable, "-m", "synapse_bot", "stats"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "requests 4 · errors 0" in out.stdout and "fast path 100%" in out.stdout
+    assert "by kind: mention 2, shortcut 2" in out.stdout
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[4:] if line.strip()}
+    assert rows["help"][1] == "2" and rows["summarize_thread"][1] == "2"
+    total_tokens = llm.attributes["prompt_tokens"] + llm.attributes["completion_tokens"]
+    assert rows["summarize_thread"][5] == f"{total_tokens:,}"
+
+    # Nothing secret, and no message text, anywhere in the store.
+    store = (tmp_path / "mlflow.db").read_bytes()
+    for secret in settings.secrets():
+        assert secret.encode() not in store
+    assert SECRET_PHRASE.encode() not in store
+
+
+def test_an_unreachable_tracking_store_changes_nothing_for_people(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str], caplog: Any
+) -> None:
+    settings = make_settings(
+        slack, redis_server, tmp_path, SYNAPSE_TRACKING_ENABLED=True, MLFLOW_TRACKING_URI="http://127.0.0.1:9"
+    )
+    runtime = Runtime(settings).start()
+    try:
+        assert slack.wait_connected(1)
+        latencies = []
+        for _ in range(3):
+            started = time.monotonic()
+            ts = slack.mention(workspace["alice"], workspace["general"], "help")
+            slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=10)
+            latencies.append(time.monotonic() - started)
+        sink = runtime.sink
+        assert isinstance(sink, MlflowRecorder)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sink.failed + sink.dropped < 3:
+            time.sleep(0.1)
+        assert sink.recorded == 0 and sink.failed == 1 and sink.dropped == 2  # tried once, then paused
+    finally:
+        runtime.stop()
+    assert max(latencies) < 3.0  # replies do not wait for tracking
+    warnings = [r for r in caplog.records if "could not record a trace" in r.getMessage()]
+    assert len(warnings) <= 1  # at most one warning a minute
