@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     tracking_enabled: bool = Field(default=True, alias="SYNAPSE_TRACKING_ENABLED")
     tracking_queue_size: int = Field(default=1000, ge=10, alias="SYNAPSE_TRACKING_QUEUE_SIZE")
     trace_content: bool = Field(default=False, alias="SYNAPSE_TRACE_CONTENT")
+    metrics_interval_seconds: float = Field(default=60.0, gt=0, alias="SYNAPSE_METRICS_INTERVAL_SECONDS")
     trace_redact_patterns: str = Field(default="", alias="SYNAPSE_TRACE_REDACT_PATTERNS")
     model_prices: str = Field(default="", alias="SYNAPSE_MODEL_PRICES")
 

@@ -51,6 +51,7 @@ def build_sink(settings: Settings) -> TraceSink:
         settings.mlflow_experiment_name,
         queue_size=settings.tracking_queue_size,
         scrubber=scrubber,
+        metrics_interval_s=settings.metrics_interval_seconds,
     )
 
 
@@ -113,7 +114,9 @@ class Runtime:
         )
         self.sweeper = DigestSweeper(self.alerts, every_s=min(5.0, self.settings.monitor_alert_interval_seconds / 2))
         self.sweeper.start()
-        handler = RequestHandler(dispatcher, SlackReplier(client), self.sink, self.alerts)
+        handler = RequestHandler(
+            dispatcher, SlackReplier(client), self.sink, self.alerts, feedback=self.settings.tracking_enabled
+        )
         self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
         deduper = EventDeduper(self.redis, keys, self.settings.dedupe_ttl_seconds)
         self.app = build_app(client, Intake(deduper, self.runner.submit))

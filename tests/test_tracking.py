@@ -41,20 +41,41 @@ def test_traces_metrics_stats_and_privacy(
 ) -> None:
     with OpenAIServer() as model:
         settings = make_model_settings(
-            slack, redis_server, tmp_path, model, SYNAPSE_TRACKING_ENABLED=True, GITHUB_TOKEN="ghp_secrettoken12345678"
+            slack,
+            redis_server,
+            tmp_path,
+            model,
+            SYNAPSE_TRACKING_ENABLED=True,
+            GITHUB_TOKEN="ghp_secrettoken12345678",
+            SYNAPSE_METRICS_INTERVAL_SECONDS=1,
         )
         runtime = Runtime(settings).start()
         try:
             _run_sequence(slack, runtime, model, workspace)
+            answer = next(m for m in slack.all_bot_messages() if "summarize_thread" in m["text"])
+            slack.click_button(workspace["alice"], workspace["general"], answer["ts"], "synapse_feedback_up")
+            sink = runtime.sink
+            assert isinstance(sink, MlflowRecorder)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not slack.ephemerals:
+                time.sleep(0.1)
+            assert sink.flush(60)
+            assert "feedback is recorded" in slack.ephemerals[-1]["text"]
         finally:
             runtime.stop()
         usage = [(r["messages"], r) for r in model.requests]
     assert len(usage) == 1
     mlflow.set_tracking_uri(settings.tracking_uri)
+    _check_feedback_and_metrics(settings.tracking_uri, workspace)
     experiment = mlflow.get_experiment_by_name("synapse")
     assert experiment is not None
     traces = mlflow.search_traces(locations=[experiment.experiment_id], return_type="list")
-    assert len(traces) == 4
+    assert len(traces) == 5
+    full = [mlflow.get_trace(t.info.trace_id) for t in traces]
+    rated = [t for t in full if t is not None and t.info.assessments]
+    assert len(rated) == 1 and rated[0].data.spans[0].attributes["kind"] == "mention"
+    [feedback] = rated[0].info.assessments
+    assert (feedback.name, feedback.value, feedback.source.source_id) == ("user_feedback", True, workspace["alice"])
     spans_by_trace = [{s.name: s for s in t.data.spans} for t in traces]
     summaries = [s for s in spans_by_trace if "tool.summarize_thread" in s]
     assert len(summaries) == 2
@@ -82,8 +103,8 @@ def test_traces_metrics_stats_and_privacy(
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert "requests 4 · errors 0" in out.stdout and "fast path 100%" in out.stdout
-    assert "by kind: mention 2, shortcut 2" in out.stdout
+    assert "requests 5 · errors 0" in out.stdout
+    assert "by kind: action 1, mention 2, shortcut 2" in out.stdout
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[4:] if line.strip()}
     assert rows["help"][1] == "2" and rows["summarize_thread"][1] == "2"
     total_tokens = llm.attributes["prompt_tokens"] + llm.attributes["completion_tokens"]
@@ -122,3 +143,20 @@ def test_an_unreachable_tracking_store_changes_nothing_for_people(
     assert max(latencies) < 3.0  # replies do not wait for tracking
     warnings = [r for r in caplog.records if "could not record a trace" in r.getMessage()]
     assert len(warnings) <= 1  # at most one warning a minute
+
+
+def _check_feedback_and_metrics(tracking_uri: str, workspace: dict[str, str]) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("synapse")
+    assert experiment is not None
+    [run] = client.search_runs([experiment.experiment_id], filter_string="attributes.run_name LIKE 'synapse-metrics-%'")
+    metrics = run.data.metrics
+    history = client.get_metric_history(run.info.run_id, "requests")
+    assert sum(m.value for m in history) == 5  # every request (4 asks, 1 click) counted once across the intervals
+    assert "tool.help.calls" in metrics and "latency_p95_ms" in metrics
+    cache = client.get_metric_history(run.info.run_id, "cache_hit_rate")
+    assert cache and all(0 <= m.value <= 1 for m in cache)
+    tokens = client.get_metric_history(run.info.run_id, "tool.summarize_thread.tokens")
+    assert sum(m.value for m in tokens) > 0

@@ -116,6 +116,12 @@ class SlackReplier:
         except SlackApiError as exc:
             log.info("working sign not cleared", extra={"error": exc.response.get("error")})
 
+    def ephemeral(self, channel_id: str, user_id: str, thread_ts: str | None, text: str) -> None:
+        try:
+            self._client.chat_postEphemeral(channel=channel_id, user=user_id, thread_ts=thread_ts, text=text)
+        except SlackApiError as exc:
+            log.info("ephemeral reply failed", extra={"error": exc.response.get("error")})
+
     def notify(self, user_id: str, markdown: str) -> None:
         """A direct message to one person (e.g. the outcome of a Home tab button)."""
         try:

@@ -16,11 +16,12 @@ from synapse_bot.integrations.slack import ReplyTarget, SlackReplier
 from synapse_bot.integrations.slack_reader import SlackReader
 from synapse_bot.jobs.model import RequestKind, SlackRequest
 from synapse_bot.monitors.alerts import AlertRouter
+from synapse_bot.render.feedback import FEEDBACK_DOWN, FEEDBACK_UP, feedback_buttons
 from synapse_bot.render.home import STOP_MONITOR_ACTION, RecentSummary, build_home_view
 from synapse_bot.tools.monitor_channel import stop_rule
 from synapse_bot.tools.review_pull_request import POST_REVIEW_ACTION, post_review
 from synapse_bot.tools.triage_issues import APPLY_LABELS_ACTION, apply_labels
-from synapse_bot.tracking.recorder import TraceSink
+from synapse_bot.tracking.recorder import Feedback, TraceSink
 from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,15 @@ log = logging.getLogger(__name__)
 
 class RequestHandler:
     def __init__(
-        self, dispatcher: Dispatcher, replier: SlackReplier, sink: TraceSink, alerts: AlertRouter | None = None
+        self,
+        dispatcher: Dispatcher,
+        replier: SlackReplier,
+        sink: TraceSink,
+        alerts: AlertRouter | None = None,
+        *,
+        feedback: bool = False,
     ) -> None:
+        self.feedback = feedback
         self.dispatcher = dispatcher
         self.replier = replier
         self.sink = sink
@@ -95,6 +103,8 @@ class RequestHandler:
                 "Please try again; if it keeps happening, tell your Synapse admin.",
                 False,
             )
+        if self.feedback:
+            buttons = [*buttons, *feedback_buttons(trace.request_id)]
         try:
             with trace.span("slack.reply", span_type="UNKNOWN") as span:
                 try:
@@ -144,6 +154,17 @@ class RequestHandler:
             )
             self.replier.notify(request.user_id, message)
             self._publish_home(request, trace)
+        elif request.action_id in (FEEDBACK_UP, FEEDBACK_DOWN) and request.action_value:
+            positive = request.action_id == FEEDBACK_UP
+            self.sink.record_feedback(Feedback(request.action_value, positive, request.user_id))
+            self.replier.ephemeral(
+                request.channel_id,
+                request.user_id,
+                request.thread_ts,
+                "Thanks — your feedback is recorded."
+                if positive
+                else "Thanks — noted. Tell me in the thread what was wrong and I'll try again.",
+            )
         elif request.action_id in (APPLY_LABELS_ACTION, POST_REVIEW_ACTION) and request.action_value:
             context = self.dispatcher.context_for(request, trace)
             write = apply_labels if request.action_id == APPLY_LABELS_ACTION else post_review

@@ -8,11 +8,12 @@ from slack_bolt import Ack, App
 
 from synapse_bot.jobs.model import RequestKind, SlackRequest
 from synapse_bot.listeners.intake import Intake
+from synapse_bot.render.feedback import FEEDBACK_DOWN, FEEDBACK_UP
 from synapse_bot.render.home import STOP_MONITOR_ACTION
 from synapse_bot.tools.review_pull_request import POST_REVIEW_ACTION
 from synapse_bot.tools.triage_issues import APPLY_LABELS_ACTION
 
-ACTIONS = (STOP_MONITOR_ACTION, APPLY_LABELS_ACTION, POST_REVIEW_ACTION)
+ACTIONS = (STOP_MONITOR_ACTION, APPLY_LABELS_ACTION, POST_REVIEW_ACTION, FEEDBACK_UP, FEEDBACK_DOWN)
 
 
 def register(app: App, intake: Intake) -> None:
