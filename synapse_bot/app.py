@@ -6,22 +6,22 @@ import logging
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from synapse_bot.config import Settings
 from synapse_bot.listeners import register_all
 from synapse_bot.listeners.intake import Intake
+from synapse_bot.tracking.external import CountingConnectionHandler, CountingRateLimitHandler, CountingWebClient
 
 
 def build_web_client(settings: Settings, token: str) -> WebClient:
     """A WebClient on SLACK_API_URL that waits out 429s (Retry-After) and retries dropped connections."""
-    return WebClient(
+    return CountingWebClient(
         token=token,
         base_url=settings.slack_api_url,
         timeout=15,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
+            CountingConnectionHandler(max_retry_count=2),
+            CountingRateLimitHandler(max_retry_count=3),
         ],
         logger=logging.getLogger("slack_sdk.web"),
     )

@@ -160,3 +160,68 @@ def _check_feedback_and_metrics(tracking_uri: str, workspace: dict[str, str]) ->
     assert cache and all(0 <= m.value <= 1 for m in cache)
     tokens = client.get_metric_history(run.info.run_id, "tool.summarize_thread.tokens")
     assert sum(m.value for m in tokens) > 0
+
+
+def test_admins_see_the_days_figures_on_the_home_tab(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    settings = make_settings(
+        slack, redis_server, tmp_path, SYNAPSE_TRACKING_ENABLED=True, SYNAPSE_ADMINS=workspace["alice"]
+    )
+    runtime = Runtime(settings).start()
+    try:
+        assert slack.wait_connected(1)
+        ts = slack.mention(workspace["bob"], workspace["general"], "help")
+        slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+        assert isinstance(runtime.sink, MlflowRecorder) and runtime.sink.flush(60)
+        for user in ("alice", "bob"):
+            slack.open_home(workspace[user])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(slack.home_views) < 2:
+            time.sleep(0.1)
+    finally:
+        runtime.stop()
+    admin_view = str(slack.home_views[workspace["alice"]]["blocks"])
+    assert "Last 24 hours (admins)" in admin_view and "requests 1 · errors 0" in admin_view and "help" in admin_view
+    assert "Last 24 hours" not in str(slack.home_views[workspace["bob"]]["blocks"])
+
+
+def test_retries_and_rate_limit_waits_are_recorded_on_the_spans_that_paid_them(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    from synapse_bot.sandbox.github_server import GitHubServer
+
+    with GitHubServer() as github:
+        github.add_repo("acme/widgets", labels=["bug"])
+        github.add_issue("acme/widgets", "Crash on start", "it crashes")
+        settings = make_settings(
+            slack,
+            redis_server,
+            tmp_path,
+            SYNAPSE_TRACKING_ENABLED=True,
+            GITHUB_TOKEN=github.token,
+            GITHUB_API_URL=github.base_url,
+        )
+        runtime = Runtime(settings).start()
+        try:
+            assert slack.wait_connected(1)
+            slack.rate_limit("chat.postMessage", times=1, retry_after=1)
+            github.fail_next(502, times=1)
+            ts = slack.mention(workspace["alice"], workspace["general"], "triage acme/widgets")
+            reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
+            assert "Crash on start" in reply["text"]
+            time.sleep(0.5)
+            assert len(slack.bot_messages(workspace["general"], thread_ts=ts)) == 1  # posted once
+            assert isinstance(runtime.sink, MlflowRecorder) and runtime.sink.flush(60)
+        finally:
+            runtime.stop()
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    experiment = mlflow.get_experiment_by_name("synapse")
+    assert experiment is not None
+    [trace] = mlflow.search_traces(locations=[experiment.experiment_id], return_type="list")
+    spans = {s.name: s for s in trace.data.spans}
+    assert spans["slack.reply"].attributes["slack_retries"] == 1
+    assert spans["slack.reply"].attributes["slack_wait_s"] >= 1.0
+    assert spans["tool.triage_issues"].attributes["github_retries"] >= 1
+    assert spans["tool.triage_issues"].attributes["github_operation_calls"] >= 1
+    assert spans["slack.reply"].attributes["slack_calls"] == 1  # one call, retried once by the handler

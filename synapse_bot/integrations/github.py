@@ -17,7 +17,6 @@ from github import (
     BadCredentialsException,
     Github,
     GithubException,
-    GithubRetry,
     RateLimitExceededException,
     UnknownObjectException,
 )
@@ -25,6 +24,7 @@ from requests.exceptions import RequestException
 from urllib3.exceptions import HTTPError
 
 from synapse_bot.config import Settings
+from synapse_bot.tracking.external import CountingGithubRetry, add_calls
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +99,12 @@ class GitHubClient:
             base_url=settings.github_api_url.rstrip("/"),
             per_page=100,
             timeout=int(settings.github_timeout_seconds),
-            retry=GithubRetry(total=3, max_rate_limit_wait=settings.github_max_wait_seconds),
+            retry=CountingGithubRetry(total=3, max_rate_limit_wait=settings.github_max_wait_seconds),
         )
-        self.calls = 0
 
     @contextmanager
     def _errors(self, repo: str, what: str = "") -> Iterator[None]:
+        add_calls("github_operation")
         try:
             yield
         except UnknownObjectException:

@@ -59,10 +59,8 @@ class SlackReader:
         self._redis = redis_client
         self._keys = keys
         self._team = team_id
-        self.calls = 0
 
     def _call(self, method: str, **params: Any) -> Any:
-        self.calls += 1
         try:
             return getattr(self._client, method)(**params)
         except SlackApiError as exc:

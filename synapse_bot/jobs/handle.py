@@ -18,9 +18,11 @@ from synapse_bot.jobs.model import RequestKind, SlackRequest
 from synapse_bot.monitors.alerts import AlertRouter
 from synapse_bot.render.feedback import FEEDBACK_DOWN, FEEDBACK_UP, feedback_buttons
 from synapse_bot.render.home import STOP_MONITOR_ACTION, RecentSummary, build_home_view
-from synapse_bot.tools.monitor_channel import stop_rule
+from synapse_bot.tools.monitor_channel import is_admin_user, stop_rule
 from synapse_bot.tools.review_pull_request import POST_REVIEW_ACTION, post_review
 from synapse_bot.tools.triage_issues import APPLY_LABELS_ACTION, apply_labels
+from synapse_bot.tracking import stats
+from synapse_bot.tracking.external import current_trace
 from synapse_bot.tracking.recorder import Feedback, TraceSink
 from synapse_bot.tracking.trace import RequestTrace
 
@@ -58,6 +60,7 @@ class RequestHandler:
             queue_wait_ms=0.0,
         )
         status, error = "OK", None
+        token = current_trace.set(trace)
         try:
             if request.kind is RequestKind.HOME:
                 self._publish_home(request, trace)
@@ -69,6 +72,7 @@ class RequestHandler:
             status, error = "ERROR", f"{type(exc).__name__}"
             log.exception("request failed", extra={"kind": request.kind.value, "dedupe_key": request.dedupe_key})
         finally:
+            current_trace.reset(token)
             trace.finish(status, error)
             self.sink.record(trace)
 
@@ -133,9 +137,25 @@ class RequestHandler:
                             recent.append(RecentSummary(channel, ts, entry.summary.tldr, entry.message_count))
             except (redis.RedisError, OSError):
                 log.warning("home tab without stored data: redis unavailable")
+        admin_stats = self._admin_stats(request) if services.slack is not None else None
         with trace.span("slack.views_publish"):
-            view = build_home_view(self.dispatcher.registry, self.dispatcher.settings, monitors, recent)
+            view = build_home_view(self.dispatcher.registry, self.dispatcher.settings, monitors, recent, admin_stats)
             self.replier.publish_home(request.user_id, view)
+
+    def _admin_stats(self, request: SlackRequest) -> str | None:
+        """`synapse-bot stats` for the Home tab of admins (tracking on); None for everyone else."""
+        settings, services = self.dispatcher.settings, self.dispatcher.services
+        if not settings.tracking_enabled or services.slack is None:
+            return None
+        reader = SlackReader(services.slack, services.redis, services.keys, request.team_id)
+        if not is_admin_user(settings.admin_ids, reader, request.user_id):
+            return None
+        try:
+            collected = stats.collect(settings.tracking_uri, settings.mlflow_experiment_name, hours=24, max_traces=5000)
+            return stats.render(collected, 24, "MLflow")
+        except Exception as exc:  # the store being down must not break the Home tab
+            log.warning("home stats unavailable", extra={"error": type(exc).__name__})
+            return "Statistics are unavailable right now (the MLflow store could not be read)."
 
     def _act(self, request: SlackRequest, trace: RequestTrace) -> None:
         services = self.dispatcher.services

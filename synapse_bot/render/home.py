@@ -41,6 +41,7 @@ def build_home_view(
     settings: Settings,
     monitors: list[MonitorRule] | None = None,
     recent: list[RecentSummary] | None = None,
+    admin_stats: str | None = None,
 ) -> dict[str, Any]:
     monitors, recent = monitors or [], recent or []
     blocks: list[dict[str, Any]] = [
@@ -80,6 +81,8 @@ def build_home_view(
         blocks.append(_section("_None yet._ Use *Summarize thread* on any message."))
     for item in recent[:10]:
         blocks.append(_section(f"<#{item.channel_id}> · {item.messages} messages\n{_escape(item.tldr)[:280]}"))
+    if admin_stats:
+        blocks += [{"type": "divider"}, _header("Last 24 hours (admins)"), _section(f"```{admin_stats[:2900]}```")]
     blocks += [{"type": "divider"}, _header("What I can do")]
     for tool in registry:
         if tool.name == "help":

@@ -71,8 +71,6 @@ def _summarize(args: SummarizeThreadArgs, ctx: ToolContext) -> ToolResult:
         return _summarize_with(args, ctx, reader)
     except SlackReadError as exc:
         return _fail(str(exc))
-    finally:
-        ctx.trace.root.set(slack_read_calls=reader.calls)
 
 
 def _summarize_with(args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackReader) -> ToolResult:

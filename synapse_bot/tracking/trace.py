@@ -72,6 +72,10 @@ class RequestTrace:
         finally:
             self._open.remove(record)
 
+    def current(self) -> SpanRecord:
+        """The innermost open span (the running tool's, inside a tool), else the root."""
+        return self._open[-1] if self._open else self.root
+
     def finish(self, status: str = "OK", error: str | None = None) -> None:
         self.root.set(status=status.lower(), latency_ms=round(self.root.duration_ms, 2))
         self.root.finish(status, error)
