@@ -39,6 +39,12 @@ for _name in _ISOLATED_ENV:
     os.environ.pop(_name, None)
 
 
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any Slack/model/GitHub/Redis/MLflow setting, plus `extra`."""
+    prefixes = ("SLACK_", "OPENAI_", "GITHUB_", "REDIS_", "MLFLOW_")
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(prefixes)}, **extra}
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """MLflow exports MLFLOW_TRACKING_URI when a URI is set; no test may see another's settings."""

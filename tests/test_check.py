@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +10,11 @@ from synapse_bot.sandbox.github_server import GitHubServer
 from synapse_bot.sandbox.openai_server import OpenAIServer
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from tests.conftest import subprocess_env
 
 
 def _check(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_", "GITHUB_", "REDIS_", "MLFLOW_"))
-    }
+    clean = subprocess_env()
     return subprocess.run(
         [sys.executable, "-m", "synapse_bot", "check"],
         cwd=cwd,

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import subprocess_env
+
 
 def test_demo_runs_the_conversation_and_exits_zero(tmp_path: Path) -> None:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_", "GITHUB_", "REDIS_", "MLFLOW_"))
-    }
+    env = subprocess_env()
     result = subprocess.run(
         [sys.executable, "-m", "synapse_bot", "demo"],
         cwd=tmp_path,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tracking.recorder import MlflowRecorder
-from tests.conftest import make_model_settings, make_settings
+from tests.conftest import make_model_settings, make_settings, subprocess_env
 
 SUMMARY = {"tldr": "short", "key_points": [], "decisions": [], "action_items": [], "open_questions": []}
 SECRET_PHRASE = "zebra-quartz-launch-plan"
@@ -92,8 +91,7 @@ def test_traces_metrics_stats_and_privacy(
     assert root.attributes["prompt_tokens"] == llm.attributes["prompt_tokens"]
 
     # `synapse-bot stats` reads the same figures back.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPENAI_", "MLFLOW_"))}
-    env["MLFLOW_TRACKING_URI"] = settings.tracking_uri
+    env = subprocess_env(MLFLOW_TRACKING_URI=settings.tracking_uri)
     out = subprocess.run(
         [sys.executable, "-m", "synapse_bot", "stats"],
         env=env,

@@ -13,6 +13,7 @@ from typing import Any
 from github import GithubRetry
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -50,8 +51,8 @@ class CountingWebClient(WebClient):
         return super().api_call(api_method, **kwargs)
 
 
-class CountingRateLimitHandler(RateLimitErrorRetryHandler):
-    """Slack 429s: waits Retry-After (the stock behaviour) and records the retry and the wait."""
+class _CountingRetries(RetryHandler):
+    """Mixin for slack_sdk retry handlers: do the stock wait, then record the retry and how long it took."""
 
     def prepare_for_next_attempt(
         self,
@@ -66,18 +67,12 @@ class CountingRateLimitHandler(RateLimitErrorRetryHandler):
         count("slack", retries=1, waited_s=time.monotonic() - started)
 
 
-class CountingConnectionHandler(ConnectionErrorRetryHandler):
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        started = time.monotonic()
-        super().prepare_for_next_attempt(state=state, request=request, response=response, error=error)
-        count("slack", retries=1, waited_s=time.monotonic() - started)
+class CountingRateLimitHandler(_CountingRetries, RateLimitErrorRetryHandler):
+    """Slack 429s: waits Retry-After (the stock behaviour), recorded on the current span."""
+
+
+class CountingConnectionHandler(_CountingRetries, ConnectionErrorRetryHandler):
+    """Dropped connections to Slack: retried (the stock behaviour), recorded on the current span."""
 
 
 class CountingGithubRetry(GithubRetry):
