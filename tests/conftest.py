@@ -7,6 +7,8 @@ with a real Redis (the embedded redis-server, on a unix socket in a temp dir).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,10 +55,14 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False).start()
+def redis_server() -> Iterator[EmbeddedRedis]:
+    # Its own directory, not pytest's basetemp: pytest prunes old basetemps, which would pull the socket out from
+    # under a session running alongside another one.
+    directory = Path(tempfile.mkdtemp(prefix="synapse-test-redis-"))
+    server = EmbeddedRedis(directory, persist=False).start()
     yield server
     server.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
