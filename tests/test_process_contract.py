@@ -1,0 +1,74 @@
+"""The contract as outside tooling sees it: `python -m synapse_bot`, configured only by the documented names."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from synapse_bot.sandbox.github_server import GitHubServer
+from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
+from synapse_bot.sandbox.workspace import SlackSandbox
+from tests.conftest import subprocess_env
+
+
+def test_python_m_synapse_bot_answers_over_the_wire_and_stops_on_sigterm(
+    slack: SlackSandbox, workspace: dict[str, str], tmp_path: Path
+) -> None:
+    with OpenAIServer() as model, GitHubServer() as github:
+        github.add_repo("acme/widgets", labels=["bug"])
+        github.add_issue("acme/widgets", "Crash on start", "it crashes on start")
+        env = subprocess_env(
+            SLACK_BOT_TOKEN=slack.bot_token,
+            SLACK_APP_TOKEN=slack.app_token,
+            SLACK_API_URL=slack.api_url,
+            OPENAI_API_KEY=model.api_key,
+            OPENAI_BASE_URL=model.base_url,
+            OPENAI_MODEL="any-local-model",
+            GITHUB_TOKEN=github.token,
+            GITHUB_API_URL=github.base_url,
+            SYNAPSE_LOG_FORMAT="json",
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "synapse_bot"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert slack.wait_connected(1, timeout=60), process.stderr.read() if process.poll() is not None else ""
+            model.script(
+                Reply.calls(("triage_issues", {"repo": "acme/widgets"})),
+                Reply.json_content(
+                    {
+                        "issues": [
+                            {
+                                "number": 1,
+                                "type": "bug",
+                                "priority": "P1",
+                                "reason": "crash",
+                                "labels": ["bug"],
+                                "missing_info": [],
+                                "duplicates": [],
+                            }
+                        ]
+                    }
+                ),
+            )
+            ts = slack.mention(workspace["alice"], workspace["general"], "what's going on in acme/widgets?")
+            reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=60)
+            assert "Crash on start" in reply["text"] and "**P1**" in reply["text"]
+            envelope = slack.slash_command(workspace["alice"], workspace["general"], "help")
+            assert slack.wait_for_ack(envelope, timeout=3).latency_s < 3
+        finally:
+            process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0 and time.monotonic() - started < 30
+    assert (tmp_path / ".synapse" / "redis").is_dir()  # embedded Redis under the default data dir
+    for secret in (slack.bot_token, slack.app_token, model.api_key, github.token):
+        assert secret not in stderr  # structured logs never carry a token
