@@ -12,6 +12,7 @@ help:
 	@echo "make lint   - ruff and mypy"
 	@echo "make run    - run the bot against Slack (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)"
 	@echo "make check  - check configuration and reach Slack, Redis, MLflow, the model and GitHub"
+	@echo "make bench  - benchmarks (figures in docs/performance.md); make bench-quick for a short run"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +29,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check synapse_bot tests
-	$(BIN)/ruff format --check synapse_bot tests
+	$(BIN)/ruff check synapse_bot tests bench
+	$(BIN)/ruff format --check synapse_bot tests bench
 	$(BIN)/mypy
 
 run: $(STAMP)
@@ -37,6 +38,12 @@ run: $(STAMP)
 
 check: $(STAMP)
 	$(BIN)/synapse-bot check
+
+bench: $(STAMP)
+	$(BIN)/python bench/keyword_matching.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/keyword_matching.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
