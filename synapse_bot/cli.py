@@ -1,4 +1,4 @@
-"""The `synapse-bot` command: run (default), check, demo."""
+"""The `synapse-bot` command: run (default), gateway, worker, health, check, stats, demo."""
 
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ def _print_config_error(exc: ConfigError) -> None:
     print("Set these in the environment or in a .env file (see .env.example).", file=sys.stderr)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _serve(shape: str) -> int:
     from synapse_bot.runtime import Runtime
 
     settings = _settings_or_exit()
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, shape=shape)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         runtime.stop()
@@ -46,6 +46,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     runtime.wait()
     return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _serve("run")
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    return _serve("gateway")
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    return _serve("worker")
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 when the local process reports healthy (or degraded), 1 otherwise: for exec-style probes."""
+    import json
+
+    from synapse_bot.health import query
+
+    url = args.url
+    if not url:
+        settings = _settings_or_exit()
+        if not settings.health_port:
+            print("No health endpoint: set SYNAPSE_HEALTH_PORT for the running process, or pass --url.")
+            return 1
+        url = f"http://127.0.0.1:{settings.health_port}/health"
+    code, body = query(url, timeout_s=args.timeout)
+    print(json.dumps({"http_status": code, **body}))
+    return 0 if code == 200 else 1
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -85,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="connect to Slack (Socket Mode) and answer requests (default)").set_defaults(
         func=cmd_run
     )
+    sub.add_parser(
+        "gateway", help="Socket Mode only: acknowledge and queue requests for workers (needs REDIS_URL to share)"
+    ).set_defaults(func=cmd_gateway)
+    sub.add_parser("worker", help="jobs only: take requests from the Redis queue and answer them").set_defaults(
+        func=cmd_worker
+    )
+    health = sub.add_parser("health", help="ask a running process's health endpoint (exit 0 when serving)")
+    health.add_argument("--url", default="", help="default http://127.0.0.1:$SYNAPSE_HEALTH_PORT/health")
+    health.add_argument("--timeout", type=float, default=3.0)
+    health.set_defaults(func=cmd_health)
     sub.add_parser(
         "check", help="validate configuration and reach Slack, Redis, MLflow, the model and GitHub"
     ).set_defaults(func=cmd_check)

@@ -126,6 +126,20 @@ class Settings(BaseSettings):
     memory_turns: int = Field(default=12, ge=0, le=100, alias="SYNAPSE_MEMORY_TURNS")
     memory_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_MEMORY_TTL_SECONDS")
 
+    # Jobs, workers and health
+    queue_heartbeat_seconds: float = Field(default=5.0, ge=1.0, le=600, alias="SYNAPSE_QUEUE_HEARTBEAT_SECONDS")
+    queue_poll_ms: int = Field(default=200, ge=10, le=10_000, alias="SYNAPSE_QUEUE_POLL_MS")
+    job_time_limit_seconds: int = Field(default=600, ge=10, alias="SYNAPSE_JOB_TIME_LIMIT_SECONDS")
+    health_port: int = Field(default=0, ge=0, le=65535, alias="SYNAPSE_HEALTH_PORT")
+    health_host: str = Field(default="0.0.0.0", alias="SYNAPSE_HEALTH_HOST")
+
+    # Limits and access
+    user_requests_per_minute: int = Field(default=0, ge=0, alias="SYNAPSE_USER_REQUESTS_PER_MINUTE")
+    channel_requests_per_minute: int = Field(default=0, ge=0, alias="SYNAPSE_CHANNEL_REQUESTS_PER_MINUTE")
+    user_daily_tokens: int = Field(default=2_000_000, ge=0, alias="SYNAPSE_USER_DAILY_TOKENS")
+    channel_daily_tokens: int = Field(default=0, ge=0, alias="SYNAPSE_CHANNEL_DAILY_TOKENS")
+    access_rules: str = Field(default="", alias="SYNAPSE_ACCESS_RULES")
+
     @field_validator("slack_bot_token", mode="after")
     @classmethod
     def _bot_token_prefix(cls, value: SecretStr | None) -> SecretStr | None:
@@ -152,6 +166,14 @@ class Settings(BaseSettings):
             PriceTable(value)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"SYNAPSE_MODEL_PRICES is not a valid price table: {exc}") from None
+        return value
+
+    @field_validator("access_rules", mode="after")
+    @classmethod
+    def _rules_parse(cls, value: str) -> str:
+        from synapse_bot.access import AccessRules
+
+        AccessRules.parse(value)  # raises ValueError with the problem named
         return value
 
     @field_validator("slack_api_url", mode="after")
@@ -211,6 +233,12 @@ class Settings(BaseSettings):
             self.github_app_private_key,
         ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def require_bot_token(self) -> str:
+        """The bot token (workers post but hold no Socket Mode connection, so they need no app token)."""
+        if self.slack_bot_token is None:
+            raise ConfigError(["SLACK_BOT_TOKEN is missing. " + TOKEN_HELP["SLACK_BOT_TOKEN"]])
+        return self.slack_bot_token.get_secret_value()
 
     def require_slack(self) -> tuple[str, str]:
         """Both Slack tokens, or a ConfigError that says what each one is and where to get it."""

@@ -1,7 +1,11 @@
-"""Wire settings into a running bot: Redis, MLflow, the dispatcher, workers, and the Socket Mode connection.
+"""Wire settings into a running process of one of three shapes.
 
-`Runtime` is what `synapse-bot run`, `demo` and the integration tests start; everything it builds is passed
-down explicitly, so two runtimes (two "processes") can live side by side in one test.
+- `run` (the embedded default): the Socket Mode gateway and a job worker in one process.
+- `gateway`: Socket Mode only — claims each delivery, queues it, acknowledges. Up to 10 per app (Slack's limit).
+- `worker`: jobs only — runs the dispatcher and posts the answers. Any number, on any machine sharing the Redis.
+
+Every shape builds the same request handler: a gateway runs jobs itself while Redis is unreachable. Everything
+is passed down explicitly, so several runtimes (several "processes") can live side by side in one test.
 """
 
 from __future__ import annotations
@@ -9,19 +13,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from enum import StrEnum
+from typing import Any
 
 import redis
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from synapse_bot.access import ToolAccess
 from synapse_bot.app import build_app, build_web_client
 from synapse_bot.config import ConfigError, Settings
 from synapse_bot.dispatch.dispatcher import Dispatcher, build_llm
+from synapse_bot.health import HealthServer
 from synapse_bot.integrations.github import GitHubClient
 from synapse_bot.integrations.slack import SlackReplier
+from synapse_bot.jobs.failover import FailoverSubmitter
+from synapse_bot.jobs.guard import ReplyGuard
 from synapse_bot.jobs.handle import RequestHandler
+from synapse_bot.jobs.queue import JobQueue, QueueWorker, build_broker
 from synapse_bot.jobs.runner import InProcessRunner
+from synapse_bot.limits import Limiter, LimitSettings
 from synapse_bot.listeners.intake import Intake
 from synapse_bot.monitors.alerts import AlertRouter, DigestSweeper
 from synapse_bot.store.connection import open_redis
@@ -30,6 +43,7 @@ from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.memory import ThreadMemory
 from synapse_bot.store.monitors import MonitorStore
+from synapse_bot.store.outage import RedisWatch
 from synapse_bot.store.pending import PendingWrites
 from synapse_bot.store.summaries import SummaryCache
 from synapse_bot.tools.context import ToolServices
@@ -38,6 +52,20 @@ from synapse_bot.tracking.privacy import Scrubber
 from synapse_bot.tracking.recorder import MlflowRecorder, NullRecorder, TraceSink
 
 log = logging.getLogger(__name__)
+
+
+class Shape(StrEnum):
+    RUN = "run"
+    GATEWAY = "gateway"
+    WORKER = "worker"
+
+    @property
+    def has_gateway(self) -> bool:
+        return self is not Shape.WORKER
+
+    @property
+    def has_worker(self) -> bool:
+        return self is not Shape.GATEWAY
 
 
 def build_sink(settings: Settings) -> TraceSink:
@@ -55,16 +83,37 @@ def build_sink(settings: Settings) -> TraceSink:
     )
 
 
+def _identify(settings: Settings, client: WebClient) -> dict[str, Any]:
+    try:
+        return dict(client.auth_test().data)  # type: ignore[arg-type]
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        raise ConfigError(
+            [
+                f"Slack rejected SLACK_BOT_TOKEN ({error}) at {settings.slack_api_url}: check the token, "
+                "and that the app is installed to the workspace."
+            ]
+        ) from None
+
+
 class Runtime:
-    def __init__(self, settings: Settings, *, registry: ToolRegistry | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, registry: ToolRegistry | None = None, shape: Shape | str = Shape.RUN
+    ) -> None:
         self.settings = settings
+        self.shape = Shape(shape)
         self.registry = registry or default_registry()
         self.redis: redis.Redis | None = None
         self.embedded_redis: EmbeddedRedis | None = None
         self.sink: TraceSink = NullRecorder()
         self.runner: InProcessRunner | None = None
+        self.queue: JobQueue | None = None
+        self.worker: QueueWorker | None = None
+        self.failover: FailoverSubmitter | None = None
+        self.watch = RedisWatch()
         self.app: App | None = None
         self.socket: SocketModeHandler | None = None
+        self.health_server: HealthServer | None = None
         self.bot_user_id: str | None = None
         self.services: ToolServices | None = None
         self.alerts: AlertRouter | None = None
@@ -72,65 +121,122 @@ class Runtime:
         self._stopped = threading.Event()
 
     def start(self) -> Runtime:
-        bot_token, app_token = self.settings.require_slack()
+        if self.shape.has_gateway:
+            bot_token, app_token = self.settings.require_slack()
+        else:
+            bot_token, app_token = self.settings.require_bot_token(), ""
         client = build_web_client(self.settings, bot_token)
-        try:
-            identity = client.auth_test()
-        except SlackApiError as exc:
-            error = exc.response.get("error")
-            raise ConfigError(
-                [
-                    f"Slack rejected SLACK_BOT_TOKEN ({error}) at {self.settings.slack_api_url}: check the token, "
-                    "and that the app is installed to the workspace."
-                ]
-            ) from None
+        identity = _identify(self.settings, client)
         self.bot_user_id = str(identity.get("user_id"))
         self.redis, self.embedded_redis = open_redis(self.settings)
-        self.sink = build_sink(self.settings)
-        keys = Keys(self.settings.key_prefix)
-        memory = ThreadMemory(
-            self.redis, keys, max_turns=self.settings.memory_turns, ttl_seconds=self.settings.memory_ttl_seconds
-        )
-        monitor_store = MonitorStore(self.redis, keys)
-        services = ToolServices(
-            slack=client,
-            redis=self.redis,
-            keys=keys,
-            bot_user_id=self.bot_user_id,
-            summaries=SummaryCache(self.redis, keys, self.settings.summary_ttl_seconds),
-            monitors=monitor_store,
-            github=GitHubClient(self.settings),
-            pending=PendingWrites(self.redis, keys),
-        )
-        self.services = services
-        dispatcher = Dispatcher(
-            self.registry, self.settings, llm=build_llm(self.settings), memory=memory, services=services
-        )
-        self.alerts = AlertRouter(
-            monitor_store,
-            client,
-            interval_s=self.settings.monitor_alert_interval_seconds,
-            bot_user_id=self.bot_user_id,
-        )
-        self.sweeper = DigestSweeper(self.alerts, every_s=min(5.0, self.settings.monitor_alert_interval_seconds / 2))
-        self.sweeper.start()
-        handler = RequestHandler(
-            dispatcher, SlackReplier(client), self.sink, self.alerts, feedback=self.settings.tracking_enabled
-        )
-        self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
-        deduper = EventDeduper(self.redis, keys, self.settings.dedupe_ttl_seconds)
-        self.app = build_app(client, Intake(deduper, self.runner.submit))
-        self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
-        self.socket.connect()
+        handler = self._build_handler(client)
+        redis_url = self.embedded_redis.url if self.embedded_redis else str(self.settings.redis_url)
+        self.queue = JobQueue(build_broker(self.settings, redis_url), handler)
+        if self.shape.has_worker:
+            assert self.alerts is not None
+            self.sweeper = DigestSweeper(
+                self.alerts, every_s=min(5.0, self.settings.monitor_alert_interval_seconds / 2)
+            )
+            self.sweeper.start()
+            self.worker = QueueWorker(
+                self.queue, threads=self.settings.worker_threads, poll_ms=self.settings.queue_poll_ms
+            )
+            self.worker.start()
+        if self.shape.has_gateway:
+            self._start_gateway(client, handler, app_token)
+        if self.settings.health_port:
+            self.health_server = HealthServer(self.settings.health_host, self.settings.health_port, self.health)
+            self.health_server.start()
         log.info(
-            "synapse connected",
+            "synapse started",
             extra={
+                "shape": self.shape.value,
                 "bot_user_id": self.bot_user_id,
                 "team": identity.get("team_id"),
                 "offline": self.settings.offline,
             },
         )
         return self
+
+    def _build_handler(self, client: WebClient) -> RequestHandler:
+        assert self.redis is not None and self.bot_user_id is not None
+        settings = self.settings
+        self.sink = build_sink(settings)
+        keys = Keys(settings.key_prefix)
+        memory = ThreadMemory(
+            self.redis, keys, max_turns=settings.memory_turns, ttl_seconds=settings.memory_ttl_seconds
+        )
+        monitor_store = MonitorStore(self.redis, keys)
+        self.services = ToolServices(
+            slack=client,
+            redis=self.redis,
+            keys=keys,
+            bot_user_id=self.bot_user_id,
+            summaries=SummaryCache(self.redis, keys, settings.summary_ttl_seconds),
+            monitors=monitor_store,
+            github=GitHubClient(settings),
+            pending=PendingWrites(self.redis, keys),
+        )
+        dispatcher = Dispatcher(
+            self.registry,
+            settings,
+            llm=build_llm(settings),
+            memory=memory,
+            services=self.services,
+            access=ToolAccess.from_settings(settings, client),
+        )
+        self.alerts = AlertRouter(
+            monitor_store, client, interval_s=settings.monitor_alert_interval_seconds, bot_user_id=self.bot_user_id
+        )
+        return RequestHandler(
+            dispatcher,
+            SlackReplier(client, secrets=settings.secrets()),
+            self.sink,
+            self.alerts,
+            feedback=settings.tracking_enabled,
+            guard=ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds),
+            limiter=Limiter(self.redis, keys, LimitSettings.from_settings(settings), frozenset(settings.admin_ids)),
+        )
+
+    def _start_gateway(self, client: WebClient, handler: RequestHandler, app_token: str) -> None:
+        assert self.redis is not None and self.queue is not None
+        self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
+        self.failover = FailoverSubmitter(self.queue.submit, self.runner, self.watch)
+        deduper = EventDeduper(self.redis, Keys(self.settings.key_prefix), self.settings.dedupe_ttl_seconds)
+        self.app = build_app(client, Intake(deduper, self.failover.submit, self.watch))
+        self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
+        self.socket.connect()
+
+    # Health --------------------------------------------------------------------------------------
+
+    def redis_reachable(self) -> bool:
+        if self.redis is None:
+            return False
+        try:
+            return bool(self.redis.ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    def health(self) -> dict[str, Any]:
+        reachable = self.redis_reachable()
+        report: dict[str, Any] = {"shape": self.shape.value, "redis": reachable}
+        status = "ok" if reachable else "degraded"
+        if self.shape.has_gateway:
+            connected = self.connected()
+            report["socket_connected"] = connected
+            if not connected:
+                status = "down"
+        if self.failover is not None:
+            report["jobs_queued"] = self.failover.queued
+            report["jobs_in_process"] = self.failover.ran_locally
+        if self.runner is not None:
+            report["in_process_pending"] = self.runner.pending
+        if self.worker is not None and self.queue is not None:
+            report["jobs_done"] = self.queue.performed
+        report["status"] = "down" if self._stopped.is_set() else status
+        return report
+
+    # Lifecycle -----------------------------------------------------------------------------------
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)
@@ -158,11 +264,17 @@ class Runtime:
                 log.debug("socket close failed", exc_info=True)
         if self.runner is not None:
             self.runner.shutdown(wait=True)
+        if self.worker is not None:
+            self.worker.stop(timeout_s=float(self.settings.job_time_limit_seconds))
         if self.sweeper is not None:
             self.sweeper.stop()
+        if self.health_server is not None:
+            self.health_server.stop()
         self.sink.close(timeout=10.0)
+        if self.queue is not None:
+            self.queue.broker.close()
         if self.redis is not None:
             self.redis.close()
         if self.embedded_redis is not None:
             self.embedded_redis.stop()
-        log.info("synapse stopped")
+        log.info("synapse stopped", extra={"shape": self.shape.value})

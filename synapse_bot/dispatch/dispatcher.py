@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import redis
 from pydantic import ValidationError
 
+from synapse_bot.access import ToolAccess
 from synapse_bot.config import Settings
 from synapse_bot.dispatch.errors import describe_validation_error
 from synapse_bot.dispatch.llm import LlmClient, LlmError, TokenBudget
@@ -84,8 +86,10 @@ class Dispatcher:
         llm: LlmClient | None = None,
         memory: ThreadMemory | None = None,
         services: ToolServices | None = None,
+        access: ToolAccess | None = None,
     ) -> None:
         self.registry = registry
+        self.access = access
         self.services = services or ToolServices()
         self.settings = settings
         self.llm = llm
@@ -181,8 +185,12 @@ class Dispatcher:
         started = time.perf_counter()
         tool = self.registry.get(call.name)
         with trace.span(f"tool.{call.name}", span_type="TOOL", tool=call.name) as span:
+            verdict = self.access.check(call.name, request.user_id, request.channel_id) if self.access else None
             if tool is None:
                 result = ToolResult(text=f"I don't have a tool called `{call.name}`. Say `help` to see mine.", ok=False)
+            elif verdict is not None and not verdict.allowed:
+                span.set(refused="access_rules")
+                result = ToolResult(text=verdict.reason, ok=False)
             else:
                 try:
                     args = tool.args_model.model_validate(call.args)
@@ -204,6 +212,13 @@ class Dispatcher:
             return run()
         except LlmError as exc:
             return ToolResult(text=f"**{name}**: {exc.user_message}", ok=False)
+        except redis.RedisError as exc:
+            log.warning("tool needs redis, which is unreachable", extra={"tool": name, "error": type(exc).__name__})
+            return ToolResult(
+                text=f"**{name}** needs Synapse's store (Redis), which is unreachable right now, so nothing was "
+                "saved or changed. Try again in a minute; if it keeps failing, tell your Synapse admin.",
+                ok=False,
+            )
         except Exception as exc:
             log.exception("tool failed", extra={"tool": name})
             return ToolResult(

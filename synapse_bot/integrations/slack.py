@@ -7,6 +7,7 @@ still has its `response_url`, so the person gets the answer and is told how to i
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from synapse_bot.logs import redact
 from synapse_bot.render.slack import message_payloads
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ class ReplyTarget:
 
 
 WORKING_REACTION = "eyes"
+REPLY_EVENT_TYPE = "synapse_reply"
 
 
 @dataclass(frozen=True)
@@ -46,15 +49,28 @@ def invite_hint(channel_id: str) -> str:
 class SlackReplier:
     """Posts markdown answers as thread replies; returns the ts of every message posted."""
 
-    def __init__(self, client: WebClient, http_timeout: float = 10.0) -> None:
+    def __init__(self, client: WebClient, http_timeout: float = 10.0, secrets: Sequence[str] = ()) -> None:
         self._client = client
         self._http_timeout = http_timeout
+        self._secrets = tuple(secrets)
 
-    def reply(self, target: ReplyTarget, markdown: str, buttons: list[dict[str, Any]] | None = None) -> list[str]:
+    def reply(
+        self,
+        target: ReplyTarget,
+        markdown: str,
+        buttons: list[dict[str, Any]] | None = None,
+        *,
+        marker: str | None = None,
+    ) -> list[str]:
+        """Post `markdown` (split to fit) in the thread; `marker` tags the first message so a rerun can find it."""
         posted: list[str] = []
+        # Whatever a tool, the model or a pasted message produced, a configured secret never reaches Slack.
+        markdown = redact(markdown, self._secrets)
         payloads = message_payloads(markdown)
         if buttons and payloads:
             payloads[-1]["blocks"] = [*payloads[-1]["blocks"], {"type": "actions", "elements": buttons[:25]}]
+        if marker and payloads:
+            payloads[0]["metadata"] = {"event_type": REPLY_EVENT_TYPE, "event_payload": {"request": marker}}
         for payload in payloads:
             try:
                 response = self._client.chat_postMessage(
@@ -72,6 +88,27 @@ class SlackReplier:
                 raise
             posted.append(str(response["ts"]))
         return posted
+
+    def find_reply(self, target: ReplyTarget, marker: str, since_ts: float) -> str | None:
+        """The ts of a message we posted carrying `marker`, looking in the thread (or recent channel history)."""
+        try:
+            if target.thread_ts:
+                response = self._client.conversations_replies(
+                    channel=target.channel_id, ts=target.thread_ts, include_all_metadata=True, limit=1000
+                )
+            else:
+                response = self._client.conversations_history(
+                    channel=target.channel_id, oldest=f"{since_ts - 5:.6f}", include_all_metadata=True, limit=200
+                )
+        except SlackApiError as exc:
+            log.info("could not look for an earlier reply", extra={"error": exc.response.get("error")})
+            return None
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == REPLY_EVENT_TYPE and payload.get("request") == marker:
+                return str(message.get("ts"))
+        return None
 
     def _respond_privately(self, target: ReplyTarget, markdown: str) -> bool:
         """Answer through the slash command's response_url (visible only to the requester)."""

@@ -14,7 +14,9 @@ from slack_sdk.errors import SlackApiError
 from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.integrations.slack import ReplyTarget, SlackReplier
 from synapse_bot.integrations.slack_reader import SlackReader
+from synapse_bot.jobs.guard import ClaimState, ReplyGuard
 from synapse_bot.jobs.model import RequestKind, SlackRequest
+from synapse_bot.limits import Admission, Limiter
 from synapse_bot.monitors.alerts import AlertRouter
 from synapse_bot.render.feedback import FEEDBACK_DOWN, FEEDBACK_UP, feedback_buttons
 from synapse_bot.render.home import STOP_MONITOR_ACTION, RecentSummary, build_home_view
@@ -28,6 +30,8 @@ from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)
 
+ANSWERED_KINDS = (RequestKind.MENTION, RequestKind.COMMAND, RequestKind.SHORTCUT, RequestKind.ACTION)
+
 
 class RequestHandler:
     def __init__(
@@ -38,8 +42,12 @@ class RequestHandler:
         alerts: AlertRouter | None = None,
         *,
         feedback: bool = False,
+        guard: ReplyGuard | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.feedback = feedback
+        self.guard = guard
+        self.limiter = limiter
         self.dispatcher = dispatcher
         self.replier = replier
         self.sink = sink
@@ -51,6 +59,12 @@ class RequestHandler:
             if self.alerts is not None:
                 self.alerts.on_message(request.team_id, request.event)
             return
+        if self.guard is not None and request.kind in ANSWERED_KINDS:
+            posted = self.guard.posted(request.team_id, request.dedupe_key)
+            if posted is not None:
+                # A rerun of a job whose answer is already in Slack (a redelivered queue message).
+                log.info("already answered", extra={"dedupe_key": request.dedupe_key, "reply_ts": posted})
+                return
         trace = RequestTrace.start(
             request.kind.value,
             team=request.team_id,
@@ -84,6 +98,15 @@ class RequestHandler:
             response_url=request.response_url,
         )
         buttons: list[dict[str, object]] = []
+        admission = (
+            self.limiter.admit(request.team_id, request.user_id, request.channel_id)
+            if self.limiter is not None
+            else Admission(True)
+        )
+        if not admission.allowed:
+            trace.root.set(limited=True)
+            self._post_once(request, trace, target, admission.message, [])
+            return
         sign = self.replier.start_working(target, request.message_ts if request.kind is RequestKind.MENTION else None)
         try:
             outcome = self.dispatcher.dispatch(request, trace)
@@ -95,6 +118,9 @@ class RequestHandler:
                     llm_calls=len(outcome.budget.calls),
                     cost_usd=outcome.budget.cost_usd,
                 )
+                if self.limiter is not None:
+                    used = outcome.budget.prompt_tokens + outcome.budget.completion_tokens
+                    self.limiter.charge(request.team_id, request.user_id, request.channel_id, used)
             if request.kind is RequestKind.COMMAND:
                 # Others in the channel never saw the command itself, so say who asked what.
                 asked = request.text.strip()[:200].replace("`", "'")
@@ -110,17 +136,44 @@ class RequestHandler:
         if self.feedback:
             buttons = [*buttons, *feedback_buttons(trace.request_id)]
         try:
-            with trace.span("slack.reply", span_type="UNKNOWN") as span:
-                try:
-                    posted = self.replier.reply(target, text, buttons)
-                except SlackApiError as exc:
-                    span.set(error=str(exc.response.get("error")))
-                    raise
-                span.set(messages=len(posted), chars=len(text))
+            self._post_once(request, trace, target, text, buttons)
         finally:
             self.replier.stop_working(sign)
         if not ok:
             trace.root.set(tool_error=True)
+
+    def _post_once(
+        self,
+        request: SlackRequest,
+        trace: RequestTrace,
+        target: ReplyTarget,
+        text: str,
+        buttons: list[dict[str, object]],
+    ) -> None:
+        """Post the answer unless this request's answer is already in Slack (see jobs/guard.py)."""
+        with trace.span("slack.reply", span_type="UNKNOWN") as span:
+            claim = self.guard.claim(request.team_id, request.dedupe_key) if self.guard else None
+            if claim is not None and claim.state is ClaimState.POSTED:
+                span.set(skipped="already_posted")
+                return
+            if claim is not None and claim.state is ClaimState.IN_DOUBT:
+                found = self.replier.find_reply(target, request.dedupe_key, request.received_at)
+                if found is not None:
+                    assert self.guard is not None
+                    self.guard.record(claim, found)
+                    span.set(skipped="found_earlier_post")
+                    return
+            try:
+                posted = self.replier.reply(target, text, buttons, marker=request.dedupe_key)
+            except Exception as exc:
+                if isinstance(exc, SlackApiError):
+                    span.set(error=str(exc.response.get("error")))
+                if claim is not None and self.guard is not None:
+                    self.guard.release(claim)
+                raise
+            if claim is not None and self.guard is not None:
+                self.guard.record(claim, posted[0] if posted else "private")
+            span.set(messages=len(posted), chars=len(text))
 
     def _publish_home(self, request: SlackRequest, trace: RequestTrace) -> None:
         services = self.dispatcher.services
@@ -191,4 +244,4 @@ class RequestHandler:
             with trace.span(f"github.{request.action_id}", span_type="TOOL"):
                 message = write(context, request.action_value)
             target = ReplyTarget(request.channel_id, request.thread_ts, request.user_id, request.response_url)
-            self.replier.reply(target, message)
+            self._post_once(request, trace, target, message, [])

@@ -8,29 +8,49 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
 import redis
 
 from synapse_bot.jobs.model import SlackRequest
 from synapse_bot.store.dedupe import EventDeduper
+from synapse_bot.store.outage import RedisWatch
 
 log = logging.getLogger(__name__)
 
 
+class LocalClaims:
+    """The dedupe fallback while Redis is down: claims remembered by this process only (bounded, oldest dropped)."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def claim(self, key: str) -> bool:
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen[key] = None
+            if len(self._seen) > self._capacity:
+                self._seen.popitem(last=False)
+            return True
+
+
 class Intake:
-    def __init__(self, deduper: EventDeduper, submit: Callable[[SlackRequest], None]) -> None:
+    def __init__(
+        self, deduper: EventDeduper, submit: Callable[[SlackRequest], None], watch: RedisWatch | None = None
+    ) -> None:
         self._deduper = deduper
         self._submit = submit
+        self._watch = watch or RedisWatch()
+        self._local = LocalClaims()
 
     def accept(self, request: SlackRequest) -> bool:
         """Queue the request unless this delivery was already taken; True when queued."""
-        try:
-            claimed = self._deduper.claim(request.team_id, request.dedupe_key)
-        except (redis.RedisError, OSError) as exc:
-            # Without Redis we cannot tell a retry from a first delivery; answering twice beats silence.
-            log.warning("dedupe unavailable, handling anyway", extra={"error": type(exc).__name__})
-            claimed = True
+        claimed = self._claim(request)
         if not claimed:
             log.info(
                 "duplicate delivery dropped",
@@ -43,6 +63,19 @@ class Intake:
             self._release(request)
             raise
         return True
+
+    def _claim(self, request: SlackRequest) -> bool:
+        local = self._local.claim(f"{request.team_id}:{request.dedupe_key}")
+        if not self._watch.usable():
+            return local
+        try:
+            claimed = self._deduper.claim(request.team_id, request.dedupe_key)
+        except (redis.RedisError, OSError) as exc:
+            # Without Redis only this process's memory tells a retry from a first delivery.
+            self._watch.failed(exc)
+            return local
+        self._watch.ok()
+        return claimed
 
     def _release(self, request: SlackRequest) -> None:
         with contextlib.suppress(redis.RedisError, OSError):

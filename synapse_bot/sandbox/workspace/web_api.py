@@ -41,6 +41,12 @@ class SlackApiFailure(Exception):
         self.extra = extra
 
 
+def _visible(messages: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Copies of messages as the API returns them: metadata only with include_all_metadata, as Slack does."""
+    with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+    return [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in map(dict, messages)]
+
+
 def _page(items: list[Any], params: dict[str, Any], default_limit: int, max_limit: int) -> tuple[list[Any], str]:
     limit = min(int(params.get("limit") or default_limit), max_limit) or default_limit
     start = int(params.get("cursor") or 0) if str(params.get("cursor") or "0").isdigit() else 0
@@ -193,6 +199,8 @@ class WebApi:
         }
         if params.get("blocks"):
             message["blocks"] = params["blocks"]
+        if isinstance(params.get("metadata"), dict):
+            message["metadata"] = params["metadata"]
         if params.get("thread_ts"):
             thread_ts = str(params["thread_ts"])
             if thread_ts not in channel.messages:
@@ -265,7 +273,7 @@ class WebApi:
             items = [m for m in items if float(m["ts"]) < float(latest) or (inclusive and m["ts"] == latest)]
         page, cursor = _page(items, params, 1000, 1000)
         return {
-            "messages": [dict(m) for m in page],
+            "messages": _visible(page, params),
             "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor},
         }
@@ -279,7 +287,7 @@ class WebApi:
             items = [m for m in items if float(m["ts"]) < float(params["latest"])]
         page, cursor = _page(items, params, 100, 999)
         return {
-            "messages": [dict(m) for m in page],
+            "messages": _visible(page, params),
             "has_more": bool(cursor),
             "response_metadata": {"next_cursor": cursor},
         }

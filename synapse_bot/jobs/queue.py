@@ -1,0 +1,101 @@
+"""Request jobs on Dramatiq, with Redis as the broker.
+
+A gateway `send`s each accepted request as one message; any worker process sharing the Redis picks it up.
+Dramatiq keeps a fetched message in the worker's ack set until the job returns, and every broker command
+refreshes the worker's heartbeat; when a worker dies its heartbeat goes stale and queue maintenance (run on a
+share of every worker's and gateway's commands) puts its unacknowledged messages back on the queue. With the
+heartbeat timeout at SYNAPSE_QUEUE_HEARTBEAT_SECONDS and maintenance on a fifth of commands, a killed worker's job
+is redelivered within a few seconds. Redelivery is safe because jobs are idempotent (see `jobs/guard.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
+
+from synapse_bot.config import Settings
+from synapse_bot.jobs.model import SlackRequest
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "requests"
+ACTOR_NAME = "synapse.handle_request"
+# Out of a million broker commands, how many also run queue maintenance (requeueing dead workers' jobs).
+MAINTENANCE_CHANCE = 200_000
+
+JobHandler = Callable[[SlackRequest], None]
+
+
+def build_broker(settings: Settings, redis_url: str) -> RedisBroker:
+    # Dramatiq needs raw bytes (no decode_responses) and short timeouts so a gateway notices an outage quickly.
+    client = redis.Redis.from_url(
+        redis_url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=15, retry_on_timeout=False
+    )
+    middleware = [
+        TimeLimit(time_limit=settings.job_time_limit_seconds * 1000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        # The handler replies on its own errors; a retry only happens if the job itself crashed.
+        Retries(max_retries=2, min_backoff=500, max_backoff=5_000),
+    ]
+    return RedisBroker(
+        client=client,
+        namespace=f"{settings.key_prefix}-jobs",
+        heartbeat_timeout=int(settings.queue_heartbeat_seconds * 1000),
+        maintenance_chance=MAINTENANCE_CHANCE,
+        middleware=middleware,
+    )
+
+
+class JobQueue:
+    """Both ends of the request queue: `submit` (gateways) and `handler` (set in processes that run workers)."""
+
+    def __init__(self, broker: RedisBroker, handler: JobHandler | None = None) -> None:
+        self.broker = broker
+        self.handler = handler
+        self.performed = 0
+        self.actor: dramatiq.Actor[[dict[str, Any]], None] = dramatiq.Actor(
+            self._perform,
+            broker=broker,
+            actor_name=ACTOR_NAME,
+            queue_name=QUEUE_NAME,
+            priority=0,
+            options={},
+        )
+
+    def submit(self, request: SlackRequest) -> None:
+        """Put the request on the queue; raises redis errors so the caller can fall back."""
+        self.actor.send(request.model_dump(mode="json"))
+
+    def _perform(self, payload: dict[str, Any]) -> None:
+        if self.handler is None:
+            raise RuntimeError("this process has no job handler (a gateway-only process received a job)")
+        self.handler(SlackRequest.model_validate(payload))
+        self.performed += 1
+
+    def depth(self) -> int:
+        """Messages waiting on the queue (not counting those being worked on)."""
+        return int(self.broker.client.llen(f"{self.broker.namespace}:{QUEUE_NAME}"))
+
+
+class QueueWorker:
+    """A Dramatiq worker (consumer threads + worker threads) running inside this process."""
+
+    def __init__(self, queue: JobQueue, *, threads: int, poll_ms: int) -> None:
+        self._worker = dramatiq.Worker(queue.broker, worker_threads=threads, worker_timeout=poll_ms)
+        self.threads = threads
+
+    def start(self) -> None:
+        self._worker.start()
+        log.info("job worker started", extra={"threads": self.threads})
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Finish the jobs in hand (up to timeout_s); prefetched-but-unstarted messages go back to the queue."""
+        self._worker.stop(timeout=int(timeout_s * 1000))

@@ -1,0 +1,289 @@
+"""Fault suite: real `python -m synapse_bot` processes, the Slack and model stand-ins over the wire, a real
+redis-server on a TCP port that can be killed and brought back. Each test breaks one thing and checks that every
+request is still answered, exactly once, with a clear reply."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
+from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.embedded import EmbeddedRedis
+from tests.cluster import BotProcess, cluster_env, free_port
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def tcp_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A redis-server of this test's own, on TCP, persisted (AOF) so it can be killed and restarted."""
+    server = EmbeddedRedis(tmp_path / "redis", persist=True, port=free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[BotProcess]]:
+    started: list[BotProcess] = []
+    yield started
+    for process in started:
+        process.stop(timeout=30)
+
+
+def model_env(model: OpenAIServer, **extra: str) -> dict[str, str]:
+    return {"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url, **extra}
+
+
+def launch(processes: list[BotProcess], shape: str, env: dict[str, str], workdir: Path) -> BotProcess:
+    process = BotProcess(shape, env, workdir).start()
+    processes.append(process)
+    return process
+
+
+def replies(slack: SlackSandbox, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+    return slack.bot_messages(channel, thread_ts=thread_ts)
+
+
+def wait_answered(slack: SlackSandbox, channel: str, threads: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for ts in threads:
+        slack.wait_for_bot_message(channel, thread_ts=ts, timeout=max(0.1, deadline - time.monotonic()))
+
+
+def assert_exactly_once(slack: SlackSandbox, channel: str, threads: list[str]) -> None:
+    counts = {ts: len(replies(slack, channel, ts)) for ts in threads}
+    assert all(n == 1 for n in counts.values()), f"replies per request: {counts}"
+
+
+def test_the_same_event_delivered_three_times_gets_one_reply(
+    slack: SlackSandbox,
+    workspace: dict[str, str],
+    tmp_path: Path,
+    tcp_redis: EmbeddedRedis,
+    processes: list[BotProcess],
+) -> None:
+    env = cluster_env(slack, tcp_redis.url, tmp_path / "data")
+    launch(processes, "gateway", env, tmp_path).wait_healthy()
+    launch(processes, "worker", env, tmp_path).wait_healthy()
+    ts = slack.mention(workspace["alice"], workspace["general"], "help")
+    envelope = slack.last_envelope_for_event("app_mention")
+    slack.deliver_again(envelope, retry_attempt=1, retry_reason="timeout")
+    slack.deliver_again(envelope, retry_attempt=2, retry_reason="timeout")
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
+    time.sleep(2.0)  # time for a duplicate to show up, if one were coming
+    assert_exactly_once(slack, workspace["general"], [ts])
+    assert slack.acks[envelope].count >= 1
+
+
+def test_a_worker_killed_mid_job_ten_times_answers_each_request_exactly_once(
+    slack: SlackSandbox,
+    workspace: dict[str, str],
+    tmp_path: Path,
+    tcp_redis: EmbeddedRedis,
+    model: OpenAIServer,
+    processes: list[BotProcess],
+) -> None:
+    model.set_responder(lambda body: Reply.delay(1.5, Reply.text("Here is the answer.")))
+    env = cluster_env(slack, tcp_redis.url, tmp_path / "data", **model_env(model, SYNAPSE_QUEUE_HEARTBEAT_SECONDS="3"))
+    launch(processes, "gateway", env, tmp_path).wait_healthy()
+    worker = launch(processes, "worker", env, tmp_path)
+    worker.wait_healthy()
+    channel, threads, latencies = workspace["general"], [], []
+    for round_no in range(10):
+        seen = model.request_count
+        asked = time.monotonic()
+        ts = slack.mention(workspace["alice"], channel, f"question {round_no}: what changed in the deploy?")
+        threads.append(ts)
+        model.wait_for_requests(seen + 1, timeout=20)  # the worker is inside the job, waiting on the model
+        worker.kill()
+        assert replies(slack, channel, ts) == []  # killed before it could answer
+        worker = launch(processes, "worker", env, tmp_path)
+        slack.wait_for_bot_message(channel, thread_ts=ts, timeout=30 - (time.monotonic() - asked))
+        latencies.append(time.monotonic() - asked)
+    time.sleep(3.0)  # any duplicate would arrive now
+    assert_exactly_once(slack, channel, threads)
+    assert max(latencies) < 30, latencies
+
+
+def test_redis_down_for_twenty_seconds_during_traffic_every_request_is_answered(
+    slack: SlackSandbox,
+    workspace: dict[str, str],
+    tmp_path: Path,
+    tcp_redis: EmbeddedRedis,
+    model: OpenAIServer,
+    processes: list[BotProcess],
+) -> None:
+    model.set_responder(lambda body: Reply.text("Answered."))
+    env = cluster_env(slack, tcp_redis.url, tmp_path / "data", **model_env(model))
+    gateway = launch(processes, "gateway", env, tmp_path)
+    gateway.wait_healthy()
+    worker = launch(processes, "worker", env, tmp_path)
+    worker.wait_healthy()
+    channel, threads = workspace["general"], []
+
+    def ask(label: str) -> None:
+        ts = slack.mention(workspace["alice"], channel, f"{label}: how is the release going?")
+        envelope = slack.last_envelope_for_event("app_mention")
+        assert slack.wait_for_ack(envelope, timeout=3.0).latency_s < 3.0  # Slack's limit, outage or not
+        threads.append(ts)
+
+    for i in range(3):
+        ask(f"before {i}")
+    wait_answered(slack, channel, threads, timeout=20)
+
+    tcp_redis.kill()
+    outage_started = time.monotonic()
+    i = 0
+    while time.monotonic() - outage_started < 20:
+        ask(f"during {i}")
+        i += 1
+        time.sleep(1.0)
+    code, body = gateway.health()
+    assert code == 200 and body["status"] == "degraded" and body["redis"] is False
+    assert body["jobs_in_process"] >= 1
+    wait_answered(slack, channel, threads, timeout=20)
+
+    tcp_redis.start()
+    queued_before = gateway.health()[1]["jobs_queued"]
+    for i in range(3):
+        ask(f"after {i}")
+        time.sleep(0.5)
+    wait_answered(slack, channel, threads, timeout=30)
+    status = gateway.health()[1]
+    assert status["status"] == "ok" and status["jobs_queued"] > queued_before  # back on the queue, no restart
+    assert_exactly_once(slack, channel, threads)
+    assert "degraded mode" in gateway.logs() and "normal mode" in gateway.logs()
+
+
+def test_mlflow_unreachable_has_no_effect_on_answers(
+    slack: SlackSandbox,
+    workspace: dict[str, str],
+    tmp_path: Path,
+    tcp_redis: EmbeddedRedis,
+    processes: list[BotProcess],
+) -> None:
+    env = cluster_env(
+        slack,
+        tcp_redis.url,
+        tmp_path / "data",
+        SYNAPSE_TRACKING_ENABLED="true",
+        MLFLOW_TRACKING_URI=f"http://127.0.0.1:{free_port()}",
+    )
+    launch(processes, "run", env, tmp_path).wait_healthy()
+    threads = []
+    for i in range(3):
+        threads.append(slack.mention(workspace["alice"], workspace["general"], "help"))
+        envelope = slack.last_envelope_for_event("app_mention")
+        assert slack.wait_for_ack(envelope, timeout=3).latency_s < 1.0, f"ack {i} slowed by tracking"
+    wait_answered(slack, workspace["general"], threads, timeout=20)
+    assert_exactly_once(slack, workspace["general"], threads)
+
+
+def test_model_throttling_errors_and_timeouts_are_retried_then_answered_clearly(
+    slack: SlackSandbox,
+    workspace: dict[str, str],
+    tmp_path: Path,
+    tcp_redis: EmbeddedRedis,
+    model: OpenAIServer,
+    processes: list[BotProcess],
+) -> None:
+    env = cluster_env(
+        slack,
+        tcp_redis.url,
+        tmp_path / "data",
+        **model_env(model, SYNAPSE_OPENAI_TIMEOUT_SECONDS="2", SYNAPSE_OPENAI_MAX_RETRIES="1"),
+    )
+    launch(processes, "run", env, tmp_path).wait_healthy()
+    channel = workspace["general"]
+
+    model.script(Reply.error(429, retry_after=1), Reply.text("after the wait"))
+    started = time.monotonic()
+    ts = slack.mention(workspace["alice"], channel, "are you there?")
+    assert slack.wait_for_bot_message(channel, thread_ts=ts, timeout=30)["text"] == "after the wait"
+    assert time.monotonic() - started >= 1.0  # Retry-After was honoured
+
+    model.script(Reply.error(500), Reply.error(503))
+    ts = slack.mention(workspace["alice"], channel, "and now?")
+    text = slack.wait_for_bot_message(channel, thread_ts=ts, timeout=30)["text"]
+    assert "model service is having trouble" in text and "`help`" in text
+
+    model.script(Reply.hang(30), Reply.hang(30))
+    ts = slack.mention(workspace["alice"], channel, "still there?")
+    text = slack.wait_for_bot_message(channel, thread_ts=ts, timeout=30)["text"]
+    assert "model took too long" in text and "`help`" in text, text
+    assert len(replies(slack, channel, ts)) == 1
+
+
+def test_slack_rate_limit_on_post_message_is_waited_out_and_posted_once(
+    slack: SlackSandbox,
+    workspace: dict[str, str],
+    tmp_path: Path,
+    tcp_redis: EmbeddedRedis,
+    processes: list[BotProcess],
+) -> None:
+    launch(processes, "run", cluster_env(slack, tcp_redis.url, tmp_path / "data"), tmp_path).wait_healthy()
+    slack.rate_limit("chat.postMessage", times=1, retry_after=1)
+    ts = slack.mention(workspace["alice"], workspace["general"], "help")
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
+    time.sleep(1.0)
+    assert_exactly_once(slack, workspace["general"], [ts])
+    posts = slack.calls("chat.postMessage")
+    limited = [c for c in posts if c.status == "ratelimited"]
+    assert len(limited) == 1
+    assert posts[-1].at - limited[0].at >= 1.0  # waited for Retry-After before posting
+
+
+def test_disconnects_and_dropped_sockets_under_load_lose_no_event(
+    slack: SlackSandbox,
+    workspace: dict[str, str],
+    tmp_path: Path,
+    tcp_redis: EmbeddedRedis,
+    processes: list[BotProcess],
+) -> None:
+    env = cluster_env(slack, tcp_redis.url, tmp_path / "data")
+    launch(processes, "run", env, tmp_path).wait_healthy()
+    channel, threads = workspace["general"], []
+    for i in range(30):
+        threads.append(slack.mention(workspace["alice"], channel, "help"))
+        if i == 10:
+            slack.request_disconnect("refresh_requested", close_after=0.5)
+        if i == 20:
+            slack.drop_connections()
+        time.sleep(0.1)
+    wait_answered(slack, channel, threads, timeout=60)
+    time.sleep(1.0)
+    assert_exactly_once(slack, channel, threads)
+    assert slack.hub.connects >= 3  # it really did reconnect twice
+
+
+def test_a_second_gateway_and_two_workers_share_the_load_through_redis(
+    slack: SlackSandbox,
+    workspace: dict[str, str],
+    tmp_path: Path,
+    tcp_redis: EmbeddedRedis,
+    model: OpenAIServer,
+    processes: list[BotProcess],
+) -> None:
+    model.set_responder(lambda body: Reply.delay(0.5, Reply.text("Shared answer.")))
+    env = cluster_env(slack, tcp_redis.url, tmp_path / "data", **model_env(model, SYNAPSE_WORKER_THREADS="2"))
+    gateways = [launch(processes, "gateway", env, tmp_path) for _ in range(2)]
+    workers = [launch(processes, "worker", env, tmp_path) for _ in range(2)]
+    for process in (*gateways, *workers):
+        process.wait_healthy()
+    assert slack.wait_connected(2, timeout=30)
+    channel, threads = workspace["general"], []
+    for i in range(20):
+        threads.append(slack.mention(workspace["alice"], channel, f"question {i}?"))
+        time.sleep(0.05)
+    wait_answered(slack, channel, threads, timeout=60)
+    assert_exactly_once(slack, channel, threads)
+    queued = [g.health()[1]["jobs_queued"] for g in gateways]
+    done = [w.health()[1]["jobs_done"] for w in workers]
+    # Each mention is two events (the message, for monitors, and the app_mention): 40 jobs in all.
+    assert all(n > 0 for n in queued) and sum(queued) == 40, queued  # both gateways took deliveries
+    assert all(n > 0 for n in done) and sum(done) == 40, done  # both workers did jobs
