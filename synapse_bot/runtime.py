@@ -176,6 +176,7 @@ class Runtime:
             monitors=monitor_store,
             github=GitHubClient(settings),
             pending=PendingWrites(self.redis, keys),
+            secrets=tuple(settings.secrets()),
         )
         dispatcher = Dispatcher(
             self.registry,
@@ -203,7 +204,7 @@ class Runtime:
         self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
         self.failover = FailoverSubmitter(self.queue.submit, self.runner, self.watch)
         deduper = EventDeduper(self.redis, Keys(self.settings.key_prefix), self.settings.dedupe_ttl_seconds)
-        self.app = build_app(client, Intake(deduper, self.failover.submit, self.watch))
+        self.app = build_app(client, Intake(deduper, self.failover.submit, self.watch, self.settings.secrets()))
         self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
         self.socket.connect()
 

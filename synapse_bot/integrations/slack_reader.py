@@ -15,6 +15,7 @@ import redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from synapse_bot.logs import redact
 from synapse_bot.store.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,15 @@ def explain(error: str, channel: str) -> str:
 
 
 class SlackReader:
-    def __init__(self, client: WebClient, redis_client: redis.Redis | None, keys: Keys, team_id: str) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        redis_client: redis.Redis | None,
+        keys: Keys,
+        team_id: str,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self._secrets = secrets
         self._client = client
         self._redis = redis_client
         self._keys = keys
@@ -86,6 +95,9 @@ class SlackReader:
         messages = list(_paged(lambda **p: self._call("conversations_replies", **p), "messages", **params))
         if oldest:
             messages = [m for m in messages if float(m["ts"]) > float(oldest)]
+        if self._secrets:
+            # A token pasted into a thread must not reach the model, a summary or the cache.
+            messages = [{**m, "text": redact(str(m.get("text") or ""), self._secrets)} for m in messages]
         return messages
 
     def latest_thread(self, channel: str) -> str | None:

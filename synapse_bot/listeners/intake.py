@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 import redis
 
 from synapse_bot.jobs.model import SlackRequest
+from synapse_bot.logs import redact
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.outage import RedisWatch
 
@@ -41,8 +42,13 @@ class LocalClaims:
 
 class Intake:
     def __init__(
-        self, deduper: EventDeduper, submit: Callable[[SlackRequest], None], watch: RedisWatch | None = None
+        self,
+        deduper: EventDeduper,
+        submit: Callable[[SlackRequest], None],
+        watch: RedisWatch | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
+        self._secrets = tuple(s for s in secrets if s)
         self._deduper = deduper
         self._submit = submit
         self._watch = watch or RedisWatch()
@@ -58,11 +64,19 @@ class Intake:
             )
             return False
         try:
-            self._submit(request)
+            self._submit(self._scrubbed(request))
         except Exception:
             self._release(request)
             raise
         return True
+
+    def _scrubbed(self, request: SlackRequest) -> SlackRequest:
+        """A configured secret pasted into Slack is never queued, remembered, traced or echoed."""
+        if not self._secrets:
+            return request
+        raw = request.model_dump_json()
+        clean = redact(raw, self._secrets)
+        return request if clean == raw else SlackRequest.model_validate_json(clean)
 
     def _claim(self, request: SlackRequest) -> bool:
         local = self._local.claim(f"{request.team_id}:{request.dedupe_key}")

@@ -34,6 +34,7 @@ class ToolServices:
     monitors: MonitorStore | None = None
     github: GitHubClient | None = None
     pending: PendingWrites | None = None
+    secrets: tuple[str, ...] = ()  # configured secret values: scrubbed from Slack text before it is used or stored
 
 
 @dataclass

@@ -66,7 +66,7 @@ def _summarize(args: SummarizeThreadArgs, ctx: ToolContext) -> ToolResult:
     services = ctx.services
     if services.slack is None:
         return _fail("Thread summaries need a Slack connection, which this runtime does not have.")
-    reader = SlackReader(services.slack, services.redis, services.keys, ctx.request.team_id)
+    reader = SlackReader(services.slack, services.redis, services.keys, ctx.request.team_id, services.secrets)
     try:
         return _summarize_with(args, ctx, reader)
     except SlackReadError as exc:
