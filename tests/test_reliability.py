@@ -1,0 +1,251 @@
+"""Reliability parts, one at a time: the reply guard, limits, access rules, the Redis circuit, health."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from synapse_bot.access import AccessRules, GroupDirectory, Subject, ToolAccess
+from synapse_bot.config import ConfigError, load_settings
+from synapse_bot.health import query
+from synapse_bot.jobs.guard import ClaimState, ReplyGuard
+from synapse_bot.jobs.model import RequestKind, SlackRequest
+from synapse_bot.limits import Limiter, LimitSettings, seconds_text
+from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_bot.store.keys import Keys
+from synapse_bot.store.outage import RedisWatch
+from tests.cluster import free_port
+from tests.conftest import make_settings, subprocess_env
+
+
+def keys() -> Keys:
+    return Keys(f"rel-{uuid.uuid4().hex[:8]}")
+
+
+# Reply guard -------------------------------------------------------------------------------------------------
+
+
+def test_reply_guard_claims_once_records_and_resolves_doubt(redis_client: redis.Redis) -> None:
+    guard = ReplyGuard(redis_client, keys(), ttl_seconds=600, lease_seconds=60)
+    first = guard.claim("T1", "Ev1")
+    assert first.state is ClaimState.FRESH
+    # A second run while the first still holds the lease (or died holding it) must look before posting.
+    assert guard.claim("T1", "Ev1").state is ClaimState.IN_DOUBT
+    guard.record(first, "1700000000.000100")
+    again = guard.claim("T1", "Ev1")
+    assert again.state is ClaimState.POSTED and again.posted_ts == "1700000000.000100"
+    assert guard.posted("T1", "Ev1") == "1700000000.000100"
+    released = guard.claim("T1", "Ev2")
+    guard.release(released)
+    assert guard.claim("T1", "Ev2").state is ClaimState.FRESH  # a failed post leaves no lease behind
+
+
+def test_reply_guard_without_redis_lets_the_reply_through() -> None:
+    dead = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    guard = ReplyGuard(dead, keys(), ttl_seconds=600)
+    assert guard.claim("T1", "Ev1").state is ClaimState.UNGUARDED
+    assert guard.posted("T1", "Ev1") is None
+
+
+def test_a_rerun_after_a_crash_between_post_and_record_does_not_post_again(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    """The one window the lease cannot close alone: found through the reply's metadata marker in Slack."""
+    assert bot.queue is not None and bot.queue.handler is not None and bot.redis is not None
+    ts = slack.post_message(workspace["alice"], workspace["general"], "help")
+    request = SlackRequest(
+        kind=RequestKind.MENTION,
+        dedupe_key=f"Ev{uuid.uuid4().hex[:8]}",
+        team_id=slack.team_id,
+        user_id=workspace["alice"],
+        channel_id=workspace["general"],
+        text="help",
+        thread_ts=ts,
+        message_ts=ts,
+    )
+    bot.queue.handler(request)
+    assert len(slack.bot_messages(workspace["general"], thread_ts=ts)) == 1
+    # Simulate a worker that posted and died before recording: the key holds a stale lease again.
+    reply_key = Keys(bot.settings.key_prefix).reply(request.team_id, request.dedupe_key)
+    bot.redis.set(reply_key, "posting:dead-worker")
+    bot.queue.handler(request)
+    assert len(slack.bot_messages(workspace["general"], thread_ts=ts)) == 1
+    assert str(bot.redis.get(reply_key)).startswith("ts:")
+
+
+# Limits ------------------------------------------------------------------------------------------------------
+
+
+def test_request_rate_bucket_refuses_with_the_wait_and_admins_are_exempt(redis_client: redis.Redis) -> None:
+    limiter = Limiter(redis_client, keys(), LimitSettings(user_per_minute=3), frozenset({"UADMIN"}))
+    assert all(limiter.admit("T1", "U1", "C1").allowed for _ in range(3))
+    refused = limiter.admit("T1", "U1", "C1")
+    assert not refused.allowed and "3 a minute" in refused.message and "try again in" in refused.message
+    assert limiter.admit("T1", "U2", "C1").allowed  # per user
+    assert all(limiter.admit("T1", "UADMIN", "C1").allowed for _ in range(10))
+
+
+def test_channel_rate_is_shared_by_everyone_in_it(redis_client: redis.Redis) -> None:
+    limiter = Limiter(redis_client, keys(), LimitSettings(channel_per_minute=2), frozenset())
+    assert limiter.admit("T1", "U1", "C1").allowed and limiter.admit("T1", "U2", "C1").allowed
+    refused = limiter.admit("T1", "U3", "C1")
+    assert not refused.allowed and refused.message.startswith("This channel is")
+    assert limiter.admit("T1", "U3", "C2").allowed
+
+
+def test_daily_token_budget_counts_usage_and_says_when_it_resets(redis_client: redis.Redis) -> None:
+    limiter = Limiter(redis_client, keys(), LimitSettings(user_daily_tokens=1_000), frozenset())
+    limiter.charge("T1", "U1", "C1", 600)
+    assert limiter.admit("T1", "U1", "C1").allowed
+    limiter.charge("T1", "U1", "C1", 600)
+    refused = limiter.admit("T1", "U1", "C1")
+    assert not refused.allowed and "1,000 tokens" in refused.message and "midnight UTC" in refused.message
+    assert "SYNAPSE_USER_DAILY_TOKENS" in refused.message
+
+
+def test_limits_fail_open_without_redis() -> None:
+    dead = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.2)
+    limiter = Limiter(dead, keys(), LimitSettings(user_per_minute=1, user_daily_tokens=1), frozenset())
+    assert limiter.admit("T1", "U1", "C1").allowed
+    limiter.charge("T1", "U1", "C1", 5)  # no exception
+
+
+def test_seconds_text_reads_naturally() -> None:
+    assert seconds_text(0.2) == "1 s" and seconds_text(61) == "61 s" and seconds_text(600) == "10 min"
+    assert seconds_text(5 * 3600 + 60) == "5 h 1 min"
+
+
+def test_a_rate_limited_person_gets_a_clear_reply_in_the_thread(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    settings = make_settings(slack, redis_server, tmp_path, SYNAPSE_USER_REQUESTS_PER_MINUTE=2)
+    runtime = Runtime(settings).start()
+    try:
+        assert slack.wait_connected(1)
+        texts = []
+        for _ in range(3):
+            ts = slack.mention(workspace["alice"], workspace["general"], "help")
+            texts.append(slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)["text"])
+        assert "summarize_thread" in texts[0] and "summarize_thread" in texts[1]
+        assert "faster than Synapse allows (2 a minute)" in texts[2]
+        ts = slack.mention(workspace["bob"], workspace["general"], "help")  # someone else is not affected
+        assert "summarize_thread" in slack.wait_for_bot_message(workspace["general"], thread_ts=ts)["text"]
+    finally:
+        runtime.stop()
+
+
+# Access rules ------------------------------------------------------------------------------------------------
+
+
+def test_access_rules_parse_and_reject_with_the_problem_named() -> None:
+    rules = AccessRules.parse('{"triage_issues": {"allow": ["S1"], "deny": ["C9"]}, "*": {"deny": ["U666"]}}')
+    assert set(rules.rules) == {"triage_issues", "*"}
+    for raw, expected in (
+        ("{not json", "not valid JSON"),
+        ("[1]", "JSON object keyed by tool name"),
+        ('{"triage_issues": {"allw": ["U1"]}}', "'allw'"),
+        ('{"triage_issues": {"allow": ["alice"]}}', "'alice', which is not a Slack"),
+    ):
+        with pytest.raises(ValueError, match=expected):
+            AccessRules.parse(raw)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=None, SYNAPSE_ACCESS_RULES="{oops")
+    assert "SYNAPSE_ACCESS_RULES" in str(raised.value)
+
+
+def test_access_rule_decisions() -> None:
+    rules = AccessRules.parse(
+        '{"review_pull_request": {"allow": ["S0ENG", "C0REVIEW"]}, "triage_issues": {"deny": ["C0RANDOM", "U0BAD"]},'
+        ' "*": {"deny": ["U0BANNED"]}}'
+    )
+    engineer = Subject("U1", "C0GENERAL", frozenset({"S0ENG"}))
+    outsider = Subject("U2", "C0GENERAL")
+    assert rules.check("review_pull_request", engineer).allowed
+    refused = rules.check("review_pull_request", outsider)
+    assert not refused.allowed and "SYNAPSE_ACCESS_RULES" in refused.reason and "<#C0GENERAL>" in refused.reason
+    assert rules.check("review_pull_request", Subject("U2", "C0REVIEW")).allowed  # the channel is allowed
+    assert not rules.check("triage_issues", Subject("U1", "C0RANDOM")).allowed  # the channel is denied
+    assert "this channel" in rules.check("triage_issues", Subject("U1", "C0RANDOM")).reason
+    assert not rules.check("triage_issues", Subject("U0BAD", "C0GENERAL")).allowed
+    assert not rules.check("help", Subject("U0BANNED", "C0GENERAL")).allowed  # "*" covers every tool
+    assert rules.check("help", Subject("U0BANNED", "C0GENERAL"), admins={"U0BANNED"}).allowed  # admins never
+
+
+def test_group_membership_is_looked_up_only_for_named_groups_and_cached() -> None:
+    lookups: list[str] = []
+
+    def lookup(group: str) -> list[str]:
+        lookups.append(group)
+        return ["U1"] if group == "S0ENG" else []
+
+    access = ToolAccess(
+        AccessRules.parse('{"triage_issues": {"allow": ["S0ENG"]}}'), {"UADMIN"}, GroupDirectory(lookup)
+    )
+    assert access.check("triage_issues", "U1", "C1").allowed
+    assert not access.check("triage_issues", "U2", "C1").allowed
+    assert access.check("triage_issues", "UADMIN", "C1").allowed
+    assert lookups == ["S0ENG"]  # one lookup, cached
+
+
+def test_a_denied_tool_gets_a_clear_reply_and_other_tools_still_work(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    eng = slack.add_user_group("eng", [workspace["bob"]])
+    rules = f'{{"triage_issues": {{"allow": ["{eng}"]}}}}'
+    runtime = Runtime(make_settings(slack, redis_server, tmp_path, SYNAPSE_ACCESS_RULES=rules)).start()
+    try:
+        assert slack.wait_connected(1)
+        ts = slack.mention(workspace["alice"], workspace["general"], "triage acme/widgets")
+        text = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)["text"]
+        assert "`triage_issues` is limited" in text and "Ask a Synapse admin" in text
+        ts = slack.mention(workspace["bob"], workspace["general"], "triage acme/widgets")
+        text = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)["text"]
+        assert "limited" not in text  # bob is in the group: the tool ran (and GitHub is unreachable here)
+        ts = slack.mention(workspace["alice"], workspace["general"], "help")
+        assert "summarize_thread" in slack.wait_for_bot_message(workspace["general"], thread_ts=ts)["text"]
+    finally:
+        runtime.stop()
+
+
+# Redis circuit and health ------------------------------------------------------------------------------------
+
+
+def test_redis_watch_skips_redis_while_down_then_probes() -> None:
+    watch = RedisWatch(retry_s=0.2)
+    assert watch.usable()
+    watch.failed(ConnectionError("refused"))
+    assert watch.down and not watch.usable()
+    time.sleep(0.25)
+    assert watch.usable() and not watch.usable()  # exactly one probe per interval
+    watch.ok()
+    assert not watch.down and watch.usable() and watch.outages == 1
+
+
+def test_health_endpoint_and_command(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    port = free_port()
+    settings = make_settings(slack, redis_server, tmp_path, SYNAPSE_HEALTH_PORT=port, SYNAPSE_HEALTH_HOST="127.0.0.1")
+    runtime = Runtime(settings).start()
+    try:
+        assert slack.wait_connected(1) and runtime.wait_connected()
+        code, body = query(f"http://127.0.0.1:{port}/health")
+        assert code == 200 and body["status"] == "ok" and body["socket_connected"] and body["redis"]
+        assert body["shape"] == "run" and "jobs_done" in body
+        command = [sys.executable, "-m", "synapse_bot", "health", "--url", f"http://127.0.0.1:{port}/health"]
+        done = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and '"status": "ok"' in done.stdout
+        assert query(f"http://127.0.0.1:{port}/nope")[0] == 404
+    finally:
+        runtime.stop()
+    unreachable = [sys.executable, "-m", "synapse_bot", "health", "--url", f"http://127.0.0.1:{free_port()}/health"]
+    done = subprocess.run(unreachable, env=subprocess_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "unreachable" in done.stdout
