@@ -19,6 +19,7 @@ import redis
 
 from synapse_bot.config import Settings
 from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.cluster import clean_env
 from synapse_bot.sandbox.openai_server import OpenAIServer
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
@@ -43,8 +44,7 @@ for _name in _ISOLATED_ENV:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     """This process's environment without any Slack/model/GitHub/Redis/MLflow setting, plus `extra`."""
-    prefixes = ("SLACK_", "OPENAI_", "GITHUB_", "REDIS_", "MLFLOW_")
-    return {**{k: v for k, v in os.environ.items() if not k.startswith(prefixes)}, **extra}
+    return clean_env(**extra)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,9 @@ def test_a_visible_sign_of_work_is_shown_and_cleared(
     ts = slack.mention(workspace["alice"], workspace["general"], "think hard")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
     assert ("add", workspace["general"], ts, "eyes") in slack.reaction_log
+    deadline = time.monotonic() + 5  # the sign is cleared just after the reply is posted
+    while ("remove", workspace["general"], ts, "eyes") not in slack.reaction_log and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert ("remove", workspace["general"], ts, "eyes") in slack.reaction_log
     assert slack.reactions(workspace["general"], ts) == []
 
