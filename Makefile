@@ -39,11 +39,13 @@ run: $(STAMP)
 check: $(STAMP)
 	$(BIN)/synapse-bot check
 
+BENCHES := keyword_matching diff_packing summary_cost ack_latency scale_out overhead
+
 bench: $(STAMP)
-	$(BIN)/python bench/keyword_matching.py
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python -m bench.$$b || exit 1; done
 
 bench-quick: $(STAMP)
-	$(BIN)/python bench/keyword_matching.py --quick
+	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python -m bench.$$b --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,25 @@ def tcp_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
     server.stop()
 
 
+@dataclass
+class Rig:
+    """One deployment under test: Slack, a workspace, a model, a killable Redis, and the processes started."""
+
+    slack: SlackSandbox
+    workspace: dict[str, str]
+    tmp_path: Path
+    tcp_redis: EmbeddedRedis
+    model: OpenAIServer
+    processes: list[BotProcess] = field(default_factory=list)
+
+
 @pytest.fixture
-def processes() -> Iterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for process in started:
+def rig(
+    slack: SlackSandbox, workspace: dict[str, str], tmp_path: Path, tcp_redis: EmbeddedRedis, model: OpenAIServer
+) -> Iterator[Rig]:
+    deployment = Rig(slack, workspace, tmp_path, tcp_redis, model)
+    yield deployment
+    for process in deployment.processes:
         process.stop(timeout=30)
 
 
@@ -60,13 +75,9 @@ def assert_exactly_once(slack: SlackSandbox, channel: str, threads: list[str]) -
     assert all(n == 1 for n in counts.values()), f"replies per request: {counts}"
 
 
-def test_the_same_event_delivered_three_times_gets_one_reply(
-    slack: SlackSandbox,
-    workspace: dict[str, str],
-    tmp_path: Path,
-    tcp_redis: EmbeddedRedis,
-    processes: list[BotProcess],
-) -> None:
+def test_the_same_event_delivered_three_times_gets_one_reply(rig: Rig) -> None:
+    slack, workspace, tmp_path, tcp_redis = rig.slack, rig.workspace, rig.tmp_path, rig.tcp_redis
+    processes = rig.processes
     env = cluster_env(slack, tcp_redis.url, tmp_path / "data")
     launch(processes, "gateway", env, tmp_path).wait_healthy()
     launch(processes, "worker", env, tmp_path).wait_healthy()
@@ -80,14 +91,9 @@ def test_the_same_event_delivered_three_times_gets_one_reply(
     assert slack.acks[envelope].count >= 1
 
 
-def test_a_worker_killed_mid_job_ten_times_answers_each_request_exactly_once(
-    slack: SlackSandbox,
-    workspace: dict[str, str],
-    tmp_path: Path,
-    tcp_redis: EmbeddedRedis,
-    model: OpenAIServer,
-    processes: list[BotProcess],
-) -> None:
+def test_a_worker_killed_mid_job_ten_times_answers_each_request_exactly_once(rig: Rig) -> None:
+    slack, workspace, tmp_path, tcp_redis, model = rig.slack, rig.workspace, rig.tmp_path, rig.tcp_redis, rig.model
+    processes = rig.processes
     model.set_responder(lambda body: Reply.delay(1.5, Reply.text("Here is the answer.")))
     env = cluster_env(slack, tcp_redis.url, tmp_path / "data", **model_env(model, SYNAPSE_QUEUE_HEARTBEAT_SECONDS="3"))
     launch(processes, "gateway", env, tmp_path).wait_healthy()
@@ -110,14 +116,9 @@ def test_a_worker_killed_mid_job_ten_times_answers_each_request_exactly_once(
     assert max(latencies) < 30, latencies
 
 
-def test_redis_down_for_twenty_seconds_during_traffic_every_request_is_answered(
-    slack: SlackSandbox,
-    workspace: dict[str, str],
-    tmp_path: Path,
-    tcp_redis: EmbeddedRedis,
-    model: OpenAIServer,
-    processes: list[BotProcess],
-) -> None:
+def test_redis_down_for_twenty_seconds_during_traffic_every_request_is_answered(rig: Rig) -> None:
+    slack, workspace, tmp_path, tcp_redis, model = rig.slack, rig.workspace, rig.tmp_path, rig.tcp_redis, rig.model
+    processes = rig.processes
     model.set_responder(lambda body: Reply.text("Answered."))
     env = cluster_env(slack, tcp_redis.url, tmp_path / "data", **model_env(model))
     gateway = launch(processes, "gateway", env, tmp_path)
@@ -160,13 +161,9 @@ def test_redis_down_for_twenty_seconds_during_traffic_every_request_is_answered(
     assert "degraded mode" in gateway.logs() and "normal mode" in gateway.logs()
 
 
-def test_mlflow_unreachable_has_no_effect_on_answers(
-    slack: SlackSandbox,
-    workspace: dict[str, str],
-    tmp_path: Path,
-    tcp_redis: EmbeddedRedis,
-    processes: list[BotProcess],
-) -> None:
+def test_mlflow_unreachable_has_no_effect_on_answers(rig: Rig) -> None:
+    slack, workspace, tmp_path, tcp_redis = rig.slack, rig.workspace, rig.tmp_path, rig.tcp_redis
+    processes = rig.processes
     env = cluster_env(
         slack,
         tcp_redis.url,
@@ -184,14 +181,9 @@ def test_mlflow_unreachable_has_no_effect_on_answers(
     assert_exactly_once(slack, workspace["general"], threads)
 
 
-def test_model_throttling_errors_and_timeouts_are_retried_then_answered_clearly(
-    slack: SlackSandbox,
-    workspace: dict[str, str],
-    tmp_path: Path,
-    tcp_redis: EmbeddedRedis,
-    model: OpenAIServer,
-    processes: list[BotProcess],
-) -> None:
+def test_model_throttling_errors_and_timeouts_are_retried_then_answered_clearly(rig: Rig) -> None:
+    slack, workspace, tmp_path, tcp_redis, model = rig.slack, rig.workspace, rig.tmp_path, rig.tcp_redis, rig.model
+    processes = rig.processes
     env = cluster_env(
         slack,
         tcp_redis.url,
@@ -219,13 +211,9 @@ def test_model_throttling_errors_and_timeouts_are_retried_then_answered_clearly(
     assert len(replies(slack, channel, ts)) == 1
 
 
-def test_slack_rate_limit_on_post_message_is_waited_out_and_posted_once(
-    slack: SlackSandbox,
-    workspace: dict[str, str],
-    tmp_path: Path,
-    tcp_redis: EmbeddedRedis,
-    processes: list[BotProcess],
-) -> None:
+def test_slack_rate_limit_on_post_message_is_waited_out_and_posted_once(rig: Rig) -> None:
+    slack, workspace, tmp_path, tcp_redis = rig.slack, rig.workspace, rig.tmp_path, rig.tcp_redis
+    processes = rig.processes
     launch(processes, "run", cluster_env(slack, tcp_redis.url, tmp_path / "data"), tmp_path).wait_healthy()
     slack.rate_limit("chat.postMessage", times=1, retry_after=1)
     ts = slack.mention(workspace["alice"], workspace["general"], "help")
@@ -238,13 +226,9 @@ def test_slack_rate_limit_on_post_message_is_waited_out_and_posted_once(
     assert posts[-1].at - limited[0].at >= 1.0  # waited for Retry-After before posting
 
 
-def test_disconnects_and_dropped_sockets_under_load_lose_no_event(
-    slack: SlackSandbox,
-    workspace: dict[str, str],
-    tmp_path: Path,
-    tcp_redis: EmbeddedRedis,
-    processes: list[BotProcess],
-) -> None:
+def test_disconnects_and_dropped_sockets_under_load_lose_no_event(rig: Rig) -> None:
+    slack, workspace, tmp_path, tcp_redis = rig.slack, rig.workspace, rig.tmp_path, rig.tcp_redis
+    processes = rig.processes
     env = cluster_env(slack, tcp_redis.url, tmp_path / "data")
     launch(processes, "run", env, tmp_path).wait_healthy()
     channel, threads = workspace["general"], []
@@ -261,14 +245,9 @@ def test_disconnects_and_dropped_sockets_under_load_lose_no_event(
     assert slack.hub.connects >= 3  # it really did reconnect twice
 
 
-def test_a_second_gateway_and_two_workers_share_the_load_through_redis(
-    slack: SlackSandbox,
-    workspace: dict[str, str],
-    tmp_path: Path,
-    tcp_redis: EmbeddedRedis,
-    model: OpenAIServer,
-    processes: list[BotProcess],
-) -> None:
+def test_a_second_gateway_and_two_workers_share_the_load_through_redis(rig: Rig) -> None:
+    slack, workspace, tmp_path, tcp_redis, model = rig.slack, rig.workspace, rig.tmp_path, rig.tcp_redis, rig.model
+    processes = rig.processes
     model.set_responder(lambda body: Reply.delay(0.5, Reply.text("Shared answer.")))
     env = cluster_env(slack, tcp_redis.url, tmp_path / "data", **model_env(model, SYNAPSE_WORKER_THREADS="2"))
     gateways = [launch(processes, "gateway", env, tmp_path) for _ in range(2)]

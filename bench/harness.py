@@ -1,0 +1,135 @@
+"""Shared pieces of the end-to-end benchmarks: a deployment of real Synapse processes against the stand-ins."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synapse_bot.sandbox.cluster import BotProcess, cluster_env, free_port
+from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
+from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.embedded import EmbeddedRedis
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(values_s: list[float]) -> dict[str, float]:
+    ms = [v * 1000 for v in values_s]
+    return {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "max_ms": round(max(ms), 2) if ms else float("nan"),
+        "mean_ms": round(statistics.fmean(ms), 2) if ms else float("nan"),
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    print(f"\nwrote {path}")
+
+
+@dataclass
+class Deployment:
+    slack: SlackSandbox
+    model: OpenAIServer
+    redis: EmbeddedRedis
+    workdir: Path
+    env: dict[str, str]
+    processes: list[BotProcess] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    channel: str = ""
+
+    def launch(self, shape: str, **extra: str) -> BotProcess:
+        process = BotProcess(shape, {**self.env, **extra}, self.workdir).start()
+        self.processes.append(process)
+        process.wait_healthy(timeout=90)
+        return process
+
+    def launch_many(self, shape: str, count: int, **extra: str) -> list[BotProcess]:
+        """Start `count` processes at once, then wait until each is healthy (starting is the slow part)."""
+        started = [BotProcess(shape, {**self.env, **extra}, self.workdir).start() for _ in range(count)]
+        self.processes.extend(started)
+        for process in started:
+            process.wait_healthy(timeout=120)
+        return started
+
+    def mention_all(self, count: int, label: str) -> list[str]:
+        users = self.users
+        return [
+            self.slack.mention(users[i % len(users)], self.channel, f"{label} {i}: deploy ok?") for i in range(count)
+        ]
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            process.stop(timeout=120)
+        self.processes.clear()
+
+    def answered(self, threads: list[str]) -> int:
+        return sum(1 for ts in threads if self.slack.bot_messages(self.channel, thread_ts=ts))
+
+    def wait_answered(self, threads: list[str], timeout: float) -> float:
+        """Seconds until every thread has a reply (raises on timeout)."""
+        started = time.monotonic()
+        while self.answered(threads) < len(threads):
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"{self.answered(threads)}/{len(threads)} answered after {timeout}s")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+
+@contextmanager
+def deployment(model_delay_s: float = 0.0, ack_timeout: float = 3.0, **env: str) -> Iterator[Deployment]:
+    """A Slack sandbox, a model that answers after `model_delay_s`, a TCP redis-server; processes via launch()."""
+    with tempfile.TemporaryDirectory(prefix="synapse-bench-") as tmp:
+        workdir = Path(tmp)
+        with (
+            SlackSandbox(ack_timeout=ack_timeout) as slack,
+            OpenAIServer() as model,
+            EmbeddedRedis(workdir / "redis", persist=False, port=free_port()) as redis_server,
+        ):
+            answer = Reply.text("Here is what I found: the deploy is green again.")
+            model.set_responder(lambda body: Reply.delay(model_delay_s, answer) if model_delay_s else answer)
+            values = {
+                "OPENAI_API_KEY": model.api_key,
+                "OPENAI_BASE_URL": model.base_url,
+                "SYNAPSE_LOG_LEVEL": "WARNING",
+                **env,
+            }
+            deploy = Deployment(
+                slack, model, redis_server, workdir, cluster_env(slack, redis_server.url, workdir / "data", **values)
+            )
+            deploy.users = [slack.add_user(f"user{i}", real_name=f"User {i}") for i in range(20)]
+            deploy.channel = slack.add_channel("load", members=deploy.users)
+            try:
+                yield deploy
+            finally:
+                deploy.stop_all()

@@ -1,0 +1,118 @@
+"""Summary cost: model calls, prompt tokens and Slack API calls for threads of 100, 1,000 and 5,000 messages — the
+first summary, an unchanged re-summary (target: zero model calls) and a re-summary after 10 new replies (target:
+close to the tokens of the new messages plus the previous summary) — against the naive way, re-summarising the
+whole thread every time (the same bot asked to `refresh`). Runs `python -m synapse_bot` against the stand-ins.
+
+    python -m bench.summary_cost [--quick] [--out bench/results/summary_cost.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Deployment, deployment, write_json
+from synapse_bot.dispatch.tokens import TokenCounter
+from synapse_bot.sandbox.openai_server import Reply
+
+COUNTER = TokenCounter("gpt-4o-mini")
+TOPICS = ["the deploy", "the flaky test", "the cache", "the on-call rota", "the database migration", "latency"]
+
+
+def summarizer(body: dict[str, Any]) -> Reply:
+    """A structured summary of modest, realistic size for any summary call (chunk, merge or update)."""
+    name = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+    if name != "thread_summary":
+        return Reply.text("ok")
+    return Reply.json_content(
+        {
+            "tldr": "The team found the cause of the failing deploy (a stale cache key) and agreed to roll forward.",
+            "key_points": [f"Point {i}: discussion of {t}" for i, t in enumerate(TOPICS)],
+            "decisions": ["Roll forward with the cache fix", "Add an alert on cache misses"],
+            "action_items": [],
+            "open_questions": ["Do we need a load test before Friday?"],
+        }
+    )
+
+
+def message(rng: random.Random, i: int) -> str:
+    topic = rng.choice(TOPICS)
+    return f"Message {i}: I looked at {topic} again; " + " ".join(rng.choice(TOPICS).split()[-1] for _ in range(12))
+
+
+class Meter:
+    """Model calls and prompt tokens (counted with tiktoken from the requests the model received), Slack calls."""
+
+    def __init__(self, deploy: Deployment) -> None:
+        self.deploy = deploy
+        self.model_seen = len(deploy.model.requests)
+        self.slack_seen = len(deploy.slack.api_calls)
+
+    def read(self) -> dict[str, int]:
+        requests = [r for r in self.deploy.model.requests[self.model_seen :] if r.get("response_format")]
+        calls = self.deploy.slack.api_calls[self.slack_seen :]
+        return {
+            "model_calls": len(requests),
+            "prompt_tokens": sum(COUNTER.count_messages(r["messages"]) for r in requests),
+            "slack_calls": len(calls),
+            "slack_reads": sum(1 for c in calls if c.method in ("conversations.replies", "conversations.history")),
+        }
+
+
+def ask(deploy: Deployment, thread: str, text: str) -> dict[str, int]:
+    meter = Meter(deploy)
+    before = len(deploy.slack.bot_messages(deploy.channel, thread_ts=thread))
+    deploy.slack.mention(deploy.users[0], deploy.channel, text, thread_ts=thread)
+    deploy.slack.wait_for_bot_message(deploy.channel, thread_ts=thread, timeout=300, count=before + 1)
+    return meter.read()
+
+
+def scenario(deploy: Deployment, size: int, rng: random.Random, naive: bool) -> dict[str, Any]:
+    texts = [message(rng, i) for i in range(size)]
+    thread = deploy.slack.seed_thread(deploy.channel, deploy.users[1], texts, repliers=deploy.users[1:6])
+    command = "summarize this thread" + (" refresh" if naive else "")
+    first = ask(deploy, thread, command)
+    unchanged = ask(deploy, thread, command)
+    new = [message(rng, size + i) for i in range(10)]
+    for text in new:
+        deploy.slack.post_message(deploy.users[2], deploy.channel, text, thread_ts=thread)
+    grown = ask(deploy, thread, command)
+    previous_summary = summarizer({"response_format": {"json_schema": {"name": "thread_summary"}}}).content or ""
+    reference = sum(COUNTER.count(t) for t in new) + COUNTER.count(previous_summary)
+    return {"first": first, "unchanged": unchanged, "after_10_replies": grown, "new_plus_previous_tokens": reference}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100 and 1,000 messages only")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/summary_cost.json"))
+    args = parser.parse_args()
+    sizes = (100, 1_000) if args.quick else (100, 1_000, 5_000)
+    results: dict[str, Any] = {}
+    with deployment() as deploy:
+        deploy.model.set_responder(summarizer)
+        deploy.launch("run", SYNAPSE_REQUEST_TOKEN_BUDGET="2000000")
+        for size in sizes:
+            results[str(size)] = {
+                "synapse": scenario(deploy, size, random.Random(size), naive=False),
+                "naive": scenario(deploy, size, random.Random(size), naive=True),
+            }
+    print("summary cost per request (model calls / prompt tokens / Slack API calls); naive = re-summarise everything")
+    print(f"{'messages':>8} {'request':>18} {'synapse':>24} {'naive':>24}")
+    for size, r in results.items():
+        for step in ("first", "unchanged", "after_10_replies"):
+            s, n = r["synapse"][step], r["naive"][step]
+            print(
+                f"{size:>8} {step:>18} {s['model_calls']:>5} {s['prompt_tokens']:>9,} {s['slack_calls']:>8} "
+                f"{n['model_calls']:>5} {n['prompt_tokens']:>9,} {n['slack_calls']:>8}"
+            )
+        print(f"{'':>8} {'new + previous':>18} {r['synapse']['new_plus_previous_tokens']:>15,} tokens")
+    zero = all(r["synapse"]["unchanged"]["model_calls"] == 0 for r in results.values())
+    print(f"unchanged re-summary with zero model calls: {'met' if zero else 'MISSED'}")
+    write_json(args.out, {"results": results})
+
+
+if __name__ == "__main__":
+    main()
