@@ -1,4 +1,4 @@
-"""The `synapse-bot` command: run (default), gateway, worker, health, check, stats, demo."""
+"""The `synapse-bot` command: run (default), gateway, worker, health, check, stats, shell, demo."""
 
 from __future__ import annotations
 
@@ -109,6 +109,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(verbose=args.verbose)
 
 
+def cmd_shell(args: argparse.Namespace) -> int:
+    from synapse_bot.shell import run_shell
+
+    return run_shell()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synapse-bot", description="Synapse, the Slack assistant.")
     sub = parser.add_subparsers(dest="command")
@@ -131,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="requests, latency, tokens, cost and errors by tool, from MLflow")
     stats.add_argument("--hours", type=float, default=24.0, help="how far back to look (default 24)")
     stats.set_defaults(func=cmd_stats)
+    sub.add_parser(
+        "shell", help="talk to the bot from the terminal (local Slack sandbox; model from OPENAI_* if set)"
+    ).set_defaults(func=cmd_shell)
     demo = sub.add_parser("demo", help="run the bot against a local Slack sandbox and print the conversation")
     demo.add_argument("--verbose", action="store_true", help="show the bot's logs too")
     demo.set_defaults(func=cmd_demo)

@@ -35,7 +35,7 @@ def _names(sandbox: SlackSandbox) -> dict[str, str]:
     return {u["id"]: u["name"] for u in sandbox.users()}
 
 
-def _print_thread(sandbox: SlackSandbox, channel: str, thread_ts: str | None, seen: set[str], out: Any) -> None:
+def print_thread(sandbox: SlackSandbox, channel: str, thread_ts: str | None, seen: set[str], out: Any) -> None:
     names = _names(sandbox)
     channels = {c: sandbox.workspace.channels[c].name for c in list(sandbox.workspace.channels)}
     messages = sandbox.messages(channel, thread_ts=thread_ts) if thread_ts else sandbox.messages(channel)
@@ -140,54 +140,54 @@ def _play(sandbox: SlackSandbox, runtime: Runtime, alice: str, bob: str, general
     before = count(general, None)
     ts = sandbox.mention(alice, general, "help")
     ok &= wait_reply(general, ts, before)
-    _print_thread(sandbox, general, ts, seen, out)
+    print_thread(sandbox, general, ts, seen, out)
 
     out.write("\n── 2. alice sets up a keyword monitor on #alerts\n")
     ts = sandbox.mention(alice, general, "monitor slack channel #alerts for keywords: error, down")
     ok &= wait_reply(general, ts, 0)
-    _print_thread(sandbox, general, ts, seen, out)
+    print_thread(sandbox, general, ts, seen, out)
 
     out.write("\n── 3. bob posts in #alerts; alice gets a DM\n")
     dm = sandbox.im_channel(alice).id
     sandbox.post_message(bob, alerts, "checkout-api is DOWN after the 14:02 deploy")
     ok &= wait_reply(dm, None, 0)
     out.write("  bob in #alerts: checkout-api is DOWN after the 14:02 deploy\n")
-    _print_thread(sandbox, dm, None, seen, out)
+    print_thread(sandbox, dm, None, seen, out)
 
     out.write("\n── 4. a discussion in #general, summarized with the Summarize thread shortcut\n")
     root = sandbox.post_message(bob, general, "Release 2.3 is blocked on the flaky auth test. Ideas?")
     sandbox.post_message(alice, general, "I think it's the token refresh race again.", thread_ts=root)
     sandbox.post_message(bob, general, "Agreed, we'll go with disabling the cache warmup for now.", thread_ts=root)
     sandbox.post_message(alice, general, "I'll open a PR by Friday. Do we need a changelog entry?", thread_ts=root)
-    _print_thread(sandbox, general, root, seen, out)
+    print_thread(sandbox, general, root, seen, out)
     before = count(general, root)
     envelope = sandbox.message_shortcut(bob, general, root)
     ack = sandbox.wait_for_ack(envelope, timeout=5)
     out.write(f"  (shortcut acknowledged in {ack.latency_s * 1000:.0f} ms)\n")
     ok &= wait_reply(general, root, before)
-    _print_thread(sandbox, general, root, seen, out)
+    print_thread(sandbox, general, root, seen, out)
 
     out.write("\n── 5. the same thread again: answered from the cache\n")
     before = count(general, root)
     sandbox.mention(alice, general, "summarize this thread", thread_ts=root)
     ok &= wait_reply(general, root, before)
-    _print_thread(sandbox, general, root, seen, out)
+    print_thread(sandbox, general, root, seen, out)
 
     out.write("\n── 6. bob asks for a triage of acme/widgets (GitHub is a local stand-in)\n")
     ts = sandbox.mention(bob, general, "triage github issues in acme/widgets")
     ok &= wait_reply(general, ts, 0)
-    _print_thread(sandbox, general, ts, seen, out)
+    print_thread(sandbox, general, ts, seen, out)
     answer = sandbox.bot_messages(general, thread_ts=ts)[-1]
     out.write("  (alice, who may write to GitHub, clicks “Apply suggested labels”)\n")
     before = count(general, ts)
     sandbox.click_button(alice, general, str(answer["ts"]), "synapse_apply_labels")
     ok &= wait_reply(general, ts, before)
-    _print_thread(sandbox, general, ts, seen, out)
+    print_thread(sandbox, general, ts, seen, out)
 
     out.write("\n── 7. bob asks for a review of pull request #5\n")
     ts = sandbox.mention(bob, general, "review pr #5 in acme/widgets")
     ok &= wait_reply(general, ts, 0)
-    _print_thread(sandbox, general, ts, seen, out)
+    print_thread(sandbox, general, ts, seen, out)
 
     out.write("\n── 8. alice runs /synapse list monitors\n")
     before = count(general, None)
@@ -195,7 +195,7 @@ def _play(sandbox: SlackSandbox, runtime: Runtime, alice: str, bob: str, general
     ack = sandbox.wait_for_ack(envelope, timeout=5)
     out.write(f"  (command acknowledged in {ack.latency_s * 1000:.0f} ms)\n")
     ok &= wait_reply(general, None, before)
-    _print_thread(sandbox, general, None, seen, out)
+    print_thread(sandbox, general, None, seen, out)
     if not ok:
         out.write("\nSome answers did not arrive in time: run `synapse-bot demo --verbose` to see the bot's logs.\n")
     return ok

@@ -34,13 +34,13 @@ from synapse_bot.jobs.guard import ReplyGuard
 from synapse_bot.jobs.handle import RequestHandler
 from synapse_bot.jobs.queue import JobQueue, QueueWorker, build_broker
 from synapse_bot.jobs.runner import InProcessRunner
-from synapse_bot.limits import Limiter, LimitSettings
 from synapse_bot.listeners.intake import Intake
 from synapse_bot.monitors.alerts import AlertRouter, DigestSweeper
 from synapse_bot.store.connection import open_redis
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
+from synapse_bot.store.limits import Limiter, LimitSettings
 from synapse_bot.store.memory import ThreadMemory
 from synapse_bot.store.monitors import MonitorStore
 from synapse_bot.store.outage import RedisWatch

@@ -31,3 +31,23 @@ def test_demo_runs_the_conversation_and_exits_zero(tmp_path: Path) -> None:
         (tmp_path / ".synapse" / "demo" / "redis").iterdir()
     )
     assert "Traceback" not in result.stderr
+
+
+def test_shell_talks_to_the_real_bot_from_stdin(tmp_path: Path) -> None:
+    lines = "help\ntriage acme/widgets\nand only the bugs?\n/synapse list monitors\nexit\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "synapse_bot", "shell"],
+        input=lines,
+        cwd=tmp_path,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert "model: offline" in out
+    assert "summarize_thread" in out  # help
+    assert "Triage of acme/widgets" in out and "App crashes on login with SSO" in out
+    assert out.count("synapse:") >= 4  # every line got an answer
+    assert (tmp_path / ".synapse" / "shell" / "redis").is_dir()

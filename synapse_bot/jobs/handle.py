@@ -16,10 +16,10 @@ from synapse_bot.integrations.slack import ReplyTarget, SlackReplier
 from synapse_bot.integrations.slack_reader import SlackReader
 from synapse_bot.jobs.guard import ClaimState, ReplyGuard
 from synapse_bot.jobs.model import RequestKind, SlackRequest
-from synapse_bot.limits import Admission, Limiter
 from synapse_bot.monitors.alerts import AlertRouter
 from synapse_bot.render.feedback import FEEDBACK_DOWN, FEEDBACK_UP, feedback_buttons
 from synapse_bot.render.home import STOP_MONITOR_ACTION, RecentSummary, build_home_view
+from synapse_bot.store.limits import Admission, Limiter
 from synapse_bot.tools.monitor_channel import is_admin_user, stop_rule
 from synapse_bot.tools.review_pull_request import POST_REVIEW_ACTION, post_review
 from synapse_bot.tools.triage_issues import APPLY_LABELS_ACTION, apply_labels
