@@ -1,8 +1,9 @@
 """The sandbox's Socket Mode endpoint: hello, envelopes to one connection each, acks, redelivery, disconnects.
 
-As on Slack: each envelope goes to one of the app's connections (round-robin); an envelope not acknowledged
-within the ack timeout is sent again with `retry_attempt` + 1 and `retry_reason: "timeout"` (at most 3 retries);
-envelopes that arrive while no connection is open wait and are delivered on the next connect.
+As on Slack: each envelope goes to one of the app's connections (Slack promises no order, so the sandbox
+picks at random from a fixed seed: reproducible, with no strict alternation for a test to lean on); an envelope
+not acknowledged within the ack timeout is sent again with `retry_attempt` + 1 and `retry_reason: "timeout"`
+(at most 3 retries); envelopes that arrive while no connection is open wait and are delivered on the next connect.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -63,7 +65,7 @@ class SocketHub:
     envelopes: dict[str, Envelope] = field(default_factory=dict)
     acks: dict[str, AckRecord] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
-    _next: int = 0
+    _pick: random.Random = field(default_factory=lambda: random.Random(7))
     connects: int = 0
     _tasks: set[asyncio.Future[None]] = field(default_factory=set)
 
@@ -121,8 +123,7 @@ class SocketHub:
             if envelope_id not in self.pending:
                 self.pending.append(envelope_id)
             return
-        ws = live[self._next % len(live)]
-        self._next += 1
+        ws = self._pick.choice(live)
         envelope.delivered_at = time.monotonic()
         envelope.deliveries += 1
         self.acks.pop(envelope_id, None)
