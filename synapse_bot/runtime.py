@@ -129,9 +129,11 @@ class Runtime:
         identity = _identify(self.settings, client)
         self.bot_user_id = str(identity.get("user_id"))
         self.redis, self.embedded_redis = open_redis(self.settings)
+        if self.embedded_redis is not None:
+            self.embedded_redis.supervise(self._stopped)
         handler = self._build_handler(client)
         redis_url = self.embedded_redis.url if self.embedded_redis else str(self.settings.redis_url)
-        self.queue = JobQueue(build_broker(self.settings, redis_url), handler)
+        self.queue = JobQueue(build_broker(self.settings, redis_url), handler, handler.time_limit_reached)
         if self.shape.has_worker:
             assert self.alerts is not None
             self.sweeper = DigestSweeper(
@@ -204,7 +206,9 @@ class Runtime:
         self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
         self.failover = FailoverSubmitter(self.queue.submit, self.runner, self.watch)
         deduper = EventDeduper(self.redis, Keys(self.settings.key_prefix), self.settings.dedupe_ttl_seconds)
-        self.app = build_app(client, Intake(deduper, self.failover.submit, self.watch, self.settings.secrets()))
+        monitors = MonitorStore(self.redis, Keys(self.settings.key_prefix))
+        intake = Intake(deduper, self.failover.submit, self.watch, self.settings.secrets(), monitors.is_monitored)
+        self.app = build_app(client, intake)
         self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
         self.socket.connect()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,13 +19,14 @@ from synapse_bot.health import query
 from synapse_bot.jobs.guard import ClaimState, ReplyGuard
 from synapse_bot.jobs.model import RequestKind, SlackRequest
 from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.limits import Limiter, LimitSettings, seconds_text
 from synapse_bot.store.outage import RedisWatch
 from tests.cluster import free_port
-from tests.conftest import make_settings, subprocess_env
+from tests.conftest import make_model_settings, make_settings, subprocess_env
 
 
 def keys() -> Keys:
@@ -249,3 +252,65 @@ def test_health_endpoint_and_command(
     unreachable = [sys.executable, "-m", "synapse_bot", "health", "--url", f"http://127.0.0.1:{free_port()}/health"]
     done = subprocess.run(unreachable, env=subprocess_env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "unreachable" in done.stdout
+
+
+def test_channel_messages_are_queued_only_where_a_monitor_watches(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    assert bot.failover is not None
+    alerts = slack.add_channel("alerts", members=[workspace["alice"], workspace["bob"]])
+    for i in range(5):
+        slack.post_message(workspace["bob"], alerts, f"chatter {i}")
+    time.sleep(0.5)
+    assert bot.failover.queued == 0  # acknowledged, not turned into jobs
+    ts = slack.mention(workspace["alice"], workspace["general"], "monitor #alerts for outage")
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
+    queued = bot.failover.queued
+    slack.post_message(workspace["bob"], alerts, "big outage in eu-west")
+    dm = slack.im_channel(workspace["alice"]).id
+    assert "outage" in slack.wait_for_bot_message(dm, timeout=20)["text"]
+    assert bot.failover.queued == queued + 1
+
+
+def test_a_job_over_its_time_limit_is_stopped_and_says_so(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    with OpenAIServer() as model:
+        summary = {"tldr": "t", "key_points": [], "decisions": [], "action_items": [], "open_questions": []}
+        model.set_responder(lambda body: Reply.delay(4.0, Reply.json_content(summary)))
+        settings = make_model_settings(slack, redis_server, tmp_path, model, SYNAPSE_JOB_TIME_LIMIT_SECONDS=10)
+        runtime = Runtime(settings).start()
+        try:
+            assert slack.wait_connected(1)
+            texts = [f"message {i} about the release and the flaky deploy pipeline" * 3 for i in range(1_500)]
+            root = slack.seed_thread(workspace["general"], workspace["bob"], texts)
+            slack.mention(workspace["alice"], workspace["general"], "summarize this thread", thread_ts=root)
+            reply = slack.wait_for_bot_message(workspace["general"], thread_ts=root, timeout=40)
+            assert "took longer than Synapse's limit of 10 s, so I stopped" in reply["text"]
+            assert "SYNAPSE_JOB_TIME_LIMIT_SECONDS" in reply["text"]
+            assert len(slack.bot_messages(workspace["general"], thread_ts=root)) == 1
+        finally:
+            runtime.stop()
+
+
+def test_the_embedded_redis_is_restarted_when_it_dies_and_answers_continue(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    settings = make_settings(slack, redis_server, tmp_path, REDIS_URL=None)  # the embedded default
+    runtime = Runtime(settings).start()
+    try:
+        assert slack.wait_connected(1) and runtime.embedded_redis is not None
+        first_pid = runtime.embedded_redis.pid
+        assert first_pid is not None
+        os.kill(first_pid, signal.SIGKILL)  # an OOM kill, say
+        ts = slack.mention(workspace["alice"], workspace["general"], "help")  # answered while it is down
+        assert "summarize_thread" in slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)["text"]
+        deadline = time.monotonic() + 15
+        while not runtime.redis_reachable() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert runtime.redis_reachable() and runtime.embedded_redis.pid not in (None, first_pid)
+        ts = slack.mention(workspace["alice"], workspace["general"], "help")
+        slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
+        assert runtime.health()["status"] == "ok"
+    finally:
+        runtime.stop()

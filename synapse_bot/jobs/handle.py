@@ -19,7 +19,7 @@ from synapse_bot.jobs.model import RequestKind, SlackRequest
 from synapse_bot.monitors.alerts import AlertRouter
 from synapse_bot.render.feedback import FEEDBACK_DOWN, FEEDBACK_UP, feedback_buttons
 from synapse_bot.render.home import STOP_MONITOR_ACTION, RecentSummary, build_home_view
-from synapse_bot.store.limits import Admission, Limiter
+from synapse_bot.store.limits import Admission, Limiter, seconds_text
 from synapse_bot.tools.monitor_channel import is_admin_user, stop_rule
 from synapse_bot.tools.review_pull_request import POST_REVIEW_ACTION, post_review
 from synapse_bot.tools.triage_issues import APPLY_LABELS_ACTION, apply_labels
@@ -174,6 +174,24 @@ class RequestHandler:
             if claim is not None and self.guard is not None:
                 self.guard.record(claim, posted[0] if posted else "private")
             span.set(messages=len(posted), chars=len(text))
+
+    def time_limit_reached(self, request: SlackRequest) -> None:
+        """The job was stopped at SYNAPSE_JOB_TIME_LIMIT_SECONDS: tell the person instead of going quiet."""
+        if request.kind not in ANSWERED_KINDS:
+            return
+        limit = seconds_text(self.dispatcher.settings.job_time_limit_seconds)
+        target = ReplyTarget(request.channel_id, request.thread_ts, request.user_id, request.response_url)
+        trace = RequestTrace.start(request.kind.value, team=request.team_id, channel=request.channel_id)
+        text = (
+            f"Sorry — that took longer than Synapse's limit of {limit}, so I stopped. Try a narrower request "
+            "(a shorter thread, a smaller `limit`); an admin can raise SYNAPSE_JOB_TIME_LIMIT_SECONDS."
+        )
+        try:
+            self._post_once(request, trace, target, text, [])
+        except SlackApiError as exc:
+            log.warning("time-limit notice not posted", extra={"error": exc.response.get("error")})
+        trace.finish("ERROR", "TimeLimitExceeded")
+        self.sink.record(trace)
 
     def _publish_home(self, request: SlackRequest, trace: RequestTrace) -> None:
         services = self.dispatcher.services

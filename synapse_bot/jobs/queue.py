@@ -17,7 +17,7 @@ from typing import Any
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit, TimeLimitExceeded
 
 from synapse_bot.config import Settings
 from synapse_bot.jobs.model import SlackRequest
@@ -57,9 +57,12 @@ def build_broker(settings: Settings, redis_url: str) -> RedisBroker:
 class JobQueue:
     """Both ends of the request queue: `submit` (gateways) and `handler` (set in processes that run workers)."""
 
-    def __init__(self, broker: RedisBroker, handler: JobHandler | None = None) -> None:
+    def __init__(
+        self, broker: RedisBroker, handler: JobHandler | None = None, on_time_limit: JobHandler | None = None
+    ) -> None:
         self.broker = broker
         self.handler = handler
+        self.on_time_limit = on_time_limit
         self.performed = 0
         self.actor: dramatiq.Actor[[dict[str, Any]], None] = dramatiq.Actor(
             self._perform,
@@ -77,7 +80,14 @@ class JobQueue:
     def _perform(self, payload: dict[str, Any]) -> None:
         if self.handler is None:
             raise RuntimeError("this process has no job handler (a gateway-only process received a job)")
-        self.handler(SlackRequest.model_validate(payload))
+        request = SlackRequest.model_validate(payload)
+        try:
+            self.handler(request)
+        except TimeLimitExceeded:
+            # Dramatiq interrupted a job past SYNAPSE_JOB_TIME_LIMIT_SECONDS: say so rather than go quiet.
+            log.warning("job over its time limit", extra={"kind": request.kind.value})
+            if self.on_time_limit is not None:
+                self.on_time_limit(request)
         self.performed += 1
 
     def depth(self) -> int:
@@ -93,6 +103,9 @@ class QueueWorker:
         self.threads = threads
 
     def start(self) -> None:
+        # Dramatiq's CLI announces process boot; TimeLimit starts its deadline thread on it. We embed the worker, so
+        # we announce it ourselves, or SYNAPSE_JOB_TIME_LIMIT_SECONDS would never be enforced.
+        self._worker.broker.emit_after("process_boot")
         self._worker.start()
         log.info("job worker started", extra={"threads": self.threads})
 

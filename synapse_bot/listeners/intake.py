@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import redis
 
-from synapse_bot.jobs.model import SlackRequest
+from synapse_bot.jobs.model import RequestKind, SlackRequest
 from synapse_bot.logs import redact
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.outage import RedisWatch
@@ -47,7 +47,9 @@ class Intake:
         submit: Callable[[SlackRequest], None],
         watch: RedisWatch | None = None,
         secrets: Sequence[str] = (),
+        monitored: Callable[[str, str], bool] | None = None,
     ) -> None:
+        self._monitored = monitored
         self._secrets = tuple(s for s in secrets if s)
         self._deduper = deduper
         self._submit = submit
@@ -56,6 +58,8 @@ class Intake:
 
     def accept(self, request: SlackRequest) -> bool:
         """Queue the request unless this delivery was already taken; True when queued."""
+        if request.kind is RequestKind.MESSAGE and not self._wanted(request):
+            return False
         claimed = self._claim(request)
         if not claimed:
             log.info(
@@ -69,6 +73,18 @@ class Intake:
             self._release(request)
             raise
         return True
+
+    def _wanted(self, request: SlackRequest) -> bool:
+        """A channel message is work only where a monitor watches: elsewhere it is acknowledged and forgotten."""
+        if self._monitored is None or not self._watch.usable():
+            return True
+        try:
+            wanted = self._monitored(request.team_id, request.channel_id)
+        except (redis.RedisError, OSError) as exc:
+            self._watch.failed(exc)
+            return True  # cannot tell: let a worker decide
+        self._watch.ok()  # this call may have been the outage probe: its success ends degraded mode
+        return wanted
 
     def _scrubbed(self, request: SlackRequest) -> SlackRequest:
         """A configured secret pasted into Slack is never queued, remembered, traced or echoed."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -123,6 +124,28 @@ class EmbeddedRedis:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+    @property
+    def pid(self) -> int | None:
+        """The redis-server we started (None when we reuse one another process started)."""
+        return self._process.pid if self._process is not None else None
+
+    def supervise(self, stopped: threading.Event, every_s: float = 2.0) -> threading.Thread:
+        """Restart the server if it dies (an OOM kill, a crash) until `stopped` is set; AOF brings the data back."""
+
+        def loop() -> None:
+            while not stopped.wait(every_s):
+                if self._process is not None and self._process.poll() is not None:
+                    log.warning("embedded redis exited; restarting", extra={"code": self._process.returncode})
+                    self._process = None
+                    try:
+                        self.start()
+                    except RuntimeError as exc:
+                        log.error("embedded redis did not restart", extra={"error": str(exc)})
+
+        thread = threading.Thread(target=loop, name="synapse-redis-supervisor", daemon=True)
+        thread.start()
+        return thread
 
     def kill(self) -> None:
         """SIGKILL, for fault tests."""

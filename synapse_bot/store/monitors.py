@@ -55,6 +55,10 @@ class MonitorStore:
         pipe.incr(self._version_key(rule.team_id, rule.channel_id))
         pipe.execute()
 
+    def is_monitored(self, team: str, channel: str) -> bool:
+        """Does any monitor watch this channel? (One SISMEMBER: gateways ask it for every channel message.)"""
+        return bool(self._r.sismember(self._channels_key(team), channel))
+
     def rules(self, team: str, channel: str) -> list[MonitorRule]:
         raw = self._r.hgetall(self._rules_key(team, channel))
         rules = [MonitorRule.model_validate_json(v) for v in raw.values()]
