@@ -35,6 +35,7 @@ from synapse_bot.jobs.handle import RequestHandler
 from synapse_bot.jobs.queue import JobQueue, QueueWorker, build_broker
 from synapse_bot.jobs.runner import InProcessRunner
 from synapse_bot.listeners.intake import Intake
+from synapse_bot.listeners.socket_latency import send_without_delay
 from synapse_bot.monitors.alerts import AlertRouter, DigestSweeper
 from synapse_bot.store.connection import open_redis
 from synapse_bot.store.dedupe import EventDeduper
@@ -210,6 +211,7 @@ class Runtime:
         intake = Intake(deduper, self.failover.submit, self.watch, self.settings.secrets(), monitors.is_monitored)
         self.app = build_app(client, intake)
         self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
+        send_without_delay(self.socket.client)
         self.socket.connect()
 
     # Health --------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -120,6 +121,32 @@ def test_dropped_socket_reconnects_without_losing_the_event(
     slack.drop_connections()
     ts = slack.mention(workspace["alice"], workspace["general"], "help")  # queued while nobody is connected
     assert slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
+
+
+def _nodelay(bot: Runtime) -> int:
+    assert bot.socket is not None
+    sock = bot.socket.client.current_session.sock  # type: ignore[attr-defined]
+    return int(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)) if sock is not None else -1
+
+
+def _wait_nodelay(bot: Runtime, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _nodelay(bot) != 1:
+        time.sleep(0.05)
+    return _nodelay(bot)
+
+
+def test_acks_are_sent_without_nagle_delay_on_every_connection(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    """slack-sdk leaves Nagle on; acks written back to back would then wait for Slack's TCP ACKs."""
+    assert _wait_nodelay(bot) == 1
+    first = bot.socket.client.current_session  # type: ignore[union-attr]
+    slack.drop_connections()
+    ts = slack.mention(workspace["alice"], workspace["general"], "help")
+    assert slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
+    assert bot.socket.client.current_session is not first  # type: ignore[union-attr]  # a new connection...
+    assert _wait_nodelay(bot) == 1  # ...set up the same way
 
 
 def test_home_tab_is_published_when_opened(bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]) -> None:
