@@ -65,6 +65,23 @@ def test_rules_persist_version_and_delete(redis_client: redis.Redis) -> None:
     assert store.all_rules("T1") == []
 
 
+def test_a_channel_is_monitored_until_its_last_rule_is_deleted(redis_client: redis.Redis) -> None:
+    """Gateways drop messages from channels outside the monitored set, so the set must follow the rules exactly."""
+    store = MonitorStore(redis_client, Keys("montest3"))
+    first = MonitorRule(team_id="T1", channel_id="C1", keywords=["error"], creator="U1")
+    second = MonitorRule(team_id="T1", channel_id="C1", keywords=["deploy"], creator="U2")
+    assert not store.is_monitored("T1", "C1")
+    store.save(first)
+    store.save(second)
+    version = store.version("T1", "C1")
+    assert store.delete("T1", "C1", [first.id, "no-such-rule"]) == 1
+    assert store.is_monitored("T1", "C1")  # one rule left
+    assert store.version("T1", "C1") == version + 1
+    assert store.delete("T1", "C1", [second.id]) == 1
+    assert not store.is_monitored("T1", "C1")
+    assert not store.is_monitored("T2", "C1")  # teams do not mix
+
+
 def test_alert_once_per_message_and_flood_window(redis_client: redis.Redis) -> None:
     store = MonitorStore(redis_client, Keys("montest2"))
     assert store.first_alert_for("T1", "r1", "1.1")

@@ -32,10 +32,23 @@ class PendingHit(BaseModel):
     keywords: list[str]
 
 
+# Delete rules and, with the last one, the channel's place in the monitored set — in one step: gateways skip
+# channels outside that set, so a save racing a delete must never leave a watched channel out of it.
+_DELETE_RULES = """
+local removed = redis.call('HDEL', KEYS[1], unpack(ARGV, 2))
+redis.call('INCR', KEYS[2])
+if redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[3], ARGV[1])
+end
+return removed
+"""
+
+
 class MonitorStore:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._r = client
         self._keys = keys
+        self._delete_rules = client.register_script(_DELETE_RULES)
 
     # Rules -----------------------------------------------------------------------------------------
 
@@ -71,13 +84,8 @@ class MonitorStore:
     def delete(self, team: str, channel: str, rule_ids: list[str]) -> int:
         if not rule_ids:
             return 0
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hdel(self._rules_key(team, channel), *rule_ids)
-        pipe.incr(self._version_key(team, channel))
-        removed = int(pipe.execute()[0])
-        if not self._r.hlen(self._rules_key(team, channel)):
-            self._r.srem(self._channels_key(team), channel)
-        return removed
+        keys = [self._rules_key(team, channel), self._version_key(team, channel), self._channels_key(team)]
+        return int(self._delete_rules(keys=keys, args=[channel, *rule_ids]))
 
     def version(self, team: str, channel: str) -> int:
         value = self._r.get(self._version_key(team, channel))
