@@ -18,9 +18,11 @@ from synapse_bot.config import ConfigError, load_settings
 from synapse_bot.health import query
 from synapse_bot.jobs.guard import ClaimState, ReplyGuard
 from synapse_bot.jobs.model import RequestKind, SlackRequest
+from synapse_bot.listeners.intake import Intake
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.limits import Limiter, LimitSettings, seconds_text
@@ -230,6 +232,42 @@ def test_redis_watch_skips_redis_while_down_then_probes() -> None:
     assert watch.usable() and not watch.usable()  # exactly one probe per interval
     watch.ok()
     assert not watch.down and watch.usable() and watch.outages == 1
+
+
+def test_deliveries_claimed_during_an_outage_are_recognised_after_it_by_every_gateway(tmp_path: Path) -> None:
+    """A retry that reaches another gateway after Redis returns must not be answered a second time."""
+    server = EmbeddedRedis(tmp_path / "redis", persist=False, port=free_port()).start()
+    prefix = keys()
+    client = redis.Redis.from_url(server.url, socket_connect_timeout=0.3, socket_timeout=0.3)
+    queued: list[SlackRequest] = []
+    gateway = Intake(EventDeduper(client, prefix, 600), queued.append, RedisWatch(retry_s=0.0))
+
+    def delivery(event_id: str, retry: int = 0) -> SlackRequest:
+        return SlackRequest(
+            kind=RequestKind.MENTION,
+            dedupe_key=event_id,
+            team_id="T1",
+            user_id="U1",
+            channel_id="C1",
+            text="help",
+            retry_attempt=retry,
+        )
+
+    try:
+        server.kill()
+        assert gateway.accept(delivery("EvDuringOutage"))  # handled from memory
+        assert not gateway.accept(delivery("EvDuringOutage", retry=1))  # memory still dedupes
+        server.start()
+        assert gateway.accept(delivery("EvAfter"))  # Redis is back: the outage claims are written first
+        other_client = redis.Redis.from_url(server.url)
+        other_gateway = Intake(EventDeduper(other_client, prefix, 600), queued.append, RedisWatch())
+        assert not other_gateway.accept(delivery("EvDuringOutage", retry=2))
+        assert not other_gateway.accept(delivery("EvAfter", retry=1))
+        assert [r.dedupe_key for r in queued] == ["EvDuringOutage", "EvAfter"]
+        other_client.close()
+    finally:
+        client.close()
+        server.stop()
 
 
 def test_health_endpoint_and_command(

@@ -21,6 +21,8 @@ from synapse_bot.store.outage import RedisWatch
 
 log = logging.getLogger(__name__)
 
+UNSYNCED_LIMIT = 50_000
+
 
 class LocalClaims:
     """The dedupe fallback while Redis is down: claims remembered by this process only (bounded, oldest dropped)."""
@@ -55,6 +57,10 @@ class Intake:
         self._submit = submit
         self._watch = watch or RedisWatch()
         self._local = LocalClaims()
+        # Deliveries claimed only in memory while Redis was down: written to Redis once it answers again, so a
+        # later retry of one of them — to this gateway or another — is recognised there.
+        self._unsynced: list[tuple[str, str]] = []
+        self._unsynced_lock = threading.Lock()
 
     def accept(self, request: SlackRequest) -> bool:
         """Queue the request unless this delivery was already taken; True when queued."""
@@ -96,16 +102,34 @@ class Intake:
 
     def _claim(self, request: SlackRequest) -> bool:
         local = self._local.claim(f"{request.team_id}:{request.dedupe_key}")
-        if not self._watch.usable():
-            return local
+        if self._watch.usable():
+            try:
+                self._sync_outage_claims()
+                claimed = self._deduper.claim(request.team_id, request.dedupe_key)
+            except (redis.RedisError, OSError) as exc:
+                self._watch.failed(exc)
+            else:
+                self._watch.ok()
+                return claimed
+        # Without Redis only this process's memory tells a retry from a first delivery.
+        if local:
+            with self._unsynced_lock:
+                self._unsynced.append((request.team_id, request.dedupe_key))
+                del self._unsynced[:-UNSYNCED_LIMIT]  # a long outage keeps the newest (Slack retries for minutes)
+        return local
+
+    def _sync_outage_claims(self) -> None:
+        with self._unsynced_lock:
+            pending, self._unsynced = self._unsynced, []
+        if not pending:
+            return
         try:
-            claimed = self._deduper.claim(request.team_id, request.dedupe_key)
-        except (redis.RedisError, OSError) as exc:
-            # Without Redis only this process's memory tells a retry from a first delivery.
-            self._watch.failed(exc)
-            return local
-        self._watch.ok()
-        return claimed
+            self._deduper.claim_many(pending)
+        except (redis.RedisError, OSError):
+            with self._unsynced_lock:
+                self._unsynced[:0] = pending  # still down: keep them for the next probe
+            raise
+        log.info("outage claims written to redis", extra={"claims": len(pending)})
 
     def _release(self, request: SlackRequest) -> None:
         with contextlib.suppress(redis.RedisError, OSError):
