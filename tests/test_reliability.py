@@ -6,8 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -352,3 +355,28 @@ def test_the_embedded_redis_is_restarted_when_it_dies_and_answers_continue(
         assert runtime.health()["status"] == "ok"
     finally:
         runtime.stop()
+
+
+def test_processes_sharing_a_data_dir_start_one_server_and_the_survivor_restarts_it() -> None:
+    with tempfile.TemporaryDirectory(prefix="er-") as tmp:  # short: unix socket paths are limited to ~100 bytes
+        directory = Path(tmp) / "redis"
+        contenders = [EmbeddedRedis(directory, persist=True) for _ in range(4)]
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda e: e.start(), contenders))  # four processes starting at the same moment
+        owners = [e for e in contenders if e.pid is not None]
+        assert len(owners) == 1  # one server; the others reuse it
+        owner, survivor = owners[0], next(e for e in contenders if e.pid is None)
+        client = redis.Redis.from_url(survivor.url, socket_connect_timeout=1)
+        client.set("kept", "yes")
+        stopped = threading.Event()
+        survivor.supervise(stopped, every_s=0.2)
+        try:
+            owner.stop()  # the process that started it exits (a deploy, a crash)
+            deadline = time.monotonic() + 15
+            while survivor.pid is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert survivor.pid is not None and client.get("kept") == b"yes"  # restarted, data back from the AOF
+        finally:
+            stopped.set()
+            client.close()
+            survivor.stop()

