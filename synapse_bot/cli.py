@@ -9,6 +9,7 @@ from types import FrameType
 
 from synapse_bot.config import ConfigError, Settings, load_settings
 from synapse_bot.logs import configure_logging
+from synapse_bot.process_tuning import tune_for_serving
 
 
 def _settings_or_exit() -> Settings:
@@ -44,6 +45,7 @@ def _serve(shape: str) -> int:
         _print_config_error(exc)
         runtime.stop()
         return 2
+    tune_for_serving(shares_interpreter=runtime.shape.has_gateway and runtime.shape.has_worker)
     runtime.wait()
     return 0
 

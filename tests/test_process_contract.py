@@ -72,3 +72,19 @@ def test_python_m_synapse_bot_answers_over_the_wire_and_stops_on_sigterm(
     assert (tmp_path / ".synapse" / "redis").is_dir()  # embedded Redis under the default data dir
     for secret in (slack.bot_token, slack.app_token, model.api_key, github.token):
         assert secret not in stderr  # structured logs never carry a token
+
+
+def test_serving_processes_freeze_start_up_objects_and_only_run_shortens_the_switch_interval() -> None:
+    """Checked in fresh interpreters: the tuning is process-wide, so it must not leak into this test process."""
+    probe = (
+        "import gc, sys; from synapse_bot.process_tuning import tune_for_serving; "
+        "tune_for_serving(shares_interpreter={shared}); print(gc.get_freeze_count(), sys.getswitchinterval())"
+    )
+    outputs = {
+        shared: subprocess.run(
+            [sys.executable, "-c", probe.format(shared=shared)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for shared in (True, False)
+    }
+    assert int(outputs[True][0]) > 1_000 and float(outputs[True][1]) == 0.0005
+    assert int(outputs[False][0]) > 1_000 and float(outputs[False][1]) == 0.005  # CPython's default
