@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from slack_sdk import WebClient
 
 from synapse_bot.access import AccessRules, GroupDirectory, Subject, ToolAccess
 from synapse_bot.config import ConfigError, load_settings
@@ -87,6 +88,57 @@ def test_a_rerun_after_a_crash_between_post_and_record_does_not_post_again(
     bot.queue.handler(request)
     assert len(slack.bot_messages(workspace["general"], thread_ts=ts)) == 1
     assert str(bot.redis.get(reply_key)).startswith("ts:")
+
+
+LONG_ANSWER = "\n\n".join(f"Paragraph {i}: " + "the deploy pipeline runs its checks in order. " * 20 for i in range(30))
+
+
+def test_a_reply_cut_short_by_slack_is_never_repeated_and_says_what_is_missing(
+    model_bot: Runtime, model: OpenAIServer, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    model.set_responder(lambda body: Reply.text(LONG_ANSWER))
+    slack.fail("chat.postMessage", "internal_error", after=1)  # the first part posts, the second is refused
+    ts = slack.mention(workspace["alice"], workspace["general"], "walk me through the deploy pipeline")
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30, count=2)
+    time.sleep(3.0)  # a retried job would repeat the first part now
+    messages = slack.bot_messages(workspace["general"], thread_ts=ts)
+    assert len(messages) == 2, [m["text"][:60] for m in messages]
+    assert messages[0]["text"].startswith("Paragraph 0:")
+    assert "could not be posted (internal_error). Ask again for the full answer" in messages[1]["text"]
+
+
+def test_a_rerun_after_a_crash_between_parts_does_not_repeat_them_and_says_what_is_missing(
+    model_bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    assert model_bot.queue is not None and model_bot.queue.handler is not None and model_bot.redis is not None
+    ts = slack.post_message(workspace["alice"], workspace["general"], "help")
+    request = SlackRequest(
+        kind=RequestKind.MENTION,
+        dedupe_key=f"Ev{uuid.uuid4().hex[:8]}",
+        team_id=slack.team_id,
+        user_id=workspace["alice"],
+        channel_id=workspace["general"],
+        text="help",
+        thread_ts=ts,
+        message_ts=ts,
+    )
+    # What a worker killed after the first of three parts leaves: that part in Slack, its lease in Redis.
+    WebClient(token=slack.bot_token, base_url=slack.api_url).chat_postMessage(
+        channel=workspace["general"],
+        thread_ts=ts,
+        text="Part one of three.",
+        metadata={
+            "event_type": "synapse_reply",
+            "event_payload": {"request": request.dedupe_key, "part": 0, "parts": 3},
+        },
+    )
+    reply_key = Keys(model_bot.settings.key_prefix).reply(request.team_id, request.dedupe_key)
+    model_bot.redis.set(reply_key, "posting:dead-worker")
+    model_bot.queue.handler(request)
+    texts = [m["text"] for m in slack.bot_messages(workspace["general"], thread_ts=ts)]
+    assert texts[0] == "Part one of three." and len(texts) == 2, texts
+    assert "The last 2 parts of this answer could not be posted (Synapse restarted while posting it)" in texts[1]
+    assert str(model_bot.redis.get(reply_key)).startswith("ts:")
 
 
 # Limits ------------------------------------------------------------------------------------------------------

@@ -36,6 +36,34 @@ REPLY_EVENT_TYPE = "synapse_reply"
 
 
 @dataclass(frozen=True)
+class FoundReply:
+    """What an earlier run of a request already posted: its first message and how many of its parts."""
+
+    first_ts: str
+    parts_found: int
+    parts_total: int
+
+    @property
+    def complete(self) -> bool:
+        return self.parts_found >= self.parts_total
+
+
+class PartialReply(Exception):
+    """Posting stopped part-way: `posted` holds the parts already in Slack, `error` what stopped the rest."""
+
+    def __init__(self, posted: list[str], total: int, error: str) -> None:
+        super().__init__(f"{len(posted)} of {total} parts posted; then {error}")
+        self.posted = posted
+        self.total = total
+        self.error = error
+
+
+def lost_parts_notice(missing: int, reason: str) -> str:
+    parts = "part" if missing == 1 else "parts"
+    return f"_The last {missing} {parts} of this answer could not be posted ({reason}). Ask again for the full answer._"
+
+
+@dataclass(frozen=True)
 class WorkingSign:
     kind: str  # "reaction" or "status"
     channel_id: str
@@ -62,15 +90,20 @@ class SlackReplier:
         *,
         marker: str | None = None,
     ) -> list[str]:
-        """Post `markdown` (split to fit) in the thread; `marker` tags the first message so a rerun can find it."""
+        """Post `markdown` (split to fit) in the thread; `marker` tags each part so a rerun can find them.
+
+        Raises PartialReply when a part after the first fails, so the caller knows some of it is already in Slack.
+        """
         posted: list[str] = []
         # Whatever a tool, the model or a pasted message produced, a configured secret never reaches Slack.
         markdown = redact(markdown, self._secrets)
         payloads = message_payloads(markdown)
         if buttons and payloads:
             payloads[-1]["blocks"] = [*payloads[-1]["blocks"], {"type": "actions", "elements": buttons[:25]}]
-        if marker and payloads:
-            payloads[0]["metadata"] = {"event_type": REPLY_EVENT_TYPE, "event_payload": {"request": marker}}
+        if marker:
+            for index, payload in enumerate(payloads):
+                tag = {"request": marker, "part": index, "parts": len(payloads)}
+                payload["metadata"] = {"event_type": REPLY_EVENT_TYPE, "event_payload": tag}
         for payload in payloads:
             try:
                 response = self._client.chat_postMessage(
@@ -83,14 +116,16 @@ class SlackReplier:
             except SlackApiError as exc:
                 error = str(exc.response.get("error", "unknown_error"))
                 log.warning("chat.postMessage failed", extra={"error": error, "channel": target.channel_id})
+                if posted:
+                    raise PartialReply(posted, len(payloads), error) from exc
                 if error in NOT_IN_CHANNEL_ERRORS and self._respond_privately(target, markdown):
                     return posted
                 raise
             posted.append(str(response["ts"]))
         return posted
 
-    def find_reply(self, target: ReplyTarget, marker: str, since_ts: float) -> str | None:
-        """The ts of a message we posted carrying `marker`, looking in the thread (or recent channel history)."""
+    def find_reply(self, target: ReplyTarget, marker: str, since_ts: float) -> FoundReply | None:
+        """The messages we posted carrying `marker`, looking in the thread (or recent channel history)."""
         try:
             if target.thread_ts:
                 response = self._client.conversations_replies(
@@ -103,12 +138,18 @@ class SlackReplier:
         except SlackApiError as exc:
             log.info("could not look for an earlier reply", extra={"error": exc.response.get("error")})
             return None
+        parts: dict[int, str] = {}
+        total = 1
         for message in response.get("messages") or []:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == REPLY_EVENT_TYPE and payload.get("request") == marker:
-                return str(message.get("ts"))
-        return None
+                index, count = payload.get("part", 0), payload.get("parts", 1)
+                parts[index if isinstance(index, int) else 0] = str(message.get("ts"))
+                total = max(total, count if isinstance(count, int) else 1)
+        if not parts:
+            return None
+        return FoundReply(parts[min(parts)], len(parts), total)
 
     def _respond_privately(self, target: ReplyTarget, markdown: str) -> bool:
         """Answer through the slash command's response_url (visible only to the requester)."""

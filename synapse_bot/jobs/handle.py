@@ -12,7 +12,7 @@ import redis
 from slack_sdk.errors import SlackApiError
 
 from synapse_bot.dispatch.dispatcher import Dispatcher
-from synapse_bot.integrations.slack import ReplyTarget, SlackReplier
+from synapse_bot.integrations.slack import PartialReply, ReplyTarget, SlackReplier, lost_parts_notice
 from synapse_bot.integrations.slack_reader import SlackReader
 from synapse_bot.jobs.guard import ClaimState, ReplyGuard
 from synapse_bot.jobs.model import RequestKind, SlackRequest
@@ -160,11 +160,21 @@ class RequestHandler:
                 found = self.replier.find_reply(target, request.dedupe_key, request.received_at)
                 if found is not None:
                     assert self.guard is not None
-                    self.guard.record(claim, found)
+                    self.guard.record(claim, found.first_ts)
                     span.set(skipped="found_earlier_post")
+                    if not found.complete:  # the earlier run died between parts: say so rather than leave a gap
+                        missing = found.parts_total - found.parts_found
+                        self._notice(target, lost_parts_notice(missing, "Synapse restarted while posting it"))
                     return
             try:
                 posted = self.replier.reply(target, text, buttons, marker=request.dedupe_key)
+            except PartialReply as partial:
+                # Part of the answer is in Slack: record it so no rerun repeats it, and say what is missing.
+                if claim is not None and self.guard is not None:
+                    self.guard.record(claim, partial.posted[0])
+                span.set(messages=len(partial.posted), error=partial.error)
+                self._notice(target, lost_parts_notice(partial.total - len(partial.posted), partial.error))
+                return
             except Exception as exc:
                 if isinstance(exc, SlackApiError):
                     span.set(error=str(exc.response.get("error")))
@@ -174,6 +184,12 @@ class RequestHandler:
             if claim is not None and self.guard is not None:
                 self.guard.record(claim, posted[0] if posted else "private")
             span.set(messages=len(posted), chars=len(text))
+
+    def _notice(self, target: ReplyTarget, text: str) -> None:
+        try:
+            self.replier.reply(target, text)
+        except SlackApiError as exc:
+            log.warning("notice not posted", extra={"error": exc.response.get("error")})
 
     def time_limit_reached(self, request: SlackRequest) -> None:
         """The job was stopped at SYNAPSE_JOB_TIME_LIMIT_SECONDS: tell the person instead of going quiet."""

@@ -52,7 +52,7 @@ class SlackSandbox:
         self.reaction_log: list[tuple[str, str, str, str]] = []
         self.response_url_posts: list[dict[str, Any]] = []
         self._rate_limits: dict[str, list[float]] = {}
-        self._failures: dict[str, list[str]] = {}
+        self._failures: dict[str, list[str | None]] = {}
         self._event_envelopes: list[tuple[str, str]] = []  # (event type, envelope id)
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_post("/api/{method}", self.api.handle)
@@ -399,8 +399,9 @@ class SlackSandbox:
         queue = self._rate_limits.get(method)
         return queue.pop(0) if queue else None
 
-    def fail(self, method: str, error: str = "internal_error", times: int = 1) -> None:
-        self._failures.setdefault(method, []).extend([error] * times)
+    def fail(self, method: str, error: str = "internal_error", times: int = 1, after: int = 0) -> None:
+        """The next `times` calls of `method` answer `ok: false` with `error`, once `after` calls have succeeded."""
+        self._failures.setdefault(method, []).extend([None] * after + [error] * times)
 
     def take_failure(self, method: str) -> str | None:
         queue = self._failures.get(method)
