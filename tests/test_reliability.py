@@ -64,11 +64,8 @@ def test_reply_guard_without_redis_lets_the_reply_through() -> None:
     assert guard.posted("T1", "Ev1") is None
 
 
-def test_a_rerun_after_a_crash_between_post_and_record_does_not_post_again(
-    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
-) -> None:
-    """The one window the lease cannot close alone: found through the reply's metadata marker in Slack."""
-    assert bot.queue is not None and bot.queue.handler is not None and bot.redis is not None
+def help_in_a_thread(slack: SlackSandbox, workspace: dict[str, str]) -> tuple[str, SlackRequest]:
+    """Alice's "help" message, and the request a worker gets for it (handed to the handler directly)."""
     ts = slack.post_message(workspace["alice"], workspace["general"], "help")
     request = SlackRequest(
         kind=RequestKind.MENTION,
@@ -80,6 +77,15 @@ def test_a_rerun_after_a_crash_between_post_and_record_does_not_post_again(
         thread_ts=ts,
         message_ts=ts,
     )
+    return ts, request
+
+
+def test_a_rerun_after_a_crash_between_post_and_record_does_not_post_again(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    """The one window the lease cannot close alone: found through the reply's metadata marker in Slack."""
+    assert bot.queue is not None and bot.queue.handler is not None and bot.redis is not None
+    ts, request = help_in_a_thread(slack, workspace)
     bot.queue.handler(request)
     assert len(slack.bot_messages(workspace["general"], thread_ts=ts)) == 1
     # Simulate a worker that posted and died before recording: the key holds a stale lease again.
@@ -111,17 +117,7 @@ def test_a_rerun_after_a_crash_between_parts_does_not_repeat_them_and_says_what_
     model_bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
     assert model_bot.queue is not None and model_bot.queue.handler is not None and model_bot.redis is not None
-    ts = slack.post_message(workspace["alice"], workspace["general"], "help")
-    request = SlackRequest(
-        kind=RequestKind.MENTION,
-        dedupe_key=f"Ev{uuid.uuid4().hex[:8]}",
-        team_id=slack.team_id,
-        user_id=workspace["alice"],
-        channel_id=workspace["general"],
-        text="help",
-        thread_ts=ts,
-        message_ts=ts,
-    )
+    ts, request = help_in_a_thread(slack, workspace)
     # What a worker killed after the first of three parts leaves: that part in Slack, its lease in Redis.
     WebClient(token=slack.bot_token, base_url=slack.api_url).chat_postMessage(
         channel=workspace["general"],
