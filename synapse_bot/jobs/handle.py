@@ -85,6 +85,9 @@ class RequestHandler:
         except Exception as exc:
             status, error = "ERROR", f"{type(exc).__name__}"
             log.exception("request failed", extra={"kind": request.kind.value, "dedupe_key": request.dedupe_key})
+        except BaseException as exc:  # Dramatiq's time limit or shutdown interrupting the job: trace it as such
+            status, error = "ERROR", f"{type(exc).__name__}"
+            raise
         finally:
             current_trace.reset(token)
             trace.finish(status, error)
