@@ -16,8 +16,8 @@ from typing import Any
 
 from bench.harness import write_json
 from synapse_bot.config import Settings
-from synapse_bot.dispatch.tokens import TokenCounter
-from synapse_bot.integrations.github import FileData
+from synapse_bot.github_data import FileData
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.review.packing import pack_diff
 from synapse_bot.tools.review_pull_request import REVIEW_OUTPUT_TOKENS, SYSTEM
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from synapse_bot.integrations.github import FileData
+from synapse_bot.github_data import FileData
 from synapse_bot.review.model import KeyIssue, PullReview
 from synapse_bot.review.packing import PackedDiff, added_lines
 

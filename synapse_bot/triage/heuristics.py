@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from synapse_bot.integrations.github import IssueData
+from synapse_bot.github_data import IssueData
 from synapse_bot.triage.model import IssueTriage, IssueType, Priority
 
 _TYPE_RULES: list[tuple[IssueType, re.Pattern[str]]] = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synapse_bot.integrations.github import IssueData, IssuePage
+from synapse_bot.github_data import IssueData, IssuePage
 from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.triage.model import IssueTriage
 

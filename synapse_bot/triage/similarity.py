@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from synapse_bot.integrations.github import IssueData
+from synapse_bot.github_data import IssueData
 from synapse_bot.monitors.matcher import tokens
 
 STOPWORDS = frozenset(
