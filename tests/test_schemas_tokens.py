@@ -55,14 +55,15 @@ def test_strict_only_for_openai_models_on_openai() -> None:
 
 
 @pytest.mark.parametrize(
-    ("model", "exact"), [("gpt-4", True), ("gpt-3.5-turbo", True), ("gpt-4o-mini", False), ("some-local-model", False)]
+    ("model", "exact"), [("gpt-4", True), ("gpt-3.5-turbo", True), ("gpt-4o-mini", True), ("some-local-model", False)]
 )
 def test_counts_are_exact_or_padded(model: str, exact: bool) -> None:
     counter = TokenCounter(model)
-    exact_counter = TokenCounter("gpt-4")
+    exact_cl100k = TokenCounter("gpt-4")
     text = "The quick brown fox jumps over the lazy dog. " * 50
     assert counter.exact is exact
-    assert counter.count(text) >= exact_counter.count(text)  # never under the exact count
+    if not exact:
+        assert counter.count(text) > exact_cl100k.count(text)  # an estimate is padded, never under
     assert counter.count("") == 0
 
 
