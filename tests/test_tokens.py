@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import tiktoken_ext.openai_public
 
-from synapse_bot.dispatch.tokens import (
+from synapse_bot.llm.tokens import (
     BUNDLED_DIR,
     MARGIN_UNKNOWN,
     PUBLISHED_SHA256,
