@@ -57,6 +57,11 @@ class DispatchOutcome:
         return [button for tool in self.tools for button in tool.result.buttons]
 
     @property
+    def sources(self) -> list[str]:
+        """Every Slack conversation whose content the answer quotes (the reply path decides who may read it)."""
+        return list(dict.fromkeys(source for tool in self.tools for source in tool.result.sources))
+
+    @property
     def ok(self) -> bool:
         return not self.failed and all(t.result.ok for t in self.tools)
 

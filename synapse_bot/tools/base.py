@@ -38,6 +38,10 @@ class ToolResult(BaseModel):
     ok: bool = True
     data: dict[str, Any] = Field(default_factory=dict, description="Compact, structured facts for memory/tracking")
     buttons: list[dict[str, Any]] = Field(default_factory=list, description="Block Kit buttons under the answer")
+    sources: list[str] = Field(
+        default_factory=list,
+        description="Slack conversations (channel ids) whose content this result quotes: decides who may read it",
+    )
 
 
 @dataclass(frozen=True)

@@ -215,6 +215,7 @@ def _result(
             "source": source,
             "tldr": entry.summary.tldr[:300],
         },
+        sources=[channel],
     )
 
 
