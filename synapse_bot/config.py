@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
+    openai_context_tokens: int = Field(default=0, ge=0, alias="OPENAI_CONTEXT_TOKENS")
 
     # GitHub
     github_token: SecretStr | None = Field(default=None, alias="GITHUB_TOKEN")
@@ -128,6 +129,8 @@ class Settings(BaseSettings):
     max_output_tokens: int = Field(default=2_000, ge=64, alias="SYNAPSE_MAX_OUTPUT_TOKENS")
     memory_turns: int = Field(default=12, ge=0, le=100, alias="SYNAPSE_MEMORY_TURNS")
     memory_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_MEMORY_TTL_SECONDS")
+    thread_context_tokens: int = Field(default=2_500, ge=500, alias="SYNAPSE_THREAD_CONTEXT_TOKENS")
+    default_repos: str = Field(default="", alias="SYNAPSE_DEFAULT_REPOS")
 
     # Jobs, workers and health
     queue_heartbeat_seconds: float = Field(default=5.0, ge=1.0, le=600, alias="SYNAPSE_QUEUE_HEARTBEAT_SECONDS")
@@ -175,6 +178,14 @@ class Settings(BaseSettings):
         AccessRules.parse(value)  # raises ValueError with the problem named
         return value
 
+    @field_validator("default_repos", mode="after")
+    @classmethod
+    def _repos_parse(cls, value: str) -> str:
+        for repo in (r.strip() for r in value.split(",") if r.strip()):
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", repo):
+                raise ValueError(f"SYNAPSE_DEFAULT_REPOS names {repo!r}, which is not a repository as owner/name.")
+        return value
+
     @field_validator("slack_api_url", mode="after")
     @classmethod
     def _api_url_slash(cls, value: str) -> str:
@@ -202,6 +213,11 @@ class Settings(BaseSettings):
     @property
     def fallback_models(self) -> list[str]:
         return [m.strip() for m in self.openai_fallback_models.split(",") if m.strip()]
+
+    @property
+    def default_repo_list(self) -> list[str]:
+        """SYNAPSE_DEFAULT_REPOS: the repositories "the widgets repo" may mean (owner/name, comma-separated)."""
+        return [r.strip() for r in self.default_repos.split(",") if r.strip()]
 
     @property
     def admin_ids(self) -> set[str]:

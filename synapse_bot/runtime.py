@@ -103,6 +103,7 @@ def build_llm(settings: Settings) -> LlmClient | None:
         max_retries=settings.openai_max_retries,
         max_output_tokens=settings.max_output_tokens,
         prices=PriceTable(settings.model_prices),
+        context_tokens=settings.openai_context_tokens,
     )
 
 
@@ -138,6 +139,7 @@ class Runtime:
         self.socket: SocketModeHandler | None = None
         self.health_server: HealthServer | None = None
         self.bot_user_id: str | None = None
+        self.workspace_url = ""
         self.services: ToolServices | None = None
         self.alerts: KeywordAlerter | None = None
         self.monitors: MonitorStore | None = None
@@ -152,6 +154,7 @@ class Runtime:
         client = build_web_client(self.settings, bot_token)
         identity = _identify(self.settings, client)
         self.bot_user_id = str(identity.get("user_id"))
+        self.workspace_url = str(identity.get("url") or "")
         self.redis, self.embedded_redis = open_redis(self.settings)
         if self.embedded_redis is not None:
             self.embedded_redis.supervise(self._stopped)
@@ -200,6 +203,7 @@ class Runtime:
             redis=self.redis,
             keys=keys,
             bot_user_id=self.bot_user_id,
+            workspace_url=self.workspace_url,
             summaries=summaries,
             monitors=self.monitors,
             github=GitHubClient(settings),

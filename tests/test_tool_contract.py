@@ -66,7 +66,7 @@ ROLL_TOOL = Tool(
     args_model=RollArgs,
     handler=_roll,
     examples=("roll a d20",),
-    grammar=Grammar(verbs=("roll",), parse=_parse),
+    grammar=Grammar(verbs=("roll",), parse=_parse, words=r"\b(?:roll|a|an|d\d+|die)\b"),
     actions={REROLL_ACTION: _reroll},
 )
 
@@ -97,21 +97,24 @@ def test_a_new_tool_is_reached_by_fast_path_model_button_and_help_from_its_own_f
     assert "Rolled a d6" in answer["text"] and "Rolled a d8" in answer["text"]
 
     # A grammar's fixable problem is answered without the model.
-    ts = slack.mention(alice, general, "roll something")
+    ts = slack.mention(alice, general, "roll")
     assert "Try `roll a d20`" in slack.wait_for_bot_message(general, thread_ts=ts)["text"]
 
-    # Model path: the schema offered to the model came from the argument model; the call is validated by it.
-    model.script(Reply.calls(("roll_dice", {"sides": 12})))
+    # Model path: the schema offered to the model came from the argument model; the call is validated by it, run,
+    # and its result goes back to the model, which answers.
+    model.script(Reply.calls(("roll_dice", {"sides": 12})), Reply.text("You got a 6 on the d12."))
     ts = slack.mention(alice, general, "throw something for me please")
     answer = slack.wait_for_bot_message(general, thread_ts=ts)
-    assert "Rolled a d12" in answer["text"]
-    offered = {tool["function"]["name"]: tool["function"] for tool in model.requests[-1]["tools"]}
+    assert answer["text"] == "You got a 6 on the d12."
+    offered = {tool["function"]["name"]: tool["function"] for tool in model.requests[-2]["tools"]}
     assert offered["roll_dice"]["parameters"]["properties"]["sides"]["maximum"] == 100
+    assert "Rolled a d12" in model.requests[-1]["messages"][-1]["content"]
 
-    # Invalid arguments are explained with the argument model's hint.
-    model.script(Reply.calls(("roll_dice", {"sides": 1000})), Reply.calls(("roll_dice", {"sides": 1000})))
+    # Invalid arguments go back to the model explained with the argument model's hint.
+    model.script(Reply.calls(("roll_dice", {"sides": 1000})), Reply.text("My dice stop at 100 sides."))
     ts = slack.mention(alice, general, "what is the biggest die you have?")
-    assert "a number of sides from 2 to 100" in slack.wait_for_bot_message(general, thread_ts=ts)["text"]
+    assert slack.wait_for_bot_message(general, thread_ts=ts)["text"] == "My dice stop at 100 sides."
+    assert "a number of sides from 2 to 100" in model.requests[-1]["messages"][-1]["content"]
 
     # Its button: the actions listener and the job handler find it through the registry.
     ts = slack.mention(alice, general, "roll a d4")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import openai
 
+from synapse_bot.llm.context_window import UNKNOWN_MODEL_WINDOW, known_window, reported_window
 from synapse_bot.llm.prices import PriceTable
 from synapse_bot.llm.tokens import TokenCounter
 
@@ -93,6 +94,11 @@ class ChatModel(Protocol):
     model: str
     counter: TokenCounter
 
+    @property
+    def context_tokens(self) -> int:
+        """Prompt + answer of one call."""
+        ...
+
     def chat(
         self,
         messages: list[dict[str, Any]],
@@ -117,6 +123,7 @@ class LlmClient:
         max_retries: int = 2,
         max_output_tokens: int = 2_000,
         prices: PriceTable | None = None,
+        context_tokens: int = 0,
     ) -> None:
         self.model = model
         self.prices = prices or PriceTable()
@@ -124,6 +131,24 @@ class LlmClient:
         self.max_output_tokens = max_output_tokens
         self.counter = TokenCounter(model)
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries)
+        self._context_tokens = context_tokens or known_window(model) or 0
+
+    @property
+    def context_tokens(self) -> int:
+        """OPENAI_CONTEXT_TOKENS, else OpenAI's published window, else what the server reports (asked once)."""
+        if not self._context_tokens:
+            self._context_tokens = self._ask_server_window() or UNKNOWN_MODEL_WINDOW
+        return self._context_tokens
+
+    def _ask_server_window(self) -> int | None:
+        try:
+            listing = self._client.with_options(max_retries=0, timeout=5.0).models.list()
+        except openai.OpenAIError:
+            return None
+        for entry in listing.data:
+            if entry.id == self.model:
+                return reported_window(entry.model_dump())
+        return None
 
     def chat(
         self,
@@ -144,13 +169,15 @@ class LlmClient:
                 "left in this request's budget. Try a narrower question (e.g. fewer issues or one thread).",
                 kind="budget",
             )
+        if estimate + output_cap > self.context_tokens:
+            raise LlmError(too_long_text(self.model, estimate + output_cap, self.context_tokens), kind="context_length")
         last_error: LlmError | None = None
         for model in self.models:
             try:
                 return self._call(model, messages, tools, response_format, output_cap, estimate, budget, purpose)
             except LlmError as exc:
                 last_error = exc
-                if exc.kind in ("auth", "bad_request"):
+                if exc.kind in ("auth", "bad_request", "context_length"):
                     break  # another model will not fix a bad key or a malformed request
                 log.warning("model call failed", extra={"model": model, "kind": exc.kind})
         assert last_error is not None
@@ -179,7 +206,7 @@ class LlmClient:
         except openai.APIError as exc:
             latency = (time.perf_counter() - started) * 1000
             budget.charge(CallRecord(model, 0, 0, latency, purpose, ok=False, error=type(exc).__name__))
-            raise _explain(exc) from None
+            raise _explain(exc, estimate + output_cap, self.context_tokens, model) from None
         latency = (time.perf_counter() - started) * 1000
         usage = response.usage
         prompt_tokens = usage.prompt_tokens if usage else estimate
@@ -204,7 +231,25 @@ class LlmClient:
         )
 
 
-def _explain(exc: openai.APIError) -> LlmError:
+def too_long_text(model: str, needed: int, window: int) -> str:
+    return (
+        f"This conversation is too long for the configured model ({model}): it needs about {needed:,} tokens and "
+        f"the model takes {window:,}. Ask about a shorter part, or an admin can set OPENAI_CONTEXT_TOKENS to the "
+        "server's real context size or choose a model with a larger one."
+    )
+
+
+_TOO_LONG = ("context length", "context_length", "maximum context", "context window", "too many tokens", "too long")
+
+
+def _server_message(exc: openai.APIError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    message = str((error or {}).get("message") or exc.message or "")
+    return " ".join(message.split())[:300]
+
+
+def _explain(exc: openai.APIError, needed: int = 0, window: int = 0, model: str = "") -> LlmError:
     if isinstance(exc, openai.AuthenticationError):
         return LlmError("The model endpoint rejected our API key. An admin needs to check OPENAI_API_KEY.", kind="auth")
     if isinstance(exc, openai.RateLimitError):
@@ -225,8 +270,16 @@ def _explain(exc: openai.APIError) -> LlmError:
             "SYNAPSE_OPENAI_FALLBACK_MODELS).",
             kind="model_not_found",
         )
-    if isinstance(exc, openai.BadRequestError):
-        return LlmError("The model endpoint refused the request as malformed.", kind="bad_request")
+    if isinstance(exc, openai.BadRequestError) or (
+        isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 413, 422)
+    ):
+        said = _server_message(exc)
+        if (
+            any(marker in said.lower() for marker in _TOO_LONG)
+            or getattr(exc, "code", None) == "context_length_exceeded"
+        ):
+            return LlmError(too_long_text(model, needed, window) + f" (The server said: {said})", kind="context_length")
+        return LlmError(f"The model endpoint refused the request: {said or 'no reason given'}.", kind="bad_request")
     if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
         return LlmError(
             "The model service is having trouble (it returned errors, and I retried). Please try again later.",

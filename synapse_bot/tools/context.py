@@ -32,6 +32,7 @@ class ToolServices:
     redis: redis.Redis | None = None
     keys: Keys = field(default_factory=lambda: Keys("synapse"))
     bot_user_id: str | None = None
+    workspace_url: str = ""  # https://<team>.slack.com/ from auth.test: message links are built from it
     summaries: SummaryCache | None = None
     monitors: MonitorStore | None = None
     github: GitHubClient | None = None

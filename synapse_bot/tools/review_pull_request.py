@@ -166,6 +166,10 @@ TOOL = Tool(
     args_model=ReviewPullRequestArgs,
     handler=_review,
     examples=("review pr #123 in acme/widgets",),
-    grammar=Grammar(verbs=("review",), parse=_parse),
+    grammar=Grammar(
+        verbs=("review",),
+        parse=_parse,
+        words=r"\b(?:review|pr|pull\s+request|pull|number|no|in|of|on|the|repo|repository|github)\b",
+    ),
     actions={POST_REVIEW_ACTION: _post_review},
 )

@@ -246,5 +246,10 @@ TOOL = Tool(
     args_model=SummarizeThreadArgs,
     handler=_summarize,
     examples=("summarize this thread", "summarize slack thread in #general with timestamp 1712345678.123456"),
-    grammar=Grammar(verbs=("summari[sz]e",), parse=_parse),
+    grammar=Grammar(
+        verbs=("summari[sz]e",),
+        parse=_parse,
+        words=r"\b(?:summari[sz]e|summary|tl;?dr|recap|of|this|the|that|slack|thread|conversation|discussion|channel|"
+        r"in|with|at|from|timestamp|ts|message|refresh|rebuild|again|fresh|it|here)\b",
+    ),
 )

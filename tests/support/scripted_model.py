@@ -35,6 +35,7 @@ class ScriptedModel:
     model: str = "gpt-4o-mini"
     counter: TokenCounter = field(default_factory=lambda: TokenCounter("gpt-4o-mini"))
     requests: list[dict[str, Any]] = field(default_factory=list)
+    context_tokens: int = 128_000
 
     def chat(
         self,
