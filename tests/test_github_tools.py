@@ -225,10 +225,15 @@ def test_review_of_a_huge_pr_stays_in_budget_lists_what_it_left_out_and_posts_on
             text = reply["text"]
             [request] = model.requests
             counter = TokenCounter(runtime.settings.openai_model)
-            assert counter.count_messages(request["messages"]) + request["max_tokens"] <= budget
+            schema = counter.count(json.dumps(request["response_format"]))
+            assert counter.count_messages(request["messages"]) + schema + request["max_tokens"] <= budget
             diff = request["messages"][-1]["content"]
-            assert "package-lock.json" not in diff and "app.min.js" not in diff and "vendor/lib" not in diff
-            assert "Deleted files: old/module.py" in diff and "src/cleanup.py" not in diff
+            assert "package-lock.json" not in diff and "vendor/lib" not in diff  # counted, not listed
+            assert "Not shown, lockfile: 1 file" in diff and "Not shown, vendored: 1 file" in diff
+            assert "Not shown, generated or minified: static/app.min.js" in diff
+            assert "Deleted files, not shown: 1: old/module.py" in diff
+            assert "(token budget), 495 files" in diff  # 494 modules and the deletion-only cleanup, left or cut
+            assert "\n1 +value_" in diff  # numbered new-side lines
             for fragment in (
                 "`package-lock.json` (lockfile)",
                 "`static/app.min.js` (generated or minified)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from synapse_bot.render.sanitize import neutralize_mass_mentions
+from synapse_bot.review.classify import VENDORED
 from synapse_bot.review.model import PullReview
 from synapse_bot.review.packing import PackedDiff
 
@@ -15,16 +16,23 @@ def line_link(pr_url: str, path: str, start: int, end: int) -> str:
 
 
 def left_out_note(packed: PackedDiff) -> list[str]:
+    """What the review did not see, for the person: the same facts the model was given."""
     lines = []
     if packed.deleted:
         lines.append(
-            f"Deleted files (names only): {', '.join(f'`{d}`' for d in packed.deleted[:20])}"
+            f"Deleted files (names only, {len(packed.deleted):,}): {', '.join(f'`{d}`' for d in packed.deleted[:20])}"
             + (" …" if len(packed.deleted) > 20 else "")
         )
-    if packed.left_out:
-        shown = ", ".join(f"`{name}` ({why})" for name, why in packed.left_out[:15])
-        more = f" and {len(packed.left_out) - 15} more" if len(packed.left_out) > 15 else ""
-        lines.append(f"Not reviewed: {shown}{more}.")
+    vendored = [name for name, why in packed.left_out if why == VENDORED]
+    listed = [(name, why) for name, why in packed.left_out if why != VENDORED]
+    listed += [
+        (name, f"cut short by the token budget: {shown:,} of {of:,} changed lines") for name, shown, of in packed.cut
+    ]
+    if listed or vendored:
+        shown = ", ".join(f"`{name}` ({why})" for name, why in listed[:15])
+        more = f" and {len(listed) - 15:,} more" if len(listed) > 15 else ""
+        counted = f"{len(vendored):,} vendored file{'s' if len(vendored) != 1 else ''}" if vendored else ""
+        lines.append(f"Not reviewed: {shown}{more}{'; ' if shown and counted else ''}{counted}.")
     return lines
 
 
