@@ -307,3 +307,22 @@ def test_github_app_installation_auth(
         runtime.stop()
     assert "Crash on start" in text  # a private repository, visible only with the installation token
     assert len(github.installation_tokens) == 1
+
+
+def test_a_review_with_nothing_to_send_says_so_and_never_claims_to_be_offline(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str], github: GitHubServer
+) -> None:
+    files = [FileChange(f"vendor/pkg{i}/x.py", None, status="removed", deletions=10) for i in range(300)]
+    files.append(FileChange("pkg/one_line.py", "@@ -0,0 +1 @@\n+" + "x = 1; " * 3_000, status="added", additions=1))
+    number = github.add_pull("acme/widgets", "Drop vendored copy", "", files=files)
+    with OpenAIServer() as model:
+        runtime = _bot(slack, redis_server, tmp_path, github, model, writers="", SYNAPSE_REVIEW_CALL_TOKENS=2_000)
+        try:
+            text = _ask(slack, workspace["bob"], workspace["general"], f"review pr #{number} in acme/widgets")["text"]
+        finally:
+            runtime.stop()
+        assert model.requests == []
+    assert "Not reviewed by the model: no file fitted the review call budget" in text
+    assert "SYNAPSE_REVIEW_CALL_TOKENS = 2,000" in text and "no model configured" not in text
+    assert "`pkg/one_line.py` (over the token budget)" in text and "Deleted files (names only, 300)" in text
+    assert "Risk: **low**" in text  # deleting a vendored copy is not a high-risk, effort-5 change

@@ -3,9 +3,10 @@
 Order: changed source in the main language(s) first, then tests, then everything else; within each group the
 larger changes first. Each file first gets at most `FILE_CAP_SHARE` of the budget (so one huge file cannot crowd
 out the rest of its group), then the group's capped files get their remainder. Files are cut at line boundaries,
-never skipped for being too big, and packing stops at the first line that does not fit. That makes the packed
-text a prefix of one fixed order whose parts only grow with the budget, so the share of changed source lines shown
-never drops when the budget grows. Deletion-only hunks are kept like any other.
+never skipped for being too big, and packing stops at the first line that does not fit. The packed text is thus a
+prefix of one fixed order, and since the cap's share of the budget never grows with the budget, every file's
+shown part only grows with the budget: the share of changed source lines shown never drops as the budget grows.
+Deletion-only hunks are kept like any other.
 
 Lockfiles, vendored, generated, binary, rename-only and empty files are never sent; deleted files are named, not
 shown. The model gets a note listing all of it (capped lists with counts); the note's budget-dependent part is
@@ -32,7 +33,8 @@ from synapse_bot.review.numbering import Hunk, new_side_lines, numbered_hunk, pa
 
 CountTokens = Callable[[str], int]
 
-FILE_CAP_SHARE = 0.15  # one file's first-round share of the diff budget
+FILE_CAP_SHARE = 0.15  # one file's first-round share of the diff budget…
+FILE_CAP_FLOOR = 1_500  # …but never less than this many tokens (small budgets would cut every file)
 OVER_BUDGET = "over the token budget"
 DELETED_NAMES = 5  # deleted files: a count and this many names
 SKIPPED_NAMES = 8  # per skip reason
@@ -137,8 +139,9 @@ def pack_diff(files: list[FileData], budget_tokens: int, count: CountTokens, lan
     candidates.sort(key=lambda f: (f.tier, -changed(f.change), f.change.filename))
 
     fixed_note = skipped_note(packed.deleted, skipped, files)
+    most = max((changed(f.change) for f in candidates), default=0)
     worst_tail = budget_note(
-        [(f.change.filename, 10**6, 10**6) for f in _longest_names(candidates, count)], len(candidates)
+        [(f.change.filename, most, most) for f in _longest_names(candidates, count)], len(candidates)
     )
     room = budget_tokens - count(fixed_note) - count(worst_tail)
     if room > 0:
@@ -151,7 +154,7 @@ def pack_diff(files: list[FileData], budget_tokens: int, count: CountTokens, lan
     packed.included = [f.change.filename for f in shown]
     packed.shown_changed = {f.change.filename: f.changed_shown() for f in shown}
     packed.text = "".join(f.text() for f in shown)
-    tail = budget_note([(name, 0, 0) for name in left] + cut, len(left) + len(cut))
+    tail = budget_note(cut + [(name, 0, 0) for name in left], len(left) + len(cut))
     packed.note = fixed_note + tail
     packed.tokens = count(packed.text) + count(packed.note)
     if packed.tokens > budget_tokens and packed.included:  # a counter that is not additive: give up some room
@@ -162,7 +165,7 @@ def pack_diff(files: list[FileData], budget_tokens: int, count: CountTokens, lan
 def _fill(candidates: list[_File], room: int, count: CountTokens) -> None:
     for file in candidates:
         file.cost = [count(numbered_hunk(h)) for h in file.hunks]
-    cap = max(1, int(room * FILE_CAP_SHARE))
+    cap = max(FILE_CAP_FLOOR, int(room * FILE_CAP_SHARE))
     for tier in range(len(TIER_NAMES)):
         group = [f for f in candidates if f.tier == tier]
         for file in group:  # first round: at most the cap each
@@ -208,7 +211,7 @@ def skipped_note(deleted: list[str], skipped: dict[str, list[str]], files: list[
 
 
 def budget_note(entries: list[tuple[str, int, int]], total: int) -> str:
-    """Files the token budget left out (shown 0 of 0) or cut short (shown n of m changed lines), capped."""
+    """Files the token budget cut short (shown n of m changed lines) or left out (0 of 0), capped."""
     if not total:
         return ""
     listed = [name if not of else f"{name} (first {shown:,} of {of:,} changed lines)" for name, shown, of in entries]
