@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bench.git_pulls import check_line_numbers, files_from_git_diff, pull_files
@@ -172,6 +172,12 @@ def _random_pull(spec: list[tuple[str, str, list[tuple[int, int, int]]]]) -> lis
 
 @settings(max_examples=60, deadline=None)
 @given(files_strategy, st.integers(200, 6_000), st.integers(1, 6_000))
+@example(  # a file continued in the second round once took more than its allowance
+    [("pkg/a", ".py", [(0, 0, 0), (0, 27, 32), (10, 1, 0)]), ("pkg/a", ".py", [(10, 11, 2), (20, 28, 29), (12, 0, 0)])],
+    3505,
+    47,
+)
+@example([("pkg/a", ".py", [(0, 0, 0)])] * 11 + [("tests/test_c", ".py", [(0, 0, 0)])], 200, 1)  # only the note
 def test_source_coverage_never_drops_as_the_budget_grows(
     spec: list[tuple[str, str, list[tuple[int, int, int]]]], budget: int, more: int
 ) -> None:

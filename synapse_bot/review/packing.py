@@ -109,7 +109,9 @@ def _take(file: _File, allowance: int, count: CountTokens) -> bool:
             else:
                 high = mid - 1
         if low > file.taken_lines:
-            file.spent += opening + count(numbered_hunk(hunk, low)) - already
+            added = opening + count(numbered_hunk(hunk, low)) - already
+            file.spent += added
+            allowance -= added
             file.taken_lines = low
             if low == len(hunk.lines):
                 file.taken_hunks, file.taken_lines = file.taken_hunks + 1, 0
@@ -159,6 +161,10 @@ def pack_diff(files: list[FileData], budget_tokens: int, count: CountTokens, lan
     packed.tokens = count(packed.text) + count(packed.note)
     if packed.tokens > budget_tokens and packed.included:  # a counter that is not additive: give up some room
         return pack_diff(files, budget_tokens - (packed.tokens - budget_tokens) - 8, count, language)
+    if packed.tokens > budget_tokens:  # nothing fits, not even the lists: counts only, or nothing
+        short = f"Not shown: all {len(files):,} changed files (the lists of names do not fit the budget)\n"
+        packed.note = short if count(short) <= budget_tokens else ""
+        packed.tokens = count(packed.note)
     return packed
 
 
