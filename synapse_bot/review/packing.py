@@ -91,6 +91,8 @@ def heading(change: FileData) -> str:
 
 def _take(file: _File, allowance: int, count: CountTokens) -> bool:
     """Add as much of `file` as fits `allowance` tokens (whole hunks, then lines); True when all of it fitted."""
+    if not file.cost:  # counted when first reached: most files of a huge pull request never are
+        file.cost = [count(numbered_hunk(h)) for h in file.hunks]
     while not file.done:
         opening = 0 if file.spent else count(file.heading)
         hunk = file.hunks[file.taken_hunks]
@@ -169,8 +171,6 @@ def pack_diff(files: list[FileData], budget_tokens: int, count: CountTokens, lan
 
 
 def _fill(candidates: list[_File], room: int, count: CountTokens) -> None:
-    for file in candidates:
-        file.cost = [count(numbered_hunk(h)) for h in file.hunks]
     cap = max(FILE_CAP_FLOOR, int(room * FILE_CAP_SHARE))
     for tier in range(len(TIER_NAMES)):
         group = [f for f in candidates if f.tier == tier]
