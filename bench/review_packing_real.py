@@ -66,7 +66,7 @@ def recent_pulls(repo: Path, per_kind: int) -> list[Case]:
     """The newest merged pull requests that change non-test source: `per_kind` small and `per_kind` medium ones."""
     picked: dict[str, list[Case]] = {"small": [], "medium": []}
     log = git(repo, "log", "--first-parent", f"-{SCAN}", "--format=%H %P%x00%s", "HEAD")
-    for entry in log.splitlines():
+    for entry in log.split("\n"):
         ids, _, subject = entry.partition("\0")
         match = PULL_SUBJECT.search(subject)
         commits = ids.split()
