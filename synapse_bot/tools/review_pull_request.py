@@ -64,7 +64,8 @@ def pack_for_call(
 
     The diff budget is what the call budget leaves after the fixed prompt, the schema and the answer. Counts are
     additive at line boundaries, so one packing normally fits exactly; if the counter disagrees (estimates), the
-    diff budget shrinks by the excess and packing runs again.
+    diff budget shrinks by the excess and packing runs again. Estimated counts are padded by the counter's
+    `margin`, so a packing that fits by the estimate fits the real count too.
     """
     response_format = review_response_format()
     fixed = call_tokens(counter, review_messages(header, PackedDiff(text="")), response_format)
@@ -72,11 +73,13 @@ def pack_for_call(
     packed = pack_diff(files, room, counter.count, language)
     for _ in range(3):
         excess = call_tokens(counter, review_messages(header, packed), response_format) - call_budget
-        if excess <= 0 or not packed.included:
-            break
+        if excess <= 0:
+            return packed
         room -= excess + 4
         packed = pack_diff(files, room, counter.count, language)
-    return packed
+    if call_tokens(counter, review_messages(header, packed), response_format) <= call_budget:
+        return packed
+    return pack_diff(files, 0, counter.count, language)  # never over budget: nothing sent, and the person is told
 
 
 def nothing_sent(packed: PackedDiff, call_budget: int) -> str:
