@@ -324,5 +324,6 @@ def test_a_review_with_nothing_to_send_says_so_and_never_claims_to_be_offline(
         assert model.requests == []
     assert "Not reviewed by the model: no file fitted the review call budget" in text
     assert "SYNAPSE_REVIEW_CALL_TOKENS = 2,000" in text and "no model configured" not in text
-    assert "`pkg/one_line.py` (over the token budget)" in text and "Deleted files (names only, 300)" in text
+    assert "`pkg/one_line.py` (over the token budget)" in text
+    assert "Deleted files (names only, 300, 300 of them vendored or lockfiles)" in text and "vendor/pkg" not in text
     assert "Risk: **low**" in text  # deleting a vendored copy is not a high-risk, effort-5 change

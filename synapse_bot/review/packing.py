@@ -48,7 +48,8 @@ class PackedDiff:
     note: str = ""  # what the model is told it cannot see, and why
     included: list[str] = field(default_factory=list)  # files shown, fully or in part
     cut: list[tuple[str, int, int]] = field(default_factory=list)  # (file, changed lines shown, changed lines)
-    deleted: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # named ones first, then the vendored and lockfiles
+    deleted_counted: int = 0  # of `deleted`, vendored files and lockfiles: counted, never listed
     left_out: list[tuple[str, str]] = field(default_factory=list)  # (file, why): not shown at all
     shown_changed: dict[str, int] = field(default_factory=dict)  # file -> changed lines shown
     tokens: int = 0  # text + note, as counted when packing
@@ -127,10 +128,14 @@ def pack_diff(files: list[FileData], budget_tokens: int, count: CountTokens, lan
     packed = PackedDiff(text="")
     skipped: dict[str, list[str]] = defaultdict(list)
     candidates: list[_File] = []
+    deleted_counted: list[str] = []
     main = main_languages(files, language)
     for change in files:
         if change.status == "removed":
-            packed.deleted.append(change.filename)
+            if skip_reason(change) in COUNTED_ONLY_REASONS:
+                deleted_counted.append(change.filename)
+            else:
+                packed.deleted.append(change.filename)
             continue
         hunks = parse_hunks(change.patch or "")
         reason = skip_reason(change) or (None if hunks else MODE_ONLY)
@@ -142,7 +147,9 @@ def pack_diff(files: list[FileData], budget_tokens: int, count: CountTokens, lan
         candidates.append(_File(change, tier, heading(change), hunks))
     candidates.sort(key=lambda f: (f.tier, -changed(f.change), f.change.filename))
 
-    fixed_note = skipped_note(packed.deleted, skipped, files)
+    packed.deleted += deleted_counted
+    packed.deleted_counted = len(deleted_counted)
+    fixed_note = skipped_note(packed.deleted, packed.deleted_counted, skipped)
     most = max((changed(f.change) for f in candidates), default=0)
     worst_tail = budget_note(
         [(f.change.filename, most, most) for f in _longest_names(candidates, count)], len(candidates)
@@ -198,14 +205,15 @@ def _names(names: list[str], limit: int) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def skipped_note(deleted: list[str], skipped: dict[str, list[str]], files: list[FileData]) -> str:
-    """What is never sent, whatever the budget: deleted files and files skipped for what they are."""
+def skipped_note(deleted: list[str], deleted_counted: int, skipped: dict[str, list[str]]) -> str:
+    """What is never sent, whatever the budget: deleted files and files skipped for what they are.
+
+    `deleted` lists the named files first; its last `deleted_counted` are vendored files and lockfiles.
+    """
     lines = []
     if deleted:
-        kinds = {f.filename: skip_reason(f) for f in files if f.status == "removed"}
-        named = [d for d in deleted if kinds.get(d) not in COUNTED_ONLY_REASONS]
-        counted = len(deleted) - len(named)
-        extra = f" ({counted:,} of them vendored or lockfiles)" if counted else ""
+        named = deleted[: len(deleted) - deleted_counted]
+        extra = f" ({deleted_counted:,} of them vendored or lockfiles)" if deleted_counted else ""
         shown = f": {_names(named, DELETED_NAMES)}" if named else ""
         lines.append(f"Deleted files, not shown: {len(deleted):,}{extra}{shown}")
     for reason, names in skipped.items():

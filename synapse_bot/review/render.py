@@ -19,10 +19,10 @@ def left_out_note(packed: PackedDiff) -> list[str]:
     """What the review did not see, for the person: the same facts the model was given."""
     lines = []
     if packed.deleted:
-        lines.append(
-            f"Deleted files (names only, {len(packed.deleted):,}): {', '.join(f'`{d}`' for d in packed.deleted[:20])}"
-            + (" …" if len(packed.deleted) > 20 else "")
-        )
+        named = packed.deleted[: len(packed.deleted) - packed.deleted_counted]
+        counted = f", {packed.deleted_counted:,} of them vendored or lockfiles" if packed.deleted_counted else ""
+        names = ", ".join(f"`{d}`" for d in named[:20]) + (" …" if len(named) > 20 else "")
+        lines.append(f"Deleted files (names only, {len(packed.deleted):,}{counted}){': ' + names if names else ''}")
     vendored = [name for name, why in packed.left_out if why == VENDORED]
     listed = [(name, why) for name, why in packed.left_out if why != VENDORED]
     listed += [
