@@ -84,6 +84,8 @@ def test_every_number_matches_the_new_file_on_a_real_git_diff(tmp_path: Path) ->
     assert wrong == 0 and checked > added  # every added line and its context numbered, all right
     assert "\n-def f30():\n" in packed.text  # the deletion-only hunk is kept, its lines unnumbered
     assert "\n3 +line three\r\n4 +line 3b\r\n" in packed.text
+    shifted = packed.text.replace("\n3 +line three\r\n", "\n4 +line three\r\n")
+    assert check_line_numbers(shifted, packed.included, lines_of) == (checked, 1)  # the check does catch a wrong one
 
 
 def test_numbers_split_on_newline_only() -> None:
