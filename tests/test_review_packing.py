@@ -228,7 +228,7 @@ def test_the_model_is_told_what_it_cannot_see_and_why() -> None:
     person = " ".join(left_out_note(packed))
     assert "`poetry.lock` (lockfile)" in person and f"({OVER_BUDGET})" in person and "1 vendored file" in person
     assert "Deleted files (names only, 2,540, 2,500 of them vendored or lockfiles): `src/old_0.py`" in person
-    assert "vendor/pkg" not in person
+    assert "vendor/pkg" not in person and "(cut short by the token budget: " in person
 
 
 def test_deletion_only_hunks_go_in_when_they_fit() -> None:
