@@ -7,7 +7,7 @@ import hashlib
 from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.review.classify import VENDORED
 from synapse_bot.review.model import PullReview
-from synapse_bot.review.packing import PackedDiff
+from synapse_bot.review.packing import OVER_BUDGET, PackedDiff
 
 
 def line_link(pr_url: str, path: str, start: int, end: int) -> str:
@@ -24,10 +24,9 @@ def left_out_note(packed: PackedDiff) -> list[str]:
         names = ", ".join(f"`{d}`" for d in named[:20]) + (" …" if len(named) > 20 else "")
         lines.append(f"Deleted files (names only, {len(packed.deleted):,}{counted}){': ' + names if names else ''}")
     vendored = [name for name, why in packed.left_out if why == VENDORED]
-    listed = [(name, why) for name, why in packed.left_out if why != VENDORED]
-    listed += [
-        (name, f"cut short by the token budget: {shown:,} of {of:,} changed lines") for name, shown, of in packed.cut
-    ]
+    skipped = [(name, why) for name, why in packed.left_out if why not in (VENDORED, OVER_BUDGET)]
+    cut = [(name, f"cut short by the token budget: {n:,} of {of:,} changed lines") for name, n, of in packed.cut]
+    listed = skipped + cut + [(name, why) for name, why in packed.left_out if why == OVER_BUDGET]
     if listed or vendored:
         shown = ", ".join(f"`{name}` ({why})" for name, why in listed[:15])
         more = f" and {len(listed) - 15:,} more" if len(listed) > 15 else ""
