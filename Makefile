@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check synapse_bot tests bench
 	$(BIN)/ruff format --check synapse_bot tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 run: $(STAMP)
 	$(BIN)/synapse-bot run

@@ -17,8 +17,8 @@ from typing import Any
 
 from bench.harness import write_json
 from synapse_bot.config import Settings
-from synapse_bot.dispatch.tokens import TokenCounter
-from synapse_bot.integrations.github import FileData
+from synapse_bot.github_data import FileData
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.review.model import review_response_format
 from synapse_bot.review.packing import PackedDiff
 from synapse_bot.tools.review_pull_request import call_tokens, pack_for_call, review_messages

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from synapse_bot.integrations.github import FileData
+from synapse_bot.github_data import FileData
 
 _DIFF_HEADER = re.compile(r"^diff --git a/(.*) b/(.*)$")
 GIT = ("git", "-c", "core.quotepath=false")

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synapse_bot.sandbox.cluster import BotProcess, cluster_env, free_port
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from tests.support.cluster import BotProcess, cluster_env, free_port
 
 
 def percentile(values: list[float], pct: float) -> float:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from synapse_bot.integrations.github import FileData
+from synapse_bot.github_data import FileData
 
 LOCKFILES = {
     "package-lock.json",

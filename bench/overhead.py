@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Deployment, cpu_seconds, deployment, rss_mb, write_json
-from synapse_bot.sandbox.cluster import BotProcess
+from tests.support.cluster import BotProcess
 
 
 def measure(deploy: Deployment, processes: dict[str, BotProcess], mentions: int, idle_s: float) -> dict[str, Any]:

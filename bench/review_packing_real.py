@@ -35,8 +35,8 @@ from bench import legacy_packing
 from bench.git_pulls import check_line_numbers, git, new_file, pull_files
 from bench.harness import write_json
 from synapse_bot.config import Settings
-from synapse_bot.dispatch.tokens import TokenCounter
-from synapse_bot.integrations.github import FileData
+from synapse_bot.github_data import FileData
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.review.classify import is_main_source, main_languages, skip_reason
 from synapse_bot.review.model import review_response_format
 from synapse_bot.review.numbering import parse_hunks

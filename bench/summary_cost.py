@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Deployment, deployment, write_json
-from synapse_bot.dispatch.tokens import TokenCounter
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.sandbox.openai_server import Reply
 
 COUNTER = TokenCounter("gpt-4o-mini")

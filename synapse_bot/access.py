@@ -24,8 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from synapse_bot.config import Settings
-
 log = logging.getLogger(__name__)
 
 HOW_TO_ALLOW = (
@@ -190,10 +188,6 @@ class ToolAccess:
         self.directory = directory
         self._groups = rules.groups_named()
 
-    @classmethod
-    def from_settings(cls, settings: Settings, client: WebClient | None) -> ToolAccess:
-        return cls(AccessRules.parse(settings.access_rules), settings.admin_ids, GroupDirectory.for_client(client))
-
     def check(self, tool: str, user: str, channel: str) -> Verdict:
         if not self.rules.rules or user in self.admins:
             return Verdict(True)
@@ -201,15 +195,15 @@ class ToolAccess:
         return self.rules.check(tool, Subject(user, channel, groups), self.admins)
 
 
-def may_write_github(settings: Settings, client: WebClient | None, user: str) -> bool:
-    if user in settings.github_writer_ids:
-        return True
-    group = settings.github_writer_group.strip()
-    if not group or client is None:
-        return False
-    try:
-        members = client.usergroups_users_list(usergroup=group).get("users") or []
-    except SlackApiError as exc:
-        log.warning("user group lookup failed", extra={"error": exc.response.get("error")})
-        return False
-    return user in members
+class GitHubWriters:
+    """Who may confirm GitHub writes: SYNAPSE_GITHUB_WRITERS users, or members of SYNAPSE_GITHUB_WRITER_GROUP."""
+
+    def __init__(self, users: Iterable[str], group: str, directory: GroupDirectory) -> None:
+        self.users = frozenset(users)
+        self.group = group.strip()
+        self.directory = directory
+
+    def may_write(self, user: str) -> bool:
+        if user in self.users:
+            return True
+        return bool(self.group) and user in self.directory.members(self.group)

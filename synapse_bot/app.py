@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from synapse_bot.config import Settings
 from synapse_bot.listeners import register_all
 from synapse_bot.listeners.intake import Intake
+from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tracking.external import CountingConnectionHandler, CountingRateLimitHandler, CountingWebClient
 
 
@@ -27,7 +28,7 @@ def build_web_client(settings: Settings, token: str) -> WebClient:
     )
 
 
-def build_app(client: WebClient, intake: Intake) -> App:
+def build_app(client: WebClient, intake: Intake, registry: ToolRegistry) -> App:
     """A Socket Mode Bolt app whose listeners only claim, enqueue and acknowledge.
 
     `process_before_response=True` makes Bolt acknowledge after the listener returns, i.e. after the job is
@@ -40,5 +41,5 @@ def build_app(client: WebClient, intake: Intake) -> App:
         ignoring_self_events_enabled=True,
         logger=logging.getLogger("slack_bolt.synapse"),
     )
-    register_all(app, intake)
+    register_all(app, intake, registry)
     return app

@@ -14,6 +14,9 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from synapse_bot.access import AccessRules
+from synapse_bot.llm.prices import PriceTable
+
 MANIFEST_HINT = (
     "No Slack app yet? Create one from manifest.yml: https://api.slack.com/apps?new_app=1 → 'From a manifest'."
 )
@@ -160,8 +163,6 @@ class Settings(BaseSettings):
     @field_validator("model_prices", mode="after")
     @classmethod
     def _prices_parse(cls, value: str) -> str:
-        from synapse_bot.tracking.costs import PriceTable
-
         try:
             PriceTable(value)
         except (ValueError, TypeError) as exc:
@@ -171,8 +172,6 @@ class Settings(BaseSettings):
     @field_validator("access_rules", mode="after")
     @classmethod
     def _rules_parse(cls, value: str) -> str:
-        from synapse_bot.access import AccessRules
-
         AccessRules.parse(value)  # raises ValueError with the problem named
         return value
 

@@ -22,21 +22,28 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from synapse_bot.access import ToolAccess
+from synapse_bot.access import AccessRules, GitHubWriters, GroupDirectory, ToolAccess
 from synapse_bot.app import build_app, build_web_client
 from synapse_bot.config import ConfigError, Settings
-from synapse_bot.dispatch.dispatcher import Dispatcher, build_llm
+from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.health import HealthServer
 from synapse_bot.integrations.github import GitHubClient
 from synapse_bot.integrations.slack import SlackReplier
+from synapse_bot.jobs.actions import ActionJob
+from synapse_bot.jobs.alerts import DigestSweeper, KeywordAlerter
+from synapse_bot.jobs.answer import AnswerJob
 from synapse_bot.jobs.failover import FailoverSubmitter
 from synapse_bot.jobs.guard import ReplyGuard
-from synapse_bot.jobs.handle import RequestHandler
+from synapse_bot.jobs.handler import RequestHandler
+from synapse_bot.jobs.home import HomePublisher
 from synapse_bot.jobs.queue import JobQueue, QueueWorker, build_broker
+from synapse_bot.jobs.reply import ReplyPoster
 from synapse_bot.jobs.runner import InProcessRunner
 from synapse_bot.listeners.intake import Intake
 from synapse_bot.listeners.socket_latency import send_without_delay
-from synapse_bot.monitors.alerts import AlertRouter, DigestSweeper
+from synapse_bot.llm.client import LlmClient
+from synapse_bot.llm.prices import PriceTable
+from synapse_bot.store.activity import ActivityLog
 from synapse_bot.store.connection import open_redis
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.embedded import EmbeddedRedis
@@ -84,6 +91,21 @@ def build_sink(settings: Settings) -> TraceSink:
     )
 
 
+def build_llm(settings: Settings) -> LlmClient | None:
+    if settings.openai_api_key is None:
+        return None
+    return LlmClient(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        fallback_models=settings.fallback_models,
+        timeout_s=settings.openai_timeout_seconds,
+        max_retries=settings.openai_max_retries,
+        max_output_tokens=settings.max_output_tokens,
+        prices=PriceTable(settings.model_prices),
+    )
+
+
 def _identify(settings: Settings, client: WebClient) -> dict[str, Any]:
     try:
         return dict(client.auth_test().data)  # type: ignore[arg-type]
@@ -117,7 +139,8 @@ class Runtime:
         self.health_server: HealthServer | None = None
         self.bot_user_id: str | None = None
         self.services: ToolServices | None = None
-        self.alerts: AlertRouter | None = None
+        self.alerts: KeywordAlerter | None = None
+        self.monitors: MonitorStore | None = None
         self.sweeper: DigestSweeper | None = None
         self._stopped = threading.Event()
 
@@ -169,16 +192,19 @@ class Runtime:
         memory = ThreadMemory(
             self.redis, keys, max_turns=settings.memory_turns, ttl_seconds=settings.memory_ttl_seconds
         )
-        monitor_store = MonitorStore(self.redis, keys)
+        self.monitors = MonitorStore(self.redis, keys)
+        summaries = SummaryCache(self.redis, keys, settings.summary_ttl_seconds)
+        groups = GroupDirectory.for_client(client)
         self.services = ToolServices(
             slack=client,
             redis=self.redis,
             keys=keys,
             bot_user_id=self.bot_user_id,
-            summaries=SummaryCache(self.redis, keys, settings.summary_ttl_seconds),
-            monitors=monitor_store,
+            summaries=summaries,
+            monitors=self.monitors,
             github=GitHubClient(settings),
             pending=PendingWrites(self.redis, keys),
+            writers=GitHubWriters(settings.github_writer_ids, settings.github_writer_group, groups),
             secrets=tuple(settings.secrets()),
         )
         dispatcher = Dispatcher(
@@ -187,29 +213,44 @@ class Runtime:
             llm=build_llm(settings),
             memory=memory,
             services=self.services,
-            access=ToolAccess.from_settings(settings, client),
+            access=ToolAccess(AccessRules.parse(settings.access_rules), settings.admin_ids, groups),
         )
-        self.alerts = AlertRouter(
-            monitor_store, client, interval_s=settings.monitor_alert_interval_seconds, bot_user_id=self.bot_user_id
+        self.alerts = KeywordAlerter(
+            self.monitors, client, interval_s=settings.monitor_alert_interval_seconds, bot_user_id=self.bot_user_id
         )
+        replier = SlackReplier(client, secrets=settings.secrets())
+        poster = ReplyPoster(replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds))
+        activity = ActivityLog(self.redis, keys)
+        home = HomePublisher(
+            settings,
+            self.registry,
+            replier,
+            client,
+            self.redis,
+            keys,
+            monitors=self.monitors,
+            summaries=summaries,
+            activity=activity,
+        )
+        limiter = Limiter(self.redis, keys, LimitSettings.from_settings(settings), frozenset(settings.admin_ids))
         return RequestHandler(
-            dispatcher,
-            SlackReplier(client, secrets=settings.secrets()),
+            AnswerJob(dispatcher, replier, poster, limiter=limiter, feedback=settings.tracking_enabled),
+            ActionJob(dispatcher, replier, poster, self.sink, home),
+            home,
+            poster,
             self.sink,
-            self.alerts,
-            feedback=settings.tracking_enabled,
-            guard=ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds),
-            limiter=Limiter(self.redis, keys, LimitSettings.from_settings(settings), frozenset(settings.admin_ids)),
+            alerts=self.alerts,
+            activity=activity,
         )
 
     def _start_gateway(self, client: WebClient, handler: RequestHandler, app_token: str) -> None:
         assert self.redis is not None and self.queue is not None
         self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
         self.failover = FailoverSubmitter(self.queue.submit, self.runner, self.watch)
+        assert self.monitors is not None
         deduper = EventDeduper(self.redis, Keys(self.settings.key_prefix), self.settings.dedupe_ttl_seconds)
-        monitors = MonitorStore(self.redis, Keys(self.settings.key_prefix))
-        intake = Intake(deduper, self.failover.submit, self.watch, self.settings.secrets(), monitors.is_monitored)
-        self.app = build_app(client, intake)
+        intake = Intake(deduper, self.failover.submit, self.watch, self.settings.secrets(), self.monitors.is_monitored)
+        self.app = build_app(client, intake, self.registry)
         self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
         send_without_delay(self.socket.client)
         self.socket.connect()

@@ -19,10 +19,10 @@ import redis
 
 from synapse_bot.config import Settings
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.cluster import clean_env
 from synapse_bot.sandbox.openai_server import OpenAIServer
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from tests.support.cluster import clean_env
 
 # Never let a developer's real credentials or endpoints leak into a test run.
 _ISOLATED_ENV = [

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from synapse_bot.dispatch.tokens import TokenCounter
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.render.sanitize import has_mass_mention
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.github_server import FileChange, GitHubServer

@@ -20,17 +20,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from synapse_bot.dispatch.errors import describe_validation_error
-from synapse_bot.dispatch.router import FastPathError, parse_command
-from synapse_bot.jobs.model import RequestKind, SlackRequest
+from synapse_bot.dispatch.fast_path import FastPath
 from synapse_bot.monitors.matcher import InvalidKeyword, KeywordMatcher
 from synapse_bot.render.sanitize import has_mass_mention, neutralize_mass_mentions
 from synapse_bot.render.slack import message_payloads
+from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.github_server import FileChange, GitHubServer
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_bot.tools.grammar import FastPathError
 from synapse_bot.tools.registry import default_registry
 from tests.conftest import make_settings
 
@@ -367,7 +367,7 @@ PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 @PROPERTY
 @given(hostile_text)
 def test_router_never_raises_and_errors_say_what_to_fix(text: str) -> None:
-    result = parse_command(text)
+    result = FastPath(default_registry()).parse(text)
     assert result is None or isinstance(result, list | FastPathError)
     if isinstance(result, FastPathError):
         assert result.message.strip()
@@ -423,7 +423,7 @@ def test_tool_arguments_validate_or_explain(repo: object, number: str) -> None:
         try:
             tool.args_model.model_validate(args)
         except ValidationError as exc:
-            assert describe_validation_error(tool, exc).strip()
+            assert tool.explain_invalid(exc).strip()
 
 
 @PROPERTY

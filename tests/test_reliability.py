@@ -21,8 +21,8 @@ from synapse_bot.access import AccessRules, GroupDirectory, Subject, ToolAccess
 from synapse_bot.config import ConfigError, load_settings
 from synapse_bot.health import query
 from synapse_bot.jobs.guard import ClaimState, ReplyGuard
-from synapse_bot.jobs.model import RequestKind, SlackRequest
 from synapse_bot.listeners.intake import Intake
+from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
@@ -31,8 +31,8 @@ from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.limits import Limiter, LimitSettings, seconds_text
 from synapse_bot.store.outage import RedisWatch
-from tests.cluster import free_port
 from tests.conftest import make_model_settings, make_settings, subprocess_env
+from tests.support.cluster import free_port
 
 
 def keys() -> Keys:

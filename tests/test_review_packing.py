@@ -10,8 +10,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bench.git_pulls import check_line_numbers, files_from_git_diff, pull_files
-from synapse_bot.dispatch.tokens import TokenCounter
-from synapse_bot.integrations.github import FileData
+from synapse_bot.github_data import FileData
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.review.classify import BINARY, EMPTY, GENERATED, MODE_ONLY, RENAMED, skip_reason
 from synapse_bot.review.model import review_response_format
 from synapse_bot.review.numbering import new_side_lines, parse_hunks, split_lines

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from synapse_bot.dispatch.schemas import drop_nulls, supports_strict, tool_schemas
-from synapse_bot.dispatch.tokens import TokenCounter
+from synapse_bot.llm.schemas import drop_nulls, supports_strict
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.tools.registry import default_registry
 from synapse_bot.tools.triage_issues import TriageIssuesArgs
 
@@ -21,12 +21,12 @@ INTERFACE_TOOLS = {
 
 
 def test_every_interface_tool_has_a_schema() -> None:
-    names = {s["function"]["name"] for s in tool_schemas(default_registry(), strict=False)}
+    names = {s["function"]["name"] for s in default_registry().schemas(strict=False)}
     assert names == INTERFACE_TOOLS
 
 
 def test_strict_schemas_require_everything_and_make_optionals_nullable() -> None:
-    [triage] = [s for s in tool_schemas(default_registry(), strict=True) if s["function"]["name"] == "triage_issues"]
+    [triage] = [s for s in default_registry().schemas(strict=True) if s["function"]["name"] == "triage_issues"]
     params = triage["function"]["parameters"]
     assert triage["function"]["strict"] is True
     assert params["additionalProperties"] is False
@@ -41,7 +41,7 @@ def test_strict_schemas_require_everything_and_make_optionals_nullable() -> None
 
 
 def test_non_strict_schemas_keep_defaults_and_validation_rules() -> None:
-    [triage] = [s for s in tool_schemas(default_registry(), strict=False) if s["function"]["name"] == "triage_issues"]
+    [triage] = [s for s in default_registry().schemas(strict=False) if s["function"]["name"] == "triage_issues"]
     params = triage["function"]["parameters"]
     assert params["required"] == ["repo"]
     assert params["properties"]["limit"]["maximum"] == 100
@@ -55,14 +55,15 @@ def test_strict_only_for_openai_models_on_openai() -> None:
 
 
 @pytest.mark.parametrize(
-    ("model", "exact"), [("gpt-4", True), ("gpt-3.5-turbo", True), ("gpt-4o-mini", False), ("some-local-model", False)]
+    ("model", "exact"), [("gpt-4", True), ("gpt-3.5-turbo", True), ("gpt-4o-mini", True), ("some-local-model", False)]
 )
 def test_counts_are_exact_or_padded(model: str, exact: bool) -> None:
     counter = TokenCounter(model)
-    exact_counter = TokenCounter("gpt-4")
+    exact_cl100k = TokenCounter("gpt-4")
     text = "The quick brown fox jumps over the lazy dog. " * 50
     assert counter.exact is exact
-    assert counter.count(text) >= exact_counter.count(text)  # never under the exact count
+    if not exact:
+        assert counter.count(text) > exact_cl100k.count(text)  # an estimate is padded, never under
     assert counter.count("") == 0
 
 
@@ -77,5 +78,5 @@ def test_truncate_fits_the_budget() -> None:
 def test_message_count_includes_tools_and_overheads() -> None:
     counter = TokenCounter("gpt-4")
     messages = [{"role": "user", "content": "hello"}]
-    tools = tool_schemas(default_registry(), strict=False)
+    tools = default_registry().schemas(strict=False)
     assert counter.count_messages(messages, tools) > counter.count_messages(messages) > counter.count("hello")

@@ -14,7 +14,7 @@ from synapse_bot.sandbox.github_server import GitHubServer
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.cluster import BotProcess, cluster_env, free_port
+from tests.support.cluster import BotProcess, cluster_env, free_port
 
 pytestmark = pytest.mark.timeout(300)
 

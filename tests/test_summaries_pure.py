@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from synapse_bot.dispatch.tokens import TokenCounter
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.render.sanitize import has_mass_mention
 from synapse_bot.summaries.chunking import chunk_lines
 from synapse_bot.summaries.model import ThreadSummary, parse_summary, summary_response_format

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from synapse_bot.dispatch.tokens import TokenCounter
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox

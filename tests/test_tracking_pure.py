@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synapse_bot.tracking.costs import PriceTable
+from synapse_bot.llm.prices import PriceTable
 from synapse_bot.tracking.privacy import Scrubber
 from synapse_bot.tracking.stats import percentile
 from synapse_bot.tracking.trace import RequestTrace

@@ -18,19 +18,18 @@ from pydantic import ValidationError
 
 from synapse_bot.access import ToolAccess
 from synapse_bot.config import Settings
-from synapse_bot.dispatch.errors import describe_validation_error
-from synapse_bot.dispatch.llm import LlmClient, LlmError, TokenBudget
-from synapse_bot.dispatch.model_path import MAX_TOOL_CALLS, ModelRouter
-from synapse_bot.dispatch.router import FastPathError, ToolCall, normalize, parse_command
-from synapse_bot.dispatch.schemas import supports_strict
-from synapse_bot.jobs.model import RequestKind, SlackRequest
+from synapse_bot.dispatch.fast_path import MAX_TOOL_CALLS, FastPath
+from synapse_bot.dispatch.model_loop import ModelLoop
+from synapse_bot.llm.client import ChatModel, LlmError, TokenBudget
+from synapse_bot.llm.schemas import supports_strict
 from synapse_bot.render.sanitize import neutralize_mass_mentions
+from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.store.memory import ThreadMemory, Turn
 from synapse_bot.tools.base import ToolResult
 from synapse_bot.tools.context import ToolContext, ToolServices
+from synapse_bot.tools.grammar import FastPathError, ToolCall, normalize
 from synapse_bot.tools.help import render_help
 from synapse_bot.tools.registry import ToolRegistry
-from synapse_bot.tracking.costs import PriceTable
 from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)
@@ -58,23 +57,13 @@ class DispatchOutcome:
         return [button for tool in self.tools for button in tool.result.buttons]
 
     @property
+    def sources(self) -> list[str]:
+        """Every Slack conversation whose content the answer quotes (the reply path decides who may read it)."""
+        return list(dict.fromkeys(source for tool in self.tools for source in tool.result.sources))
+
+    @property
     def ok(self) -> bool:
         return not self.failed and all(t.result.ok for t in self.tools)
-
-
-def build_llm(settings: Settings) -> LlmClient | None:
-    if settings.openai_api_key is None:
-        return None
-    return LlmClient(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        model=settings.openai_model,
-        fallback_models=settings.fallback_models,
-        timeout_s=settings.openai_timeout_seconds,
-        max_retries=settings.openai_max_retries,
-        max_output_tokens=settings.max_output_tokens,
-        prices=PriceTable(settings.model_prices),
-    )
 
 
 class Dispatcher:
@@ -83,7 +72,7 @@ class Dispatcher:
         registry: ToolRegistry,
         settings: Settings,
         *,
-        llm: LlmClient | None = None,
+        llm: ChatModel | None = None,
         memory: ThreadMemory | None = None,
         services: ToolServices | None = None,
         access: ToolAccess | None = None,
@@ -95,7 +84,8 @@ class Dispatcher:
         self.llm = llm
         self.memory = memory
         strict = supports_strict(settings.openai_model, settings.openai_base_url)
-        self.model_router = ModelRouter(llm, registry, strict=strict) if llm is not None else None
+        self.fast_path = FastPath(registry)
+        self.model_loop = ModelLoop(llm, registry, strict=strict) if llm is not None else None
 
     # Entry point ---------------------------------------------------------------------------------
 
@@ -111,7 +101,7 @@ class Dispatcher:
                 span.set(path="fast", tool_calls=len(routed))
                 outcomes = [self.run_tool(call, request, trace, budget) for call in routed[:MAX_TOOL_CALLS]]
                 outcome = DispatchOutcome(path="fast", text=join_results(outcomes), tools=outcomes)
-            elif self.model_router is None:
+            elif self.model_loop is None:
                 span.set(path="offline")
                 outcome = DispatchOutcome(path="offline", text=self.unrecognised(request, budget, trace))
             else:
@@ -126,21 +116,20 @@ class Dispatcher:
         self._remember(request, outcome)
         return outcome
 
-    @staticmethod
-    def route(request: SlackRequest) -> list[ToolCall] | FastPathError | None:
+    def route(self, request: SlackRequest) -> list[ToolCall] | FastPathError | None:
         if request.kind is RequestKind.SHORTCUT:
             # The shortcut names its thread exactly; no parsing needed.
             return [ToolCall("summarize_thread", {"channel": request.channel_id, "thread_ts": request.thread_ts})]
-        return parse_command(request.text)
+        return self.fast_path.parse(request.text)
 
     # Paths ---------------------------------------------------------------------------------------
 
     def _via_model(
         self, request: SlackRequest, history: list[Turn], budget: TokenBudget, trace: RequestTrace
     ) -> DispatchOutcome:
-        assert self.model_router is not None
+        assert self.model_loop is not None
         try:
-            decision = self.model_router.decide(request, history, budget, trace)
+            decision = self.model_loop.decide(request, history, budget, trace)
         except LlmError as exc:
             text = f"{exc.user_message}\n\nExplicit commands still work without the model, e.g. `help`."
             return DispatchOutcome(path="llm", text=text, failed=True)
@@ -195,14 +184,14 @@ class Dispatcher:
                 try:
                     args = tool.args_model.model_validate(call.args)
                 except ValidationError as exc:
-                    result = ToolResult(text=describe_validation_error(tool, exc), ok=False)
+                    result = ToolResult(text=tool.explain_invalid(exc), ok=False)
                 else:
                     span.set(args=args.model_dump_json()[:500])
                     context = self._context(request, trace, budget)
                     result = self._run_safely(tool.name, lambda: tool.run(args, context))
-            span.set(ok=result.ok, available=result.available, result_chars=len(result.text))
+            span.set(ok=result.ok, result_chars=len(result.text))
             span.set(**{f"result.{k}": v for k, v in result.data.items() if isinstance(v, bool | int | float)})
-            if not result.ok and result.available:
+            if not result.ok:
                 span.status = "ERROR"
         return ToolOutcome(call=call, result=result, duration_ms=(time.perf_counter() - started) * 1000)
 

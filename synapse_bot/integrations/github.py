@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from github import (
@@ -24,6 +23,7 @@ from requests.exceptions import RequestException
 from urllib3.exceptions import HTTPError
 
 from synapse_bot.config import Settings
+from synapse_bot.github_data import FileData, IssueData, IssuePage, PullData
 from synapse_bot.tracking.external import CountingGithubRetry, add_calls
 
 log = logging.getLogger(__name__)
@@ -31,46 +31,6 @@ log = logging.getLogger(__name__)
 
 class GitHubError(Exception):
     """A GitHub failure phrased for the Slack thread."""
-
-
-@dataclass(frozen=True)
-class IssueData:
-    number: int
-    title: str
-    body: str
-    labels: list[str]
-    url: str
-    author: str
-    comments: int
-
-
-@dataclass(frozen=True)
-class IssuePage:
-    issues: list[IssueData]
-    skipped: int  # open issues matching the filters beyond the limit
-    pulls_excluded: int
-
-
-@dataclass(frozen=True)
-class FileData:
-    filename: str
-    status: str
-    additions: int
-    deletions: int
-    patch: str | None
-    previous_filename: str | None = None
-
-
-@dataclass(frozen=True)
-class PullData:
-    number: int
-    title: str
-    body: str
-    url: str
-    author: str
-    head_sha: str
-    files: list[FileData] = field(default_factory=list)
-    language: str | None = None
 
 
 def _reset_time(exc: GithubException) -> str:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import redis
 
-from synapse_bot.jobs.model import SlackRequest
 from synapse_bot.jobs.runner import InProcessRunner
+from synapse_bot.request import SlackRequest
 from synapse_bot.store.outage import RedisWatch
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit, TimeLimitExceeded
 
 from synapse_bot.config import Settings
-from synapse_bot.jobs.model import SlackRequest
+from synapse_bot.request import SlackRequest
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from synapse_bot.jobs.model import SlackRequest
+from synapse_bot.request import SlackRequest
 
 log = logging.getLogger(__name__)
 

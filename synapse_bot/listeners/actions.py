@@ -1,35 +1,33 @@
-"""Button clicks (block_actions): acknowledged at once, handled by a job."""
+"""Button clicks (block_actions): acknowledged at once, handled by a job.
+
+The buttons are the tools' own (found in the registry) plus 👍/👎 feedback; a tool that adds a button needs no
+change here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
-from synapse_bot.jobs.model import RequestKind, SlackRequest
-from synapse_bot.listeners.intake import Intake
+from synapse_bot.listeners.intake import Intake, slack_request
 from synapse_bot.render.feedback import FEEDBACK_DOWN, FEEDBACK_UP
-from synapse_bot.render.home import STOP_MONITOR_ACTION
-from synapse_bot.tools.review_pull_request import POST_REVIEW_ACTION
-from synapse_bot.tools.triage_issues import APPLY_LABELS_ACTION
-
-ACTIONS = (STOP_MONITOR_ACTION, APPLY_LABELS_ACTION, POST_REVIEW_ACTION, FEEDBACK_UP, FEEDBACK_DOWN)
+from synapse_bot.request import RequestKind
+from synapse_bot.tools.registry import ToolRegistry
 
 
-def register(app: App, intake: Intake) -> None:
-    for action_id in ACTIONS:
+def register(app: App, intake: Intake, registry: ToolRegistry) -> None:
+    for action_id in (*registry.action_ids(), FEEDBACK_UP, FEEDBACK_DOWN):
 
         @app.action(action_id)
-        def on_action(body: dict[str, Any], action: dict[str, Any], ack: Ack) -> None:
+        def on_action(body: dict[str, Any], action: dict[str, Any], context: BoltContext, ack: Ack) -> None:
             container = body.get("container") or {}
             message = body.get("message") or {}
             intake.accept(
-                SlackRequest(
-                    kind=RequestKind.ACTION,
-                    dedupe_key=f"action:{body.get('trigger_id') or action.get('action_ts')}",
-                    team_id=str((body.get("team") or {}).get("id") or body.get("user", {}).get("team_id") or ""),
-                    user_id=str((body.get("user") or {}).get("id", "")),
-                    channel_id=str((body.get("channel") or {}).get("id") or container.get("channel_id") or ""),
+                slack_request(
+                    context,
+                    RequestKind.ACTION,
+                    f"action:{body.get('trigger_id') or action.get('action_ts')}",
                     thread_ts=container.get("thread_ts") or message.get("thread_ts") or message.get("ts"),
                     message_ts=container.get("message_ts") or message.get("ts"),
                     response_url=body.get("response_url"),

@@ -11,11 +11,13 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import redis
+from slack_bolt import BoltContext
 
-from synapse_bot.jobs.model import RequestKind, SlackRequest
 from synapse_bot.logs import redact
+from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.outage import RedisWatch
 
@@ -144,3 +146,15 @@ def retry_attempt(headers: Mapping[str, Sequence[str] | str]) -> int:
         return int(value) if value is not None else 0
     except ValueError:
         return 0
+
+
+def slack_request(context: BoltContext, kind: RequestKind, dedupe_key: str, **fields: Any) -> SlackRequest:
+    """A SlackRequest for what Bolt received: team, user and channel come from Bolt's context."""
+    return SlackRequest(
+        kind=kind,
+        dedupe_key=dedupe_key,
+        team_id=context.team_id or "",
+        user_id=context.user_id or "",
+        channel_id=context.channel_id or "",
+        **fields,
+    )

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
-from synapse_bot.jobs.model import RequestKind, SlackRequest
-from synapse_bot.listeners.intake import Intake
+from synapse_bot.listeners.intake import Intake, slack_request
+from synapse_bot.request import RequestKind
 
 SUMMARIZE_SHORTCUT = "synapse_summarize_thread"
 
 
 def register(app: App, intake: Intake) -> None:
     @app.shortcut(SUMMARIZE_SHORTCUT)
-    def on_summarize(body: dict[str, Any], ack: Ack) -> None:
+    def on_summarize(body: dict[str, Any], context: BoltContext, ack: Ack) -> None:
         message = body.get("message") or {}
         message_ts = str(message.get("ts") or body.get("message_ts") or "")
-        team = body.get("team") or {}
         intake.accept(
-            SlackRequest(
-                kind=RequestKind.SHORTCUT,
-                dedupe_key=f"shortcut:{body.get('trigger_id') or message_ts}",
-                team_id=str(team.get("id") or body.get("team_id") or ""),
-                user_id=str((body.get("user") or {}).get("id", "")),
-                channel_id=str((body.get("channel") or {}).get("id", "")),
+            slack_request(
+                context,
+                RequestKind.SHORTCUT,
+                f"shortcut:{body.get('trigger_id') or message_ts}",
                 thread_ts=str(message.get("thread_ts") or message_ts),
                 message_ts=message_ts,
                 response_url=body.get("response_url"),

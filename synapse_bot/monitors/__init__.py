@@ -1,1 +1,1 @@
-"""Pure logic behind monitor_channel: keyword matching and flood control."""
+"""Pure logic behind monitor_channel: keyword matching (the alerting itself is a job: `jobs/alerts.py`)."""

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
-from synapse_bot.integrations.github import FileData
+from synapse_bot.github_data import FileData
 from synapse_bot.review.numbering import parse_hunks
 
 LOCKFILE = "lockfile"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from synapse_bot.dispatch.schemas import json_content, strict_json_schema
+from synapse_bot.llm.schemas import json_content, strict_json_schema
 
 
 class KeyIssue(BaseModel):

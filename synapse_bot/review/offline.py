@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from synapse_bot.integrations.github import FileData
+from synapse_bot.github_data import FileData
 from synapse_bot.review.classify import COUNTED_ONLY_REASONS, changed, is_test, skip_reason
 from synapse_bot.review.model import KeyIssue, PullReview
 from synapse_bot.review.numbering import parse_hunks

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from synapse_bot.integrations.github import FileData
+from synapse_bot.github_data import FileData
 from synapse_bot.review.classify import (
     COUNTED_ONLY_REASONS,
     MODE_ONLY,

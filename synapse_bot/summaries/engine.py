@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from synapse_bot.dispatch.tokens import TokenCounter
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.summaries.chunking import chunk_lines
 from synapse_bot.summaries.model import ThreadSummary, parse_summary
 from synapse_bot.summaries.transcript import Line

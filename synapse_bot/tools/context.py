@@ -9,12 +9,14 @@ import redis
 from slack_sdk import WebClient
 
 from synapse_bot.config import Settings
-from synapse_bot.dispatch.llm import LlmClient, LlmError, TokenBudget, traced_chat
-from synapse_bot.jobs.model import SlackRequest
+from synapse_bot.llm.client import ChatModel, LlmError, TokenBudget
+from synapse_bot.request import SlackRequest
 from synapse_bot.store.keys import Keys
+from synapse_bot.tracking.model_calls import traced_chat
 from synapse_bot.tracking.trace import RequestTrace
 
 if TYPE_CHECKING:
+    from synapse_bot.access import GitHubWriters
     from synapse_bot.integrations.github import GitHubClient
     from synapse_bot.store.monitors import MonitorStore
     from synapse_bot.store.pending import PendingWrites
@@ -34,6 +36,7 @@ class ToolServices:
     monitors: MonitorStore | None = None
     github: GitHubClient | None = None
     pending: PendingWrites | None = None
+    writers: GitHubWriters | None = None  # who may confirm GitHub writes; None: nobody
     secrets: tuple[str, ...] = ()  # configured secret values: scrubbed from Slack text before it is used or stored
 
 
@@ -44,7 +47,7 @@ class ToolContext:
     registry: ToolRegistry
     trace: RequestTrace
     budget: TokenBudget
-    llm: LlmClient | None = None
+    llm: ChatModel | None = None
     services: ToolServices = field(default_factory=ToolServices)
 
     @property

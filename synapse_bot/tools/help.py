@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
+from synapse_bot.tools.grammar import Grammar, RouteResult, ToolCall
 
 
 class HelpArgs(ToolArgs):
@@ -22,8 +25,7 @@ def render_help(context: ToolContext, topic: str | None = None) -> str:
         "",
     ]
     for tool in tools:
-        status = "" if tool.available else " _(not available yet)_"
-        lines.append(f"• **{tool.name}** — {tool.summary}{status}")
+        lines.append(f"• **{tool.name}** — {tool.summary}")
         for example in tool.examples[:2]:
             lines.append(f"  e.g. `{example}`")
     if context.settings.offline:
@@ -39,6 +41,14 @@ def _help(args: HelpArgs, context: ToolContext) -> ToolResult:
     return ToolResult(text=render_help(context, args.topic))
 
 
+def _parse(text: str, lower: str) -> RouteResult:
+    match = re.match(r"^(help|\?|usage|commands|what can you do\??)(?:\s+(.*))?$", lower)
+    if not match:
+        return None
+    topic = (match.group(2) or "").strip() or None
+    return [ToolCall("help", {"topic": topic} if topic else {})]
+
+
 TOOL = Tool(
     name="help",
     summary="explain what Synapse can do and how to ask",
@@ -46,4 +56,5 @@ TOOL = Tool(
     args_model=HelpArgs,
     handler=_help,
     examples=("help",),
+    grammar=Grammar(verbs=(), parse=_parse),  # no verbs: "…and help" never splits off a second command
 )

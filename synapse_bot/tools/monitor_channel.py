@@ -7,13 +7,20 @@ channel message, in `monitors/alerts.py`.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 from pydantic import Field
 
 from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
 from synapse_bot.monitors.matcher import InvalidKeyword, normalise_keyword
 from synapse_bot.store.monitors import MonitorRule, MonitorStore
-from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
+from synapse_bot.tools.base import ActionOutcome, Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
+from synapse_bot.tools.grammar import CHANNEL, FastPathError, Grammar, RouteResult, ToolCall, channel_refs
+
+STOP_MONITOR_ACTION = "synapse_stop_monitor"  # the Stop button beside each monitor on the Home tab
 
 
 class MonitorChannelArgs(ToolArgs):
@@ -23,13 +30,23 @@ class MonitorChannelArgs(ToolArgs):
         default=None, description="Where alerts go (channel id or #name); default: a DM to the requester"
     )
 
+    hints: ClassVar[Mapping[str, str]] = {
+        "keywords": "one or more keywords, e.g. `keywords: error, critical, down`",
+        "channel": "a channel, e.g. `#alerts`",
+        "alert_channel": "a channel, e.g. `#oncall`",
+    }
+
 
 class ListMonitorsArgs(ToolArgs):
     channel: str | None = Field(default=None, description="Only monitors of this channel")
 
+    hints: ClassVar[Mapping[str, str]] = {"channel": "a channel, e.g. `#alerts`"}
+
 
 class StopMonitorArgs(ToolArgs):
     channel: str = Field(min_length=1, max_length=100, description="Channel id (C…) or #name to stop watching")
+
+    hints: ClassVar[Mapping[str, str]] = {"channel": "a channel, e.g. `#alerts`"}
 
 
 def _fail(text: str) -> ToolResult:
@@ -171,6 +188,78 @@ def _stop(args: StopMonitorArgs, ctx: ToolContext) -> ToolResult:
     )
 
 
+def _split_keywords(raw: str) -> list[str]:
+    raw = raw.strip().rstrip(".")
+    quoted = re.findall(r"\"([^\"]+)\"|“([^”]+)”|'([^']+)'", raw)
+    phrases = [next(p for p in group if p) for group in quoted]
+    rest = re.sub(r"\"[^\"]+\"|“[^”]+”|'[^']+'", ",", raw)
+    parts = re.split(r",|;|\bor\b|\band\b|\n", rest)
+    words = [p.strip().strip("`*_") for p in parts]
+    seen: dict[str, str] = {}
+    for word in [*phrases, *words]:
+        word = word.strip()
+        if word and word.lower() not in seen:
+            seen[word.lower()] = word
+    return list(seen.values())
+
+
+def _parse_list(text: str, lower: str) -> RouteResult:
+    if not re.match(r"^(list|show)\s+(all\s+|my\s+|the\s+)?monitors?\b", lower):
+        return None
+    channels = channel_refs(text)
+    return [ToolCall("list_monitors", {"channel": channels[0]} if channels else {})]
+
+
+def _parse_stop(text: str, lower: str) -> RouteResult:
+    if not re.match(
+        r"^(stop|cancel|remove|delete|disable)\s+(monitoring|monitors?|watching)\b", lower
+    ) and not re.match(r"^unmonitor\b", lower):
+        return None
+    channels = channel_refs(text)
+    if not channels:
+        return FastPathError("Which channel should I stop monitoring? Try `stop monitoring #alerts`.")
+    return [ToolCall("stop_monitor", {"channel": channels[0]})]
+
+
+def _parse_monitor(text: str, lower: str) -> RouteResult:
+    if not re.match(r"^(monitor|watch)\b", lower):
+        return None
+    channels = channel_refs(text)
+    if not channels:
+        return FastPathError(
+            "Which channel should I monitor? Try `monitor slack channel #alerts for keywords: error, down`."
+        )
+    match = re.search(r"\b(?:keywords?|words?|phrases?|terms?)\s*:?\s*(.+)$", text, re.I | re.S) or re.search(
+        r"\bfor\s*:?\s*(.+)$", text, re.I | re.S
+    )
+    keywords = _split_keywords(match.group(1)) if match else []
+    keywords = [k for k in keywords if not CHANNEL.fullmatch(k)]
+    if not keywords:
+        return FastPathError(
+            f"Which keywords should I watch for in {channels[0]}? "
+            "Try `monitor slack channel #alerts for keywords: error, critical, down`."
+        )
+    args: dict[str, Any] = {"channel": channels[0], "keywords": keywords}
+    alert = re.search(r"\b(?:alert|notify|post|send)\w*\s+(?:alerts?\s+)?(?:in|to)\s+(<#[^>]+>|#[\w.-]+)", text, re.I)
+    if alert:
+        args["alert_channel"] = channel_refs(alert.group(1))[0]
+        args["keywords"] = [k for k in keywords if alert.group(1) not in k and "alert" not in k.lower()]
+    return [ToolCall("monitor_channel", args)]
+
+
+def _stop_clicked(ctx: ToolContext, value: str) -> ActionOutcome:
+    """The Home tab's Stop button: value is `channel|rule id`; only the creator or an admin may stop it."""
+    parts = _parts(ctx)
+    if isinstance(parts, ToolResult):
+        return ActionOutcome(parts.text, private=True)
+    reader, store = parts
+    channel, _, rule_id = value.partition("|")
+    _, message = stop_rule(
+        store, reader, ctx.settings.admin_ids, ctx.request.team_id, channel, rule_id, ctx.request.user_id
+    )
+    return ActionOutcome(message, private=True, refresh_home=True)
+
+
 TOOL = Tool(
     name="monitor_channel",
     summary="watch a channel for keywords and alert you when they appear",
@@ -181,6 +270,7 @@ TOOL = Tool(
     args_model=MonitorChannelArgs,
     handler=_monitor,
     examples=("monitor slack channel #alerts for keywords: error, critical, down",),
+    grammar=Grammar(verbs=("monitor", "watch"), parse=_parse_monitor),
 )
 
 LIST_TOOL = Tool(
@@ -190,6 +280,7 @@ LIST_TOOL = Tool(
     args_model=ListMonitorsArgs,
     handler=_list,
     examples=("list monitors",),
+    grammar=Grammar(verbs=("list",), parse=_parse_list),
 )
 
 STOP_TOOL = Tool(
@@ -199,4 +290,6 @@ STOP_TOOL = Tool(
     args_model=StopMonitorArgs,
     handler=_stop,
     examples=("stop monitoring #alerts",),
+    grammar=Grammar(verbs=("stop",), parse=_parse_stop),
+    actions={STOP_MONITOR_ACTION: _stop_clicked},
 )

@@ -1,20 +1,29 @@
-"""The set of tools Synapse offers, looked up by name; source of help text and function-calling schemas."""
+"""The set of tools Synapse offers, looked up by name: the source of help, function-calling schemas, fast-path
+grammars and button handlers."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from synapse_bot.tools.base import Tool
+from synapse_bot.llm.schemas import function_parameters
+from synapse_bot.tools import help as help_tool
+from synapse_bot.tools import monitor_channel, review_pull_request, summarize_thread, triage_issues
+from synapse_bot.tools.base import ActionHandler, Tool
 
 
 class ToolRegistry:
     def __init__(self, tools: list[Tool[Any]]) -> None:
         self._tools: dict[str, Tool[Any]] = {}
+        self._actions: dict[str, ActionHandler] = {}
         for tool in tools:
             if tool.name in self._tools:
                 raise ValueError(f"duplicate tool name {tool.name}")
             self._tools[tool.name] = tool
+            for action_id, handler in tool.actions.items():
+                if action_id in self._actions:
+                    raise ValueError(f"two tools answer the button {action_id}")
+                self._actions[action_id] = handler
 
     def get(self, name: str) -> Tool[Any] | None:
         return self._tools.get(name)
@@ -25,12 +34,30 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self._tools)
 
+    def action(self, action_id: str) -> ActionHandler | None:
+        """The handler of a button some tool put under an answer."""
+        return self._actions.get(action_id)
+
+    def action_ids(self) -> list[str]:
+        return list(self._actions)
+
+    def schemas(self, strict: bool) -> list[dict[str, Any]]:
+        """Function-calling tool schemas, generated from the argument models that also validate the calls."""
+        schemas = []
+        for tool in self:
+            function: dict[str, Any] = {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": function_parameters(tool.args_model, strict),
+            }
+            if strict:
+                function["strict"] = True
+            schemas.append({"type": "function", "function": function})
+        return schemas
+
 
 def default_registry() -> ToolRegistry:
     """Every tool Synapse ships, in the order help lists them."""
-    from synapse_bot.tools import help as help_tool
-    from synapse_bot.tools import monitor_channel, review_pull_request, summarize_thread, triage_issues
-
     return ToolRegistry(
         [
             summarize_thread.TOOL,

@@ -8,20 +8,33 @@ for allowed people, and only once. PR content is untrusted data and can never ca
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from pydantic import Field
 
-from synapse_bot.dispatch.tokens import TokenCounter
-from synapse_bot.integrations.github import FileData, GitHubClient, GitHubError
+from synapse_bot.github_data import FileData
+from synapse_bot.integrations.github import GitHubClient, GitHubError
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.review.model import PullReview, parse_review, review_response_format
 from synapse_bot.review.offline import heuristic_review
 from synapse_bot.review.packing import OVER_BUDGET, PackedDiff, added_lines, pack_diff
 from synapse_bot.review.render import render_review, review_body
-from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
-from synapse_bot.tools.confirm import claim_write
+from synapse_bot.tools.base import ActionOutcome, Tool, ToolArgs, ToolResult
+from synapse_bot.tools.confirm import WriteWording, confirmed_write, propose
 from synapse_bot.tools.context import ToolContext
-from synapse_bot.tools.triage_issues import REPO_PATTERN
+from synapse_bot.tools.grammar import (
+    NUMBER,
+    PR_URL,
+    REPO,
+    REPO_HASH,
+    REPO_PATTERN,
+    FastPathError,
+    Grammar,
+    RouteResult,
+    ToolCall,
+)
 
 POST_REVIEW_ACTION = "synapse_post_review"
 REVIEW_OUTPUT_TOKENS = 1_500
@@ -42,6 +55,11 @@ SYSTEM = (
 class ReviewPullRequestArgs(ToolArgs):
     repo: str = Field(pattern=REPO_PATTERN, description="Repository as owner/name")
     number: int = Field(ge=1, le=10_000_000, description="Pull request number")
+
+    hints: ClassVar[Mapping[str, str]] = {
+        "repo": "a repository as `owner/name`, e.g. `acme/widgets`",
+        "number": "a pull-request number, e.g. `#123`",
+    }
 
 
 def review_messages(header: str, packed: PackedDiff) -> list[dict[str, Any]]:
@@ -128,34 +146,15 @@ def _review(args: ReviewPullRequestArgs, ctx: ToolContext) -> ToolResult:
         packed = pack_diff(pr.files, call_budget, lambda text: len(text) // OFFLINE_CHARS_PER_TOKEN + 1, pr.language)
         review = heuristic_review(pr.files, packed)
     text = render_review(args.repo, pr.number, pr.title, pr.url, review, packed)
-    buttons = []
-    pending = ctx.services.pending
-    if pending is not None:
-        patches = {f.filename: f.patch or "" for f in pr.files}
-        comments = []
-        for issue in review.key_issues:
-            lines = added_lines(patches.get(issue.file, ""))
-            if issue.end_line in lines:
-                body = issue.why + (f"\n\nSuggestion: {issue.suggestion}" if issue.suggestion else "")
-                comments.append({"path": issue.file, "line": issue.end_line, "side": "RIGHT", "body": body})
-        write_id = pending.save(
-            ctx.request.team_id,
-            "review",
-            {
-                "repo": args.repo,
-                "number": pr.number,
-                "body": review_body(review, packed),
-                "comments": comments,
-            },
-        )
-        buttons.append(
-            {
-                "type": "button",
-                "action_id": POST_REVIEW_ACTION,
-                "value": write_id,
-                "text": {"type": "plain_text", "text": "Post as GitHub review"},
-            }
-        )
+    patches = {f.filename: f.patch or "" for f in pr.files}
+    comments = []
+    for issue in review.key_issues:
+        lines = added_lines(patches.get(issue.file, ""))
+        if issue.end_line in lines:
+            body = issue.why + (f"\n\nSuggestion: {issue.suggestion}" if issue.suggestion else "")
+            comments.append({"path": issue.file, "line": issue.end_line, "side": "RIGHT", "body": body})
+    proposal = {"repo": args.repo, "number": pr.number, "body": review_body(review, packed), "comments": comments}
+    buttons = propose(ctx, "review", proposal, action_id=POST_REVIEW_ACTION, label="Post as GitHub review")
     data = {
         "repo": args.repo,
         "number": pr.number,
@@ -169,28 +168,52 @@ def _review(args: ReviewPullRequestArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(text=text, data=data, buttons=buttons)
 
 
-def post_review(ctx: ToolContext, write_id: str) -> str:
-    settings, services, request = ctx.settings, ctx.services, ctx.request
-    claimed = claim_write(
-        ctx,
-        write_id,
-        refused="I can't post reviews for you.",
-        expired="That review has expired; ask for a new one.",
-        already="Already posted — nothing new was sent.",
-    )
-    if isinstance(claimed, str):
-        return claimed
-    pending, proposal = claimed
-    client = services.github or GitHubClient(settings)
-    try:
-        url = client.post_review(
-            str(proposal["repo"]), int(proposal["number"]), str(proposal["body"]), list(proposal["comments"])
+REVIEW_WORDING = WriteWording(
+    refused="I can't post reviews for you.",
+    expired="That review has expired; ask for a new one.",
+    already="Already posted — nothing new was sent.",
+    failed="I couldn't post the review",
+)
+
+
+def _post_review(ctx: ToolContext, write_id: str) -> ActionOutcome:
+    """The confirmed write: the stored review, posted once as a COMMENT review, for allowed people only."""
+
+    def write(proposal: dict[str, Any]) -> tuple[str, str]:
+        client = ctx.services.github or GitHubClient(ctx.settings)
+        repo, number = str(proposal["repo"]), int(proposal["number"])
+        url = client.post_review(repo, number, str(proposal["body"]), list(proposal["comments"]))
+        return f"Posted the review on {repo}#{number} for <@{ctx.request.user_id}>: {url}", url
+
+    return confirmed_write(ctx, write_id, REVIEW_WORDING, write)
+
+
+def _parse(text: str, lower: str) -> RouteResult:
+    if not re.match(r"^review\b", lower):
+        return None
+    url = PR_URL.search(text)
+    if url:
+        return [
+            ToolCall("review_pull_request", {"repo": f"{url.group(1)}/{url.group(2)}", "number": int(url.group(3))})
+        ]
+    hashed = REPO_HASH.search(text)
+    if hashed:
+        return [
+            ToolCall(
+                "review_pull_request",
+                {"repo": f"{hashed.group(1)}/{hashed.group(2)}", "number": int(hashed.group(3))},
+            )
+        ]
+    repo = REPO.search(text)
+    number = NUMBER.search(text)
+    if not repo or not number:
+        return FastPathError("Which pull request? Try `review pr #123 in owner/repo` or paste the PR's URL.")
+    return [
+        ToolCall(
+            "review_pull_request",
+            {"repo": f"{repo.group(1)}/{repo.group(2)}", "number": int(number.group(1))},
         )
-    except GitHubError as exc:
-        pending.release(request.team_id, write_id)
-        return f"I couldn't post the review: {exc}"
-    pending.record(request.team_id, write_id, url)
-    return f"Posted the review on {proposal['repo']}#{proposal['number']} for <@{request.user_id}>: {url}"
+    ]
 
 
 TOOL = Tool(
@@ -200,6 +223,6 @@ TOOL = Tool(
     args_model=ReviewPullRequestArgs,
     handler=_review,
     examples=("review pr #123 in acme/widgets",),
-    needs_llm=True,
-    writes_outside=True,
+    grammar=Grammar(verbs=("review",), parse=_parse),
+    actions={POST_REVIEW_ACTION: _post_review},
 )

@@ -8,12 +8,14 @@ budget however long it is. Two requests for one thread at once do the work once.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
-from synapse_bot.jobs.model import RequestKind
+from synapse_bot.request import RequestKind
 from synapse_bot.store.summaries import CachedSummary
 from synapse_bot.summaries.engine import SummaryEngine
 from synapse_bot.summaries.model import summary_response_format
@@ -23,6 +25,7 @@ from synapse_bot.summaries.slack_text import mentioned_users
 from synapse_bot.summaries.transcript import Line, build_lines
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
+from synapse_bot.tools.grammar import TS, Grammar, RouteResult, ToolCall, channel_refs, parse_permalink
 
 LOCK_WAIT_S = 120.0
 
@@ -35,6 +38,11 @@ class SummarizeThreadArgs(ToolArgs):
         default=None, pattern=r"^\d{9,11}\.\d{1,6}$", description="Timestamp of the thread's parent message"
     )
     refresh: bool = Field(default=False, description="Rebuild the summary instead of using the cached one")
+
+    hints: ClassVar[Mapping[str, str]] = {
+        "thread_ts": "a message timestamp like `1712345678.123456`, or paste the thread's link",
+        "channel": "a channel, e.g. `#alerts`",
+    }
 
 
 def _fail(text: str) -> ToolResult:
@@ -207,7 +215,25 @@ def _result(
             "source": source,
             "tldr": entry.summary.tldr[:300],
         },
+        sources=[channel],
     )
+
+
+def _parse(text: str, lower: str) -> RouteResult:
+    if not re.match(r"^(summari[sz]e|summary|tl;?dr|recap)\b", lower):
+        return None
+    refresh = bool(re.search(r"\b(refresh|rebuild|again|fresh)\b", lower))
+    link = parse_permalink(text)
+    if link:
+        return [ToolCall("summarize_thread", {"channel": link[0], "thread_ts": link[1], "refresh": refresh})]
+    channels = channel_refs(text)
+    ts = TS.search(text)
+    args: dict[str, Any] = {"refresh": refresh}
+    if channels:
+        args["channel"] = channels[0]
+    if ts:
+        args["thread_ts"] = ts.group(1)
+    return [ToolCall("summarize_thread", args)]
 
 
 TOOL = Tool(
@@ -220,5 +246,5 @@ TOOL = Tool(
     args_model=SummarizeThreadArgs,
     handler=_summarize,
     examples=("summarize this thread", "summarize slack thread in #general with timestamp 1712345678.123456"),
-    needs_llm=True,
+    grammar=Grammar(verbs=("summari[sz]e",), parse=_parse),
 )

@@ -9,20 +9,24 @@ so the model can neither invent labels nor issue numbers. Labels are applied onl
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from datetime import date
+from typing import Any, ClassVar
 
 from pydantic import Field
 
-from synapse_bot.integrations.github import GitHubClient, GitHubError, IssueData
-from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
-from synapse_bot.tools.confirm import claim_write
+from synapse_bot.github_data import IssueData
+from synapse_bot.integrations.github import GitHubClient, GitHubError
+from synapse_bot.tools.base import ActionOutcome, Tool, ToolArgs, ToolResult
+from synapse_bot.tools.confirm import WriteWording, confirmed_write, propose
 from synapse_bot.tools.context import ToolContext
+from synapse_bot.tools.grammar import REPO, REPO_PATTERN, FastPathError, Grammar, RouteResult, ToolCall
 from synapse_bot.triage.heuristics import heuristic_triage
 from synapse_bot.triage.model import IssueTriage, keep_honest, parse_batch, triage_response_format
 from synapse_bot.triage.render import render_triage
 from synapse_bot.triage.similarity import duplicate_candidates
 
-REPO_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"
 APPLY_LABELS_ACTION = "synapse_apply_labels"
 BODY_CHARS = 1_500
 OUTPUT_TOKENS_PER_ISSUE = 120
@@ -42,6 +46,12 @@ class TriageIssuesArgs(ToolArgs):
     only_unlabelled: bool = Field(default=False, description="Only issues without any label")
     since: date | None = Field(default=None, description="Only issues updated on or after this date")
     limit: int = Field(default=30, ge=1, le=100, description="How many issues to triage at most")
+
+    hints: ClassVar[Mapping[str, str]] = {
+        "repo": "a repository as `owner/name`, e.g. `acme/widgets`",
+        "limit": "a number from 1 to 100",
+        "since": "a date like `2024-05-01`",
+    }
 
 
 def _issue_block(issue: IssueData, candidates: list[int]) -> str:
@@ -104,19 +114,18 @@ def _triage(args: TriageIssuesArgs, ctx: ToolContext) -> ToolResult:
         for item in items
     }
     proposals = {number: adds for number, adds in proposals.items() if adds}
-    buttons = []
-    pending = ctx.services.pending
-    if proposals and pending is not None:
-        write_id = pending.save(ctx.request.team_id, "labels", {"repo": args.repo, "labels": proposals})
-        buttons.append(
-            {
-                "type": "button",
-                "action_id": APPLY_LABELS_ACTION,
-                "value": write_id,
-                "text": {"type": "plain_text", "text": "Apply suggested labels"},
-                "style": "primary",
-            }
+    buttons = (
+        propose(
+            ctx,
+            "labels",
+            {"repo": args.repo, "labels": proposals},
+            action_id=APPLY_LABELS_ACTION,
+            label="Apply suggested labels",
+            style="primary",
         )
+        if proposals
+        else []
+    )
     data = {
         "repo": args.repo,
         "issues": len(items),
@@ -126,46 +135,64 @@ def _triage(args: TriageIssuesArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(text=text, data=data, buttons=buttons)
 
 
-def apply_labels(ctx: ToolContext, write_id: str) -> str:
+LABELS_WORDING = WriteWording(
+    refused="I can't apply labels for you.",
+    expired="That suggestion has expired; run the triage again.",
+    already="Nothing changed: these labels were already applied.",
+    failed="I couldn't apply the labels",
+)
+
+
+def _apply_labels(ctx: ToolContext, write_id: str) -> ActionOutcome:
     """The confirmed write: only for allowed people, only live labels, only what is missing; reports changes."""
-    settings, services, request = ctx.settings, ctx.services, ctx.request
-    claimed = claim_write(
-        ctx,
-        write_id,
-        refused="I can't apply labels for you.",
-        expired="That suggestion has expired; run the triage again.",
-        already="Nothing changed: these labels were already applied.",
-    )
-    if isinstance(claimed, str):
-        return claimed
-    pending, proposal = claimed
+    return confirmed_write(ctx, write_id, LABELS_WORDING, lambda proposal: _add_missing_labels(ctx, proposal))
+
+
+def _add_missing_labels(ctx: ToolContext, proposal: dict[str, Any]) -> tuple[str, str]:
     repo = str(proposal["repo"])
-    client = services.github or GitHubClient(settings)
+    client = ctx.services.github or GitHubClient(ctx.settings)
     changes, notes = [], []
-    try:
-        live = {label.casefold(): label for label in client.live_labels(repo)}
-        for number_text, wanted in dict(proposal["labels"]).items():
-            number = int(number_text)
-            existing = {label.casefold() for label in client.issue_labels(repo, number)}
-            still_there = [live[x.casefold()] for x in wanted if x.casefold() in live]
-            gone = [x for x in wanted if x.casefold() not in live]
-            to_add = [x for x in still_there if x.casefold() not in existing]
-            if gone:
-                notes.append(f"#{number}: skipped {', '.join(gone)} (no longer a label in {repo})")
-            if to_add:
-                client.add_labels(repo, number, to_add)
-                changes.append(f"#{number}: added {', '.join(f'`{x}`' for x in to_add)}")
-    except GitHubError as exc:
-        pending.release(request.team_id, write_id)
-        return f"I couldn't apply the labels: {exc}"
+    live = {label.casefold(): label for label in client.live_labels(repo)}
+    for number_text, wanted in dict(proposal["labels"]).items():
+        number = int(number_text)
+        existing = {label.casefold() for label in client.issue_labels(repo, number)}
+        still_there = [live[x.casefold()] for x in wanted if x.casefold() in live]
+        gone = [x for x in wanted if x.casefold() not in live]
+        to_add = [x for x in still_there if x.casefold() not in existing]
+        if gone:
+            notes.append(f"#{number}: skipped {', '.join(gone)} (no longer a label in {repo})")
+        if to_add:
+            client.add_labels(repo, number, to_add)
+            changes.append(f"#{number}: added {', '.join(f'`{x}`' for x in to_add)}")
     lines = (
-        [f"Labels applied in {repo} by <@{request.user_id}>:"] + [f"• {c}" for c in changes]
+        [f"Labels applied in {repo} by <@{ctx.request.user_id}>:"] + [f"• {c}" for c in changes]
         if changes
         else ["Nothing changed: every suggested label was already there."]
     )
-    outcome = "\n".join(lines + [f"• {n}" for n in notes])
-    pending.record(request.team_id, write_id, json.dumps(changes))
-    return outcome
+    return "\n".join(lines + [f"• {n}" for n in notes]), json.dumps(changes)
+
+
+def _parse(text: str, lower: str) -> RouteResult:
+    if not re.match(r"^triage\b", lower):
+        return None
+    repo = REPO.search(text)
+    if not repo:
+        return FastPathError("Which repository? Try `triage github issues in owner/repo`.")
+    args: dict[str, Any] = {"repo": f"{repo.group(1)}/{repo.group(2)}"}
+    label = re.search(
+        r"\blabel(?:led|ed)?\s*[:=]?\s*[\"']?([\w .:/-]+?)[\"']?(?:$|\s+(?:limit|since|only)\b)", text, re.I
+    )
+    if label and not re.search(r"\bun-?label", lower):
+        args["label"] = label.group(1).strip()
+    if re.search(r"\b(unlabell?ed|without labels?|no labels?)\b", lower):
+        args["only_unlabelled"] = True
+    limit = re.search(r"\b(?:limit|top|first|max)\s*[:=]?\s*(\d+)\b", lower)
+    if limit:
+        args["limit"] = int(limit.group(1))
+    since = re.search(r"\bsince\s+(\d{4}-\d{2}-\d{2})\b", lower)
+    if since:
+        args["since"] = since.group(1)
+    return [ToolCall("triage_issues", args)]
 
 
 TOOL = Tool(
@@ -178,6 +205,6 @@ TOOL = Tool(
     args_model=TriageIssuesArgs,
     handler=_triage,
     examples=("triage github issues in acme/widgets", "triage acme/widgets unlabelled limit 10"),
-    needs_llm=True,
-    writes_outside=True,
+    grammar=Grammar(verbs=("triage",), parse=_parse),
+    actions={APPLY_LABELS_ACTION: _apply_labels},
 )

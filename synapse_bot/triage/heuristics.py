@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from synapse_bot.integrations.github import IssueData
+from synapse_bot.github_data import IssueData
 from synapse_bot.triage.model import IssueTriage, IssueType, Priority
 
 _TYPE_RULES: list[tuple[IssueType, re.Pattern[str]]] = [
@@ -29,20 +29,33 @@ _LABELS_FOR: dict[str, tuple[str, ...]] = {
 }
 
 
+# Why a priority was given, as a sentence for the triage list; `{word}` is the word in the issue that decided it.
+_REASONS: dict[str, str] = {
+    "P0": "It mentions “{word}”: possibly a security, data-loss or outage problem.",
+    "P1": "A bug report that mentions “{word}”: likely a crash, regression or blocker.",
+    "bug": "A bug report with no sign of a crash, regression or blocker.",
+    "feature": "A feature request with no sign of urgency.",
+    "question": "A question rather than a defect: it needs an answer, not a fix.",
+    "docs": "A documentation issue rather than a defect in the software.",
+    "chore": "Maintenance work with no sign of urgency.",
+}
+
+
+def _priority(kind: IssueType, text: str) -> tuple[Priority, str]:
+    """The priority of an issue of this kind with this text, and the sentence that says why."""
+    if urgent := _P0.search(text):
+        return "P0", _REASONS["P0"].format(word=" ".join(urgent.group(0).split()))
+    if kind == "bug" and (blocker := _P1.search(text)):
+        return "P1", _REASONS["P1"].format(word=" ".join(blocker.group(0).split()))
+    return ("P2" if kind in ("bug", "feature") else "P3"), _REASONS[kind]
+
+
 def heuristic_triage(issue: IssueData, live_labels: list[str], candidates: list[int]) -> IssueTriage:
     text = f"{issue.title}\n{issue.body}"
     from_title = [k for k, rule in _TYPE_RULES if rule.search(issue.title)]
     from_text = [k for k, rule in _TYPE_RULES if rule.search(text)]
     kind: IssueType = (from_title or from_text or ["chore"])[0]
-    priority: Priority
-    if _P0.search(text):
-        priority, reason = "P0", "mentions security, data loss or an outage"
-    elif kind == "bug" and _P1.search(text):
-        priority, reason = "P1", "a crash, regression or blocker"
-    elif kind in ("bug", "feature"):
-        priority, reason = "P2", f"a {kind} without signs of urgency"
-    else:
-        priority, reason = "P3", f"a {kind}"
+    priority, reason = _priority(kind, text)
     canonical = {label.casefold(): label for label in live_labels}
     labels = [canonical[c] for c in _LABELS_FOR[kind] if c in canonical][:1]
     missing = []

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from synapse_bot.dispatch.schemas import json_content, strict_json_schema
+from synapse_bot.llm.schemas import json_content, strict_json_schema
 
 IssueType = Literal["bug", "feature", "question", "docs", "chore"]
 Priority = Literal["P0", "P1", "P2", "P3"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synapse_bot.integrations.github import IssueData, IssuePage
+from synapse_bot.github_data import IssueData, IssuePage
 from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.triage.model import IssueTriage
 
@@ -29,7 +29,8 @@ def render_triage(repo: str, page: IssuePage, items: list[IssueTriage], offline:
         line = f"• **{item.priority}** {item.type} · {link} — {item.reason}"
         extras = []
         if item.labels:
-            extras.append("labels: " + ", ".join(f"`{label}`" for label in item.labels))
+            plural = "s" if len(item.labels) != 1 else ""
+            extras.append(f"suggested label{plural}: " + ", ".join(f"`{label}`" for label in item.labels))
         if item.missing_info:
             extras.append("ask for: " + "; ".join(item.missing_info))
         if item.duplicates:

@@ -15,16 +15,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from synapse_bot.dispatch.errors import describe_validation_error
-from synapse_bot.dispatch.llm import ChatResult, LlmClient, TokenBudget, traced_chat
-from synapse_bot.dispatch.router import ToolCall, normalize
-from synapse_bot.dispatch.schemas import drop_nulls, tool_schemas
-from synapse_bot.jobs.model import SlackRequest
+from synapse_bot.dispatch.fast_path import MAX_TOOL_CALLS
+from synapse_bot.llm.client import ChatModel, ChatResult, TokenBudget
+from synapse_bot.llm.schemas import drop_nulls
+from synapse_bot.request import SlackRequest
 from synapse_bot.store.memory import Turn
+from synapse_bot.tools.grammar import ToolCall, normalize
 from synapse_bot.tools.registry import ToolRegistry
+from synapse_bot.tracking.model_calls import traced_chat
 from synapse_bot.tracking.trace import RequestTrace
 
-MAX_TOOL_CALLS = 3
 MAX_USER_CHARS = 4_000
 
 SYSTEM_PROMPT = """You are Synapse, an assistant for an engineering team, working inside Slack.
@@ -52,11 +52,11 @@ class ModelDecision:
     repaired: bool = False
 
 
-class ModelRouter:
-    def __init__(self, llm: LlmClient, registry: ToolRegistry, *, strict: bool) -> None:
+class ModelLoop:
+    def __init__(self, llm: ChatModel, registry: ToolRegistry, *, strict: bool) -> None:
         self.llm = llm
         self.registry = registry
-        self.tools = tool_schemas(registry, strict)
+        self.tools = registry.schemas(strict)
 
     def messages_for(self, request: SlackRequest, history: list[Turn]) -> list[dict[str, Any]]:
         system = SYSTEM_PROMPT.format(
@@ -139,7 +139,7 @@ class ModelRouter:
             try:
                 model: BaseModel = tool.args_model.model_validate(args)
             except ValidationError as exc:
-                problems[call_id] = describe_validation_error(tool, exc)
+                problems[call_id] = tool.explain_invalid(exc)
                 continue
             valid.append(ToolCall(name, model.model_dump(mode="json", exclude_defaults=True)))
         return valid, problems

@@ -48,7 +48,7 @@ def message_of(event: Mapping[str, Any]) -> dict[str, Any] | None:
     return message
 
 
-class AlertRouter:
+class KeywordAlerter:
     def __init__(self, store: MonitorStore, client: WebClient, *, interval_s: int, bot_user_id: str | None) -> None:
         self.store = store
         self.client = client
@@ -182,8 +182,8 @@ class AlertRouter:
 class DigestSweeper:
     """A daemon thread that posts due digests every few seconds (any process may; each digest is claimed once)."""
 
-    def __init__(self, router: AlertRouter, every_s: float = 5.0) -> None:
-        self.router = router
+    def __init__(self, alerter: KeywordAlerter, every_s: float = 5.0) -> None:
+        self.alerter = alerter
         self.every_s = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="synapse-digests", daemon=True)
@@ -195,7 +195,7 @@ class DigestSweeper:
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             try:
-                self.router.flush_digests()
+                self.alerter.flush_digests()
             except Exception:  # Redis or Slack trouble: try again next round
                 log.warning("digest sweep failed", exc_info=True)
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from synapse_bot.config import Settings
 from synapse_bot.store.monitors import MonitorRule
+from synapse_bot.tools.monitor_channel import STOP_MONITOR_ACTION
 from synapse_bot.tools.registry import ToolRegistry
 
-STOP_MONITOR_ACTION = "synapse_stop_monitor"
 MAX_LISTED = 20
 
 
@@ -87,9 +87,8 @@ def build_home_view(
     for tool in registry:
         if tool.name == "help":
             continue
-        status = "" if tool.available else "  _(coming soon)_"
         example = f"\n`{tool.examples[0]}`" if tool.examples else ""
-        blocks.append(_section(f"*{tool.name}* — {tool.summary}{status}{example}"))
+        blocks.append(_section(f"*{tool.name}* — {tool.summary}{example}"))
     if settings.offline:
         blocks.append(
             {

@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import openai
 
-from synapse_bot.dispatch.tokens import TokenCounter
-from synapse_bot.tracking.costs import PriceTable
-from synapse_bot.tracking.trace import RequestTrace
+from synapse_bot.llm.prices import PriceTable
+from synapse_bot.llm.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +82,27 @@ class ChatResult:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str | None
+
+
+class ChatModel(Protocol):
+    """What Synapse needs of a model: one chat completion within a request's budget, and a token counter.
+
+    `LlmClient` is the real one (any OpenAI-compatible server); tests may script one without a network.
+    """
+
+    model: str
+    counter: TokenCounter
+
+    def chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        budget: TokenBudget,
+        purpose: str,
+        tools: list[dict[str, Any]] | None = None,
+        response_format: dict[str, Any] | None = None,
+        max_output_tokens: int | None = None,
+    ) -> ChatResult: ...
 
 
 class LlmClient:
@@ -213,32 +233,3 @@ def _explain(exc: openai.APIError) -> LlmError:
             kind="unavailable",
         )
     return LlmError(f"The model call failed ({type(exc).__name__}). Please try again later.", kind="error")
-
-
-def traced_chat(
-    llm: LlmClient,
-    trace: RequestTrace,
-    messages: list[dict[str, Any]],
-    *,
-    budget: TokenBudget,
-    purpose: str,
-    **kwargs: Any,
-) -> ChatResult:
-    """One model call recorded as an LLM span: model, tokens, latency, and what came back."""
-    with trace.span(f"llm.{purpose}", span_type="LLM") as span:
-        started = time.perf_counter()
-        try:
-            result = llm.chat(messages, budget=budget, purpose=purpose, **kwargs)
-        finally:
-            if budget.calls:
-                last = budget.calls[-1]
-                span.set(
-                    model=last.model,
-                    prompt_tokens=last.prompt_tokens,
-                    completion_tokens=last.completion_tokens,
-                    ok=last.ok,
-                    cost_usd=last.cost_usd,
-                )
-            span.set(latency_ms=round((time.perf_counter() - started) * 1000, 2))
-        span.set(tool_calls=len(result.tool_calls), finish_reason=result.finish_reason)
-        return result

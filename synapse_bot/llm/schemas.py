@@ -1,8 +1,8 @@
-"""Function-calling tool schemas generated from the tools' pydantic argument models.
+"""JSON schemas from pydantic models, in the forms OpenAI-compatible servers accept, and reading JSON answers.
 
-The same models validate the model's arguments, so the schema and the validation can never disagree. OpenAI's
-strict mode needs every property listed as required and no defaults; optional fields become nullable instead,
-and nulls are dropped again before validation so the model's defaults apply.
+The same models validate what comes back, so a schema and its validation can never disagree. OpenAI's strict mode
+needs every property listed as required and no defaults; optional fields become nullable instead, and nulls are
+dropped again before validation so the model's defaults apply. Servers other than OpenAI's get the plain schema.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ import json
 from typing import Any
 
 from pydantic import BaseModel
-
-from synapse_bot.tools.base import Tool
-from synapse_bot.tools.registry import ToolRegistry
 
 STRICT_MODEL_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
 _DROP_KEYS = {"default", "title", "examples"}
@@ -60,17 +57,11 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
-def tool_schema(tool: Tool[Any], strict: bool) -> dict[str, Any]:
-    parameters = copy.deepcopy(tool.args_model.model_json_schema())
-    parameters = _strictify(parameters) if strict else _plain(parameters)
-    function: dict[str, Any] = {"name": tool.name, "description": tool.description, "parameters": parameters}
-    if strict:
-        function["strict"] = True
-    return {"type": "function", "function": function}
-
-
-def tool_schemas(registry: ToolRegistry, strict: bool) -> list[dict[str, Any]]:
-    return [tool_schema(tool, strict) for tool in registry]
+def function_parameters(model: type[BaseModel], strict: bool) -> dict[str, Any]:
+    """A pydantic model as function-calling `parameters` (strict or plain)."""
+    parameters = copy.deepcopy(model.model_json_schema())
+    result: dict[str, Any] = _strictify(parameters) if strict else _plain(parameters)
+    return result
 
 
 def drop_nulls(args: dict[str, Any]) -> dict[str, Any]:

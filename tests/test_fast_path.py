@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from synapse_bot.dispatch.router import FastPathError, ToolCall, channel_refs, normalize, parse_command, parse_permalink
+from synapse_bot.dispatch.fast_path import FastPath
+from synapse_bot.tools.grammar import FastPathError, ToolCall, channel_refs, normalize, parse_permalink
+from synapse_bot.tools.registry import default_registry
+
+parse_command = FastPath(default_registry()).parse
 
 
 @pytest.mark.parametrize(
