@@ -16,7 +16,7 @@ diffed against its first parent) that touch non-test source, and release ranges 
 neither deleted outright nor skipped as lockfile, vendored, generated or binary, under the current rules.
 
     python -m bench.review_packing_real MIRROR [MIRROR …] [--range NAME=BASE..HEAD …] [--budget N …]
-        [--model gpt-4] [--prs 4] [--out bench/results/review_packing_real.json]
+        [--model gpt-4o-mini] [--prs 4] [--out bench/results/review_packing_real.json]
 """
 
 from __future__ import annotations
@@ -154,21 +154,25 @@ def main() -> None:
     parser.add_argument(
         "--budget", action="append", type=int, help="call budget(s); default SYNAPSE_REVIEW_CALL_TOKENS"
     )
-    parser.add_argument("--model", default="gpt-4", help="model whose token counter is used (gpt-4: exact cl100k)")
+    parser.add_argument(
+        "--model", default=None, help="model whose token counter is used (default: OPENAI_MODEL's default)"
+    )
     parser.add_argument("--language", default="Python", help="the repositories' main language")
     parser.add_argument("--prs", type=int, default=4, help="small and medium pull requests per mirror")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("bench/results/review_packing_real.json"))
     args = parser.parse_args()
-    budgets = args.budget or [Settings(_env_file=None).review_call_tokens]
-    counter = TokenCounter(args.model)
+    defaults = Settings(_env_file=None)
+    budgets = args.budget or [defaults.review_call_tokens]
+    model = args.model or defaults.openai_model
+    counter = TokenCounter(model)
     by_name = {mirror_name(m): m for m in args.mirrors}
     cases = [case for mirror in args.mirrors for case in recent_pulls(mirror, args.prs)]
     for spec in args.range:
         name, _, span = spec.partition("=")
         base, _, head = span.partition("..")
         cases.append(Case(by_name[name], f"{name} {base}..{head}", "release", base, head))
-    print(f"review packing on real pull requests; counter {args.model} ({'exact' if counter.exact else 'estimate'})")
+    print(f"review packing on real pull requests; counter {model} ({'exact' if counter.exact else 'estimate'})")
     print(
         f"{'pull request':<30} {'kind':<8} {'budget':>7} {'files':>5} {'src ln':>6} {'naive tok':>9} │ "
         f"{'old tok':>7} {'in':>4} {'cov':>6} {'ms':>6} │ {'new tok':>7} {'in':>4} {'cut':>3} {'cov':>6} "
@@ -207,7 +211,7 @@ def main() -> None:
     checked = sum(r["numbers_checked"] for r in results)
     wrong = sum(r["numbers_wrong"] for r in results)
     print(f"line numbers checked against the head commit: {checked:,}, wrong: {wrong}")
-    write_json(args.out, {"model": args.model, "exact": counter.exact, "results": results})
+    write_json(args.out, {"model": model, "exact": counter.exact, "results": results})
 
 
 if __name__ == "__main__":
