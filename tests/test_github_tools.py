@@ -231,7 +231,7 @@ def test_review_of_a_huge_pr_stays_in_budget_lists_what_it_left_out_and_posts_on
             assert "package-lock.json" not in diff and "vendor/lib" not in diff  # counted, not listed
             assert "Not shown, lockfile: 1 file" in diff and "Not shown, vendored: 1 file" in diff
             assert "Not shown, generated or minified: static/app.min.js" in diff
-            assert "Deleted files, not shown: 1: old/module.py" in diff
+            assert "Deleted files, not shown (1): old/module.py" in diff
             assert "(token budget), 495 files" in diff  # 494 modules and the deletion-only cleanup, left or cut
             assert "\n1 +value_" in diff  # numbered new-side lines
             for fragment in (

@@ -219,7 +219,7 @@ def test_the_model_is_told_what_it_cannot_see_and_why() -> None:
     counter = TokenCounter("gpt-4")
     packed = pack_diff(files, 6_000, counter.count, "Python")
     note = packed.note
-    assert "Deleted files, not shown: 2,540 (2,500 of them vendored or lockfiles): src/old_0.py" in note
+    assert "Deleted files, not shown (2,540, 2,500 of them vendored or lockfiles): src/old_0.py" in note
     assert "vendor/pkg" not in note and "poetry.lock" not in note and "third_party" not in note
     assert "Not shown, lockfile: 1 file" in note and "Not shown, vendored: 1 file" in note
     assert "Not shown, generated or minified: pkg/api_pb2.py" in note

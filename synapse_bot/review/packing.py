@@ -213,9 +213,9 @@ def skipped_note(deleted: list[str], deleted_counted: int, skipped: dict[str, li
     lines = []
     if deleted:
         named = deleted[: len(deleted) - deleted_counted]
-        extra = f" ({deleted_counted:,} of them vendored or lockfiles)" if deleted_counted else ""
+        extra = f", {deleted_counted:,} of them vendored or lockfiles" if deleted_counted else ""
         shown = f": {_names(named, DELETED_NAMES)}" if named else ""
-        lines.append(f"Deleted files, not shown: {len(deleted):,}{extra}{shown}")
+        lines.append(f"Deleted files, not shown ({len(deleted):,}{extra}){shown}")
     for reason, names in skipped.items():
         if reason in COUNTED_ONLY_REASONS:
             lines.append(f"Not shown, {reason}: {len(names):,} file{'s' if len(names) != 1 else ''}")
