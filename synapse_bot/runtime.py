@@ -238,7 +238,15 @@ class Runtime:
         )
         limiter = Limiter(self.redis, keys, LimitSettings.from_settings(settings), frozenset(settings.admin_ids))
         return RequestHandler(
-            AnswerJob(dispatcher, replier, poster, limiter=limiter, feedback=settings.tracking_enabled),
+            AnswerJob(
+                dispatcher,
+                replier,
+                poster,
+                limiter=limiter,
+                feedback=settings.tracking_enabled,
+                streaming=settings.streaming,
+                secrets=tuple(settings.secrets()),
+            ),
             ActionJob(dispatcher, replier, poster, self.sink, home),
             home,
             poster,

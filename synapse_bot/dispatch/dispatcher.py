@@ -22,7 +22,7 @@ from synapse_bot.access import ToolAccess
 from synapse_bot.config import Settings
 from synapse_bot.context.cite import link_citations
 from synapse_bot.dispatch.fast_path import MAX_TOOL_CALLS, FastPath, Parsed
-from synapse_bot.dispatch.model_loop import LoopResult, ModelLoop, RequestContext, ToolOutcome, tool_message
+from synapse_bot.dispatch.model_loop import LoopResult, ModelLoop, RequestContext, ShowText, ToolOutcome, tool_message
 from synapse_bot.dispatch.thread_context import read_thread_excerpt
 from synapse_bot.llm.client import ChatModel, LlmError, TokenBudget
 from synapse_bot.llm.schemas import supports_strict
@@ -93,7 +93,8 @@ class Dispatcher:
 
     # Entry point ---------------------------------------------------------------------------------
 
-    def dispatch(self, request: SlackRequest, trace: RequestTrace) -> DispatchOutcome:
+    def dispatch(self, request: SlackRequest, trace: RequestTrace, show: ShowText | None = None) -> DispatchOutcome:
+        """The answer to `request`; with `show`, a model-written answer is also streamed to it as it is written."""
         budget = TokenBudget(self.settings.request_token_budget)
         with trace.span("dispatch", span_type="CHAIN") as span:
             parsed = self.route(request)
@@ -110,7 +111,7 @@ class Dispatcher:
                 outcome = DispatchOutcome(path="offline", text=self.unrecognised(request, budget, trace))
             else:
                 span.set(path="llm")
-                outcome = self._via_model(request, budget, trace)
+                outcome = self._via_model(request, budget, trace, show)
                 span.set(rounds=outcome.rounds)
             span.set(
                 prompt_tokens=budget.prompt_tokens,
@@ -130,7 +131,9 @@ class Dispatcher:
 
     # Paths ---------------------------------------------------------------------------------------
 
-    def _via_model(self, request: SlackRequest, budget: TokenBudget, trace: RequestTrace) -> DispatchOutcome:
+    def _via_model(
+        self, request: SlackRequest, budget: TokenBudget, trace: RequestTrace, show: ShowText | None = None
+    ) -> DispatchOutcome:
         assert self.model_loop is not None and self.llm is not None
         question = normalize(request.text)
         with trace.span("context.thread") as span:
@@ -142,7 +145,7 @@ class Dispatcher:
         history = self._recall(request)
         try:
             result = self.model_loop.run(
-                context, history, budget, trace, lambda call: self.run_tool(call, request, trace, budget)
+                context, history, budget, trace, lambda call: self.run_tool(call, request, trace, budget), show
             )
         except LlmError as exc:
             text = f"{exc.user_message}\n\nExplicit commands still work without the model, e.g. `help`."

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from synapse_bot.dispatch.fast_path import MAX_TOOL_CALLS
+from synapse_bot.context.stream_text import StreamText
 from synapse_bot.llm.client import BudgetExceeded, ChatModel, ChatResult, LlmError, TokenBudget
 from synapse_bot.llm.schemas import drop_nulls
 from synapse_bot.llm.text_tool_calls import looks_like_a_tool_call, parse_text_tool_calls
@@ -69,6 +69,7 @@ class ToolOutcome:
 
 
 RunTool = Callable[[ToolCall], ToolOutcome]
+ShowText = Callable[[str], None]  # receives the answer as it is written, already safe to show
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class RequestContext:
     request: SlackRequest
     thread_excerpt: str | None = None
     default_repos: tuple[str, ...] = ()
+    links: dict[str, str] = field(default_factory=dict)  # thread message references -> permalinks
 
 
 @dataclass
@@ -152,8 +154,11 @@ class ModelLoop:
         budget: TokenBudget,
         trace: RequestTrace,
         run_tool: RunTool,
+        show: ShowText | None = None,
     ) -> LoopResult:
+        """Rounds of model and tools until an answer; with `show`, the answer's text is streamed to it."""
         messages = self.messages_for(context, history)
+        gate = StreamText(context.links) if show is not None else None
         first_new = len(messages) - 1
         result = LoopResult()
         deadline = time.monotonic() + self.time_limit_s * TIME_SHARE
@@ -163,7 +168,9 @@ class ModelLoop:
                 result.cut_short = "it was taking too long"
                 break
             try:
-                reply = self._chat(messages, budget, trace, result.rounds, offer_tools=not last_round)
+                reply = self._chat(
+                    messages, budget, trace, result.rounds, offer_tools=not last_round, gate=gate, show=show
+                )
             except BudgetExceeded:
                 result.cut_short = "this request's token budget ran out"
                 break
@@ -199,10 +206,25 @@ class ModelLoop:
         round_: int,
         *,
         offer_tools: bool,
+        gate: StreamText | None = None,
+        show: ShowText | None = None,
     ) -> ChatResult:
         purpose = "dispatch" if round_ == 0 else f"dispatch.round{round_ + 1}"
         tools = self.tools if offer_tools else None
-        return traced_chat(self.llm, trace, messages, budget=budget, purpose=purpose, tools=tools)
+        if gate is None or show is None:
+            return traced_chat(self.llm, trace, messages, budget=budget, purpose=purpose, tools=tools)
+
+        def on_text(delta: str) -> None:
+            safe = gate.feed(delta)
+            if safe:
+                show(safe)
+
+        try:
+            return traced_chat(self.llm, trace, messages, budget=budget, purpose=purpose, tools=tools, on_text=on_text)
+        finally:
+            rest = gate.end_round()
+            if rest:
+                show(rest)
 
     def _calls_in(self, reply: ChatResult) -> list[_Call]:
         if reply.tool_calls:
@@ -283,6 +305,3 @@ def _valid_json(raw: str | None) -> str:
     except json.JSONDecodeError:
         return "{}"
     return json.dumps(value if isinstance(value, dict) else {})
-
-
-__all__ = ["MAX_ROUNDS", "MAX_TOOL_CALLS", "LoopResult", "ModelLoop", "RequestContext", "ToolOutcome"]

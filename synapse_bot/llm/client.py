@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -108,6 +109,7 @@ class ChatModel(Protocol):
         tools: list[dict[str, Any]] | None = None,
         response_format: dict[str, Any] | None = None,
         max_output_tokens: int | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> ChatResult: ...
 
 
@@ -159,8 +161,12 @@ class LlmClient:
         tools: list[dict[str, Any]] | None = None,
         response_format: dict[str, Any] | None = None,
         max_output_tokens: int | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> ChatResult:
-        """One completion, within the budget; tries fallback models before giving up."""
+        """One completion, within the budget; tries fallback models before giving up.
+
+        With `on_text`, the answer is streamed and each piece of its text is handed over as it arrives.
+        """
         output_cap = min(max_output_tokens or self.max_output_tokens, self.max_output_tokens)
         estimate = self.counter.count_messages(messages, tools)
         if estimate + output_cap > budget.remaining:
@@ -174,7 +180,9 @@ class LlmClient:
         last_error: LlmError | None = None
         for model in self.models:
             try:
-                return self._call(model, messages, tools, response_format, output_cap, estimate, budget, purpose)
+                return self._call(
+                    model, messages, tools, response_format, output_cap, estimate, budget, purpose, on_text
+                )
             except LlmError as exc:
                 last_error = exc
                 if exc.kind in ("auth", "bad_request", "context_length"):
@@ -193,6 +201,7 @@ class LlmClient:
         estimate: int,
         budget: TokenBudget,
         purpose: str,
+        on_text: Callable[[str], None] | None = None,
     ) -> ChatResult:
         kwargs: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": output_cap}
         if tools:
@@ -202,33 +211,91 @@ class LlmClient:
             kwargs["response_format"] = response_format
         started = time.perf_counter()
         try:
-            response = self._client.chat.completions.create(**kwargs)
+            answer = self._streamed(kwargs, on_text) if on_text is not None else self._whole(kwargs)
         except openai.APIError as exc:
             latency = (time.perf_counter() - started) * 1000
             budget.charge(CallRecord(model, 0, 0, latency, purpose, ok=False, error=type(exc).__name__))
             raise _explain(exc, estimate + output_cap, self.context_tokens, model) from None
         latency = (time.perf_counter() - started) * 1000
-        usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else estimate
-        completion_tokens = usage.completion_tokens if usage else 0
-        cost = self.prices.cost(response.model or model, prompt_tokens, completion_tokens)
+        prompt_tokens = answer.prompt_tokens if answer.prompt_tokens is not None else estimate
+        completion_tokens = (
+            answer.completion_tokens
+            if answer.completion_tokens is not None
+            else self.counter.count((answer.content or "") + "".join(c["arguments"] or "" for c in answer.tool_calls))
+        )
+        cost = self.prices.cost(answer.model or model, prompt_tokens, completion_tokens)
         budget.charge(CallRecord(model, prompt_tokens, completion_tokens, latency, purpose, cost_usd=cost))
-        if not response.choices:
+        if answer.empty:
             raise LlmError("The model returned an empty answer. Please try again.", kind="empty")
+        return ChatResult(
+            content=answer.content,
+            tool_calls=answer.tool_calls,
+            model=answer.model or model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            finish_reason=answer.finish_reason,
+        )
+
+    def _whole(self, kwargs: dict[str, Any]) -> _Answer:
+        response = self._client.chat.completions.create(**kwargs)
+        usage = response.usage
+        if not response.choices:
+            return _Answer(None, [], response.model, None, None, None, empty=True)
         choice = response.choices[0]
         tool_calls = [
             {"id": call.id, "name": call.function.name, "arguments": call.function.arguments}
             for call in (choice.message.tool_calls or [])
             if getattr(call, "function", None) is not None
         ]
-        return ChatResult(
-            content=choice.message.content,
-            tool_calls=tool_calls,
-            model=response.model or model,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            finish_reason=choice.finish_reason,
+        return _Answer(
+            choice.message.content,
+            tool_calls,
+            response.model,
+            usage.prompt_tokens if usage else None,
+            usage.completion_tokens if usage else None,
+            choice.finish_reason,
         )
+
+    def _streamed(self, kwargs: dict[str, Any], on_text: Callable[[str], None]) -> _Answer:
+        """The same completion over server-sent events: text pieces go to `on_text`, tool calls are assembled."""
+        stream = self._client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+        content: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        model, finish, prompt_tokens, completion_tokens, seen = None, None, None, None, False
+        for chunk in stream:
+            model = chunk.model or model
+            if chunk.usage is not None:
+                prompt_tokens, completion_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+            for choice in chunk.choices[:1]:
+                seen = True
+                finish = choice.finish_reason or finish
+                delta = choice.delta
+                if delta.content:
+                    content.append(delta.content)
+                    on_text(delta.content)
+                for piece in delta.tool_calls or []:
+                    call = calls.setdefault(piece.index, {"id": None, "name": "", "arguments": ""})
+                    call["id"] = piece.id or call["id"]
+                    if piece.function is not None:
+                        call["name"] += piece.function.name or ""
+                        call["arguments"] += piece.function.arguments or ""
+        tool_calls = [
+            {"id": c["id"] or f"call_{i}", "name": c["name"], "arguments": c["arguments"]}
+            for i, c in sorted(calls.items())
+        ]
+        text = "".join(content) if content else None
+        return _Answer(text, tool_calls, model, prompt_tokens, completion_tokens, finish, empty=not seen)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    content: str | None
+    tool_calls: list[dict[str, Any]]
+    model: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None
+    empty: bool = False
 
 
 def too_long_text(model: str, needed: int, window: int) -> str:

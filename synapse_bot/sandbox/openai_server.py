@@ -34,10 +34,16 @@ class Reply:
     message: str = ""
     delay_s: float = 0.0
     then: Reply | None = None
+    piece_delay_s: float = 0.0  # when streamed: the pause between pieces of text (a model writing slowly)
 
     @classmethod
     def text(cls, content: str) -> Reply:
         return cls("text", content=content)
+
+    @classmethod
+    def slowly(cls, content: str, piece_delay_s: float) -> Reply:
+        """Text that, when streamed, arrives in 16-character pieces `piece_delay_s` apart."""
+        return cls("text", content=content, piece_delay_s=piece_delay_s)
 
     @classmethod
     def json_content(cls, data: Any) -> Reply:
@@ -212,6 +218,8 @@ class OpenAIServer(StandIn):
         await send({"role": "assistant", "content": ""})
         for piece in _pieces(reply.content or "", 16):
             await send({"content": piece})
+            if reply.piece_delay_s:
+                await asyncio.sleep(reply.piece_delay_s)
         for index, (name, arguments) in enumerate(reply.tool_calls):
             await send(
                 {
