@@ -13,7 +13,9 @@ from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tracking.recorder import MlflowRecorder
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
+
+pytestmark = pytest.mark.e2e
 
 
 def test_mention_in_a_channel_gets_a_reply_in_the_mentions_thread(

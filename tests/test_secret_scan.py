@@ -16,7 +16,7 @@ from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from tests.cluster import BotProcess, cluster_env, free_port
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def echo_everything(body: dict[str, object]) -> Reply:

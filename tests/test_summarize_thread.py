@@ -7,12 +7,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from synapse_bot.dispatch.tokens import TokenCounter
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.conftest import make_model_settings
+from tests.support.settings import make_model_settings
+
+pytestmark = pytest.mark.e2e
 
 
 def summary_reply(body: dict[str, Any]) -> Reply:

@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pytest
 
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tracking.recorder import MlflowRecorder
-from tests.conftest import make_model_settings, make_settings, subprocess_env
+from tests.support.settings import make_model_settings, make_settings, subprocess_env
+
+pytestmark = pytest.mark.e2e
 
 SUMMARY = {"tldr": "short", "key_points": [], "decisions": [], "action_items": [], "open_questions": []}
 SECRET_PHRASE = "zebra-quartz-launch-plan"
