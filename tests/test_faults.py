@@ -16,6 +16,7 @@ from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from tests.cluster import BotProcess, cluster_env, free_port
+from tests.support.waits import processes_settled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -86,7 +87,7 @@ def test_the_same_event_delivered_three_times_gets_one_reply(rig: Rig) -> None:
     slack.deliver_again(envelope, retry_attempt=1, retry_reason="timeout")
     slack.deliver_again(envelope, retry_attempt=2, retry_reason="timeout")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
-    time.sleep(2.0)  # time for a duplicate to show up, if one were coming
+    processes_settled(slack, processes)  # a duplicate, if one were coming, is posted by now
     assert_exactly_once(slack, workspace["general"], [ts])
     assert slack.acks[envelope].count >= 1
 
@@ -218,7 +219,7 @@ def test_slack_rate_limit_on_post_message_is_waited_out_and_posted_once(rig: Rig
     slack.rate_limit("chat.postMessage", times=1, retry_after=1)
     ts = slack.mention(workspace["alice"], workspace["general"], "help")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
-    time.sleep(1.0)
+    processes_settled(slack, processes)
     assert_exactly_once(slack, workspace["general"], [ts])
     posts = slack.calls("chat.postMessage")
     limited = [c for c in posts if c.status == "ratelimited"]
@@ -240,7 +241,7 @@ def test_disconnects_and_dropped_sockets_under_load_lose_no_event(rig: Rig) -> N
             slack.drop_connections()
         time.sleep(0.1)
     wait_answered(slack, channel, threads, timeout=60)
-    time.sleep(1.0)
+    processes_settled(slack, processes)
     assert_exactly_once(slack, channel, threads)
     assert slack.hub.connects >= 3  # it really did reconnect twice
 

@@ -33,6 +33,7 @@ from synapse_bot.store.limits import Limiter, LimitSettings, seconds_text
 from synapse_bot.store.outage import RedisWatch
 from tests.cluster import free_port
 from tests.support.settings import make_model_settings, make_settings, subprocess_env
+from tests.support.waits import all_acknowledged, settled, wait_until
 
 
 def keys() -> Keys:
@@ -108,7 +109,7 @@ def test_a_reply_cut_short_by_slack_is_never_repeated_and_says_what_is_missing(
     slack.fail("chat.postMessage", "internal_error", after=1)  # the first part posts, the second is refused
     ts = slack.mention(workspace["alice"], workspace["general"], "walk me through the deploy pipeline")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30, count=2)
-    time.sleep(3.0)  # a retried job would repeat the first part now
+    settled(slack, model_bot)  # a retried job would have repeated the first part by now
     messages = slack.bot_messages(workspace["general"], thread_ts=ts)
     assert len(messages) == 2, [m["text"][:60] for m in messages]
     assert messages[0]["text"].startswith("Paragraph 0:")
@@ -357,7 +358,7 @@ def test_channel_messages_are_queued_only_where_a_monitor_watches(
     alerts = slack.add_channel("alerts", members=[workspace["alice"], workspace["bob"]])
     for i in range(5):
         slack.post_message(workspace["bob"], alerts, f"chatter {i}")
-    time.sleep(0.5)
+    wait_until(lambda: all_acknowledged(slack), what="acknowledging the chatter")  # acked after queueing, if queued
     assert bot.failover.queued == 0  # acknowledged, not turned into jobs
     ts = slack.mention(workspace["alice"], workspace["general"], "monitor #alerts for outage")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)

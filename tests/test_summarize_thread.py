@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from tests.support.settings import make_model_settings
+from tests.support.waits import settled
 
 pytestmark = pytest.mark.e2e
 
@@ -153,6 +153,6 @@ def test_concurrent_requests_for_one_thread_do_the_work_once(
     for t in threads:
         t.join()
     slack.wait_for_bot_message(workspace["general"], thread_ts=root, count=2, timeout=20)
-    time.sleep(0.5)
+    settled(slack, model_bot)
     assert len(summary_requests(model)) == 1
     assert all("saw 10 lines" in m["text"] for m in slack.bot_messages(workspace["general"], thread_ts=root))

@@ -48,7 +48,7 @@ def make_settings(sandbox: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: 
         "SYNAPSE_LOG_FORMAT": "text",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def make_model_settings(
