@@ -19,9 +19,9 @@ from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.conftest import make_model_settings
+from tests.support.settings import make_model_settings
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
 def _tools_sent(request: dict[str, Any]) -> list[str]:

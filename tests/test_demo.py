@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import subprocess_env
+import pytest
+
+from tests.support.settings import subprocess_env
+
+pytestmark = pytest.mark.e2e
 
 
 def test_demo_runs_the_conversation_and_exits_zero(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from synapse_bot.tools import help as help_tool
 from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tracking.trace import RequestTrace
 from tests.support.scripted_model import ScriptedModel, called, said
-from tests.test_tool_contract import ROLL_TOOL
+from tests.support.toy_tool import ROLL_TOOL
 
 
 def _settings(**overrides: Any) -> Settings:

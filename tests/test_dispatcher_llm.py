@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from synapse_bot.render.sanitize import has_mass_mention
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.conftest import make_model_settings
+from tests.support.settings import make_model_settings
+from tests.support.waits import wait_until
+
+pytestmark = pytest.mark.e2e
 
 SUMMARY = {
     "tldr": "The deploy is blocked on a flaky test.",
@@ -206,10 +210,8 @@ def test_a_visible_sign_of_work_is_shown_and_cleared(
     ts = slack.mention(workspace["alice"], workspace["general"], "think hard")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
     assert ("add", workspace["general"], ts, "eyes") in slack.reaction_log
-    deadline = time.monotonic() + 5  # the sign is cleared just after the reply is posted
-    while ("remove", workspace["general"], ts, "eyes") not in slack.reaction_log and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert ("remove", workspace["general"], ts, "eyes") in slack.reaction_log
+    # The sign is cleared just after the reply is posted.
+    wait_until(lambda: ("remove", workspace["general"], ts, "eyes") in slack.reaction_log, 5, "removing the sign")
     assert slack.reactions(workspace["general"], ts) == []
 
 

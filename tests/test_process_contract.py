@@ -8,12 +8,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from synapse_bot.sandbox.github_server import GitHubServer
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
-from tests.conftest import subprocess_env
+from tests.support.settings import subprocess_env
 
 
+@pytest.mark.e2e
 def test_python_m_synapse_bot_answers_over_the_wire_and_stops_on_sigterm(
     slack: SlackSandbox, workspace: dict[str, str], tmp_path: Path
 ) -> None:

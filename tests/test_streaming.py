@@ -13,7 +13,9 @@ from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from tests.support.cluster import cluster_env
-from tests.test_faults import Rig, launch, model_env, replies, rig, tcp_redis  # noqa: F401  (fixtures)
+from tests.support.rig import Rig, launch, model_env, replies
+
+pytestmark = pytest.mark.e2e
 
 ANSWER = (
     "The deploy failed because the migration locked the orders table for four minutes. "
@@ -74,8 +76,9 @@ def test_explicit_commands_are_posted_whole(
     assert slack.stream_log == [] and model.request_count == 0
 
 
+@pytest.mark.faults
 @pytest.mark.timeout(300)
-def test_a_worker_killed_mid_stream_leaves_one_answer_marked_as_cut(rig: Rig, tcp_redis: EmbeddedRedis) -> None:  # noqa: F811
+def test_a_worker_killed_mid_stream_leaves_one_answer_marked_as_cut(rig: Rig, tcp_redis: EmbeddedRedis) -> None:
     slack, workspace, tmp_path, model, processes = rig.slack, rig.workspace, rig.tmp_path, rig.model, rig.processes
     long_answer = " ".join(f"Step {i}: check the lock timeout and the pool size." for i in range(40))
     model.set_responder(lambda body: Reply.slowly(long_answer, piece_delay_s=0.1))

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.conftest import make_model_settings
+from tests.support.settings import make_model_settings
+from tests.support.waits import settled
+
+pytestmark = pytest.mark.e2e
 
 
 def summary_reply(body: dict[str, Any]) -> Reply:
@@ -149,6 +153,6 @@ def test_concurrent_requests_for_one_thread_do_the_work_once(
     for t in threads:
         t.join()
     slack.wait_for_bot_message(workspace["general"], thread_ts=root, count=2, timeout=20)
-    time.sleep(0.5)
+    settled(slack, model_bot)
     assert len(summary_requests(model)) == 1
     assert all("saw 10 lines" in m["text"] for m in slack.bot_messages(workspace["general"], thread_ts=root))
