@@ -27,6 +27,7 @@ from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.github_server import GitHubServer
 from synapse_bot.sandbox.printer import WorkspacePrinter, terminal_console
 from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.summaries.slack_text import readable
 
 SHELL_DIR = Path(".synapse") / "shell"
 PEOPLE = ("alice", "bob")
@@ -242,7 +243,9 @@ class Shell:
             return
         root = latest[-1]
         self.thread = str(root["ts"])
-        self._note(f"(in the thread of: {str(root.get('text', ''))[:60]!r})")
+        names = {uid: name for name, uid in {**self._people, BOT_NAME: self._sandbox.bot_user_id}.items()}
+        text = readable(str(root.get("text", "")), names, {cid: name for name, cid in self._channels.items()})
+        self._note(f"(in the thread of: {text[:60]!r})")
 
     def _note(self, text: str) -> None:
         self._out.write(text + "\n")

@@ -72,6 +72,7 @@ def test_a_monitor_fires_on_bobs_plain_message_and_a_thread_of_plain_messages_is
     assert "  bob: the disk full alarm fired on db-2" in printed
     assert "[DM @alice] synapse: 🔔 disk full in #alerts from @bob:" in printed
     # the plain messages went into one thread, and the summary covers them
+    assert "(in the thread of: 'Release 2.3 is blocked on the flaky auth test. Ideas?')" in printed
     assert "    ↳ bob: I think it's the token refresh race again." in printed
     summary = printed[printed.index("↳ synapse: Thread summary") :]
     assert "token refresh race" in summary and "disabling the cache warmup" in summary
