@@ -132,7 +132,12 @@ def slack_markup(text: str, people: Mapping[str, str], channels: Mapping[str, st
     `people` and `channels` map names to ids (the bot is one of the people); unknown names stay plain text.
     """
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _PERSON.sub(lambda m: f"<@{people[m.group(1)]}>" if m.group(1) in people else m.group(0), text)
+
+    def person(match: re.Match[str]) -> str:
+        name = match.group(1).lower()
+        return f"<@{people[name]}>" if name in people else match.group(0)
+
+    text = _PERSON.sub(person, text)
 
     def channel(match: re.Match[str]) -> str:
         name = match.group(1).lower()

@@ -40,6 +40,7 @@ def test_slack_markup_is_what_slacks_composer_sends() -> None:
         "<@UBOT> watch <#C9|alerts> for &lt;b&gt; &amp; <@U2>, not #5 or @carol"
     )
     assert slack_markup("review acme/widgets#5 mail a@b.c", people, channels) == "review acme/widgets#5 mail a@b.c"
+    assert slack_markup("@Synapse in #Alerts", people, channels) == "<@UBOT> in <#C9|alerts>"
 
 
 def test_a_monitor_fires_on_bobs_plain_message_and_a_thread_of_plain_messages_is_summarized(tmp_path: Path) -> None:
