@@ -443,6 +443,14 @@ class SlackSandbox:
                 key=lambda m: float(m["ts"]),
             )
 
+    def all_messages(self) -> list[dict[str, Any]]:
+        """Every message in every conversation (channels, threads, DMs), oldest first, each with its `channel`."""
+        with self.workspace.lock:
+            return sorted(
+                ({**m, "channel": c.id} for c in self.workspace.channels.values() for m in c.messages.values()),
+                key=lambda m: float(m["ts"]),
+            )
+
     def wait_for_bot_message(
         self,
         channel_id: str | None = None,
