@@ -55,16 +55,18 @@ _OWNED_QUALIFIERS = re.compile(
 )
 
 
-def issue_search_query(repo: str, query: str, *, state: str, include_pull_requests: bool) -> str:
+def issue_search_query(repo: str, query: str, *, state: str, kind: str) -> str:
     """The `q` of GitHub's issue search, scoped to `repo` whatever the free text says.
 
-    `state` is open, closed or all. Scope, kind and state qualifiers in `query` are dropped: the arguments say
-    those, so a query can never widen the search beyond the repository it names.
+    `state` is open, closed or all; `kind` is issues, pull_requests or both. Scope, kind and state qualifiers in
+    `query` are dropped: the arguments say those, so a query can never widen the search beyond its repository.
     """
     words = " ".join(_OWNED_QUALIFIERS.sub(" ", query).split())
     parts = [f"repo:{repo}"]
-    if not include_pull_requests:
+    if kind == "issues":
         parts.append("is:issue")
+    elif kind == "pull_requests":
+        parts.append("is:pr")
     if state in ("open", "closed"):
         parts.append(f"is:{state}")
     if words:
@@ -256,11 +258,9 @@ class GitHubClient:
                 comments=latest,
             )
 
-    def search_issues(
-        self, repo: str, query: str, *, state: str, include_pull_requests: bool, limit: int
-    ) -> SearchPage:
+    def search_issues(self, repo: str, query: str, *, state: str, kind: str, limit: int) -> SearchPage:
         """GitHub's issue search within `repo`, best matches first: one request, at most `limit` (≤ 100) hits."""
-        q = issue_search_query(repo, query, state=state, include_pull_requests=include_pull_requests)
+        q = issue_search_query(repo, query, state=state, kind=kind)
         with self._errors(repo):
             try:
                 results = self._gh.search_issues(q)
