@@ -74,7 +74,7 @@ def issue_search_query(repo: str, query: str, *, state: str, kind: str) -> str:
     return " ".join(parts)
 
 
-def _latest_reviews(reviews: list[ReviewData]) -> list[ReviewData]:
+def standing_reviews(reviews: list[ReviewData]) -> list[ReviewData]:
     """Each reviewer's standing review, as GitHub shows it: the latest approval or change request (or dismissal),
     else their latest comment; in the order reviewers first appeared."""
     standing: dict[str, ReviewData] = {}
@@ -319,7 +319,7 @@ class GitHubClient:
                 url=pr.html_url,
                 requested_reviewers=[user.login for user in pr.requested_reviewers or []]
                 + [f"team {team.slug}" for team in pr.requested_teams or []],
-                reviews=_latest_reviews(reviews),
+                reviews=standing_reviews(reviews),
                 checks=checks,
                 checks_total=checks_total,
             )

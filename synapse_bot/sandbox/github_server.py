@@ -10,6 +10,7 @@ comments. Mutating calls are recorded in `writes`, so tests can prove that nothi
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -75,6 +76,7 @@ class GitHubServer(StandIn):
         self.apps: dict[str, tuple[str, int]] = {}
         self.installation_tokens: list[str] = []  # app id -> (public key PEM, installation id)
         self.fail_statuses: list[int] = []
+        self.stalls: list[float] = []
         self._lock = threading.RLock()
         self._ids = iter(range(1000, 10_000_000))
         app = web.Application(client_max_size=32 * 1024 * 1024)
@@ -258,6 +260,10 @@ class GitHubServer(StandIn):
     def fail_next(self, status: int = 502, times: int = 1) -> None:
         self.fail_statuses.extend([status] * times)
 
+    def stall_next(self, seconds: float, times: int = 1) -> None:
+        """The next `times` requests wait `seconds` before answering, like a GitHub that is slow to respond."""
+        self.stalls.extend([seconds] * times)
+
     # Server -----------------------------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
@@ -290,6 +296,8 @@ class GitHubServer(StandIn):
                 "authorized": bool(token),
             }
         )
+        if self.stalls:
+            await asyncio.sleep(self.stalls.pop(0))
         if self.fail_statuses:
             return self._error(self.fail_statuses.pop(0), "Server Error")
         if token and token not in self.tokens and not request.path.startswith("/app/"):

@@ -22,9 +22,9 @@ from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.github_text import GITHUB_REPO, excerpt, link_title, some
 from synapse_bot.tools.grammar import REPO_PATTERN, Grammar, RouteResult, ToolCall
 
-BODY_CHARS = 1_500
+BODY_CHARS = 1_200
 COMMENT_CHARS = 400
-MAX_TEXT_CHARS = 6_000
+MAX_TEXT_CHARS = 3_800  # one Slack message (render.split.MAX_MESSAGE_CHARS), about 1,000 tokens for the model
 
 
 class GetIssueArgs(ToolArgs):

@@ -24,7 +24,8 @@ from synapse_bot.tools.grammar import REPO_PATTERN, Grammar, RouteResult, ToolCa
 
 BODY_CHARS = 600
 NAMES_SHOWN = 10  # check and reviewer names listed per group before "+N more"
-MAX_TEXT_CHARS = 4_000
+NAME_CHARS = 60  # a check's name as listed (matrix jobs can have very long ones)
+MAX_TEXT_CHARS = 3_800  # one Slack message (render.split.MAX_MESSAGE_CHARS)
 REVIEW_WORDS = {
     "APPROVED": "approved",
     "CHANGES_REQUESTED": "changes requested",
@@ -60,7 +61,10 @@ def _by_outcome(checks: list[CheckData], outcome: str) -> list[CheckData]:
 
 
 def _check_names(checks: list[CheckData], *, links: bool) -> str:
-    names = [f"[{link_title(c.name)}]({c.url})" if links and c.url else link_title(c.name) for c in checks]
+    names = [
+        f"[{link_title(c.name, NAME_CHARS)}]({c.url})" if links and c.url else link_title(c.name, NAME_CHARS)
+        for c in checks
+    ]
     return some(names, NAMES_SHOWN)
 
 

@@ -28,10 +28,10 @@ def excerpt(text: str, limit: int) -> str:
     return f"{cut.rstrip()}… _(trimmed; {len(flat):,} characters in all)_"
 
 
-def link_title(title: str) -> str:
-    """A title fit for the text of a Markdown link: one line, no brackets, at most TITLE_CHARS."""
+def link_title(title: str, limit: int = TITLE_CHARS) -> str:
+    """A title fit for the text of a Markdown link: one line, no brackets, at most `limit` characters."""
     flat = " ".join(title.split()).replace("[", "(").replace("]", ")")
-    return flat if len(flat) <= TITLE_CHARS else flat[: TITLE_CHARS - 1].rstrip() + "…"
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def some(names: Sequence[str], limit: int, *, code: bool = False) -> str:

@@ -21,7 +21,7 @@ from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.github_text import GITHUB_REPO, link_title, some
 from synapse_bot.tools.grammar import REPO_PATTERN, Grammar, RouteResult, ToolCall
 
-MAX_TEXT_CHARS = 5_000
+MAX_TEXT_CHARS = 3_800  # one Slack message (render.split.MAX_MESSAGE_CHARS)
 KIND_WORDS = {"issues": "issue", "pull_requests": "pull request", "both": "issue or pull request"}
 
 
