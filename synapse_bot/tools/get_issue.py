@@ -140,9 +140,9 @@ TOOL = Tool(
     name="get_issue",
     summary="show one GitHub issue with its latest comments",
     description=(
-        "Read one GitHub issue by repository (owner/name) and number: title, state, labels, author, assignees, the "
-        "description (trimmed) and the most recent comments (trimmed, with authors), plus its URL to cite. Works "
-        "for a pull request number too, as an issue; use get_pull_request for a PR's checks and reviews. Read-only."
+        "One GitHub issue: title, state, labels, author, assignees, trimmed description, the most recent comments "
+        "(trimmed, with authors) and its URL. A pull request number works too; for a PR's checks and reviews use "
+        "get_pull_request. Read-only."
     ),
     args_model=GetIssueArgs,
     handler=_get_issue,

@@ -205,11 +205,10 @@ TOOL = Tool(
     name="get_pull_request",
     summary="show a GitHub pull request's state, reviews and checks",
     description=(
-        "Read one GitHub pull request by repository (owner/name) and number: title, state (open, draft, merged, "
-        "closed), author, base and head branches, mergeability, size (+/− lines, files, commits), each reviewer's "
-        "latest review and who is still requested, and its checks (CI check runs and commit statuses on the head "
-        "commit: failing, pending or passing, with names), plus its URL. Does not read the diff: use "
-        "review_pull_request for a code review. Read-only."
+        "One GitHub pull request's status: state (open, draft, merged, closed), author, base and head branches, "
+        "mergeability, size, each reviewer's latest review, requested reviewers, and the CI checks on its head "
+        "commit (failing, pending or passing, with names), plus its URL. Not the diff: for a code review use "
+        "review_pull_request. Read-only."
     ),
     args_model=GetPullRequestArgs,
     handler=_get_pull,

@@ -31,8 +31,8 @@ class SearchIssuesArgs(ToolArgs):
         default="",
         max_length=256,
         description=(
-            "Search words, e.g. `SSO login`; GitHub matches all of them in titles, bodies and comments. Qualifiers "
-            'such as label:bug, author:alice, in:title or "an exact phrase" work. Leave empty to list by state.'
+            "Search words, e.g. `SSO login` (all must match title, body or comments); label:bug, author:alice, "
+            'in:title and "exact phrases" work; empty lists by state'
         ),
     )
     state: Literal["open", "closed", "all"] = Field(default="open", description="Which issues: open, closed or all")
@@ -144,9 +144,9 @@ TOOL = Tool(
     name="search_issues",
     summary="search a GitHub repository's issues (or pull requests) by words",
     description=(
-        "Search the issues of one GitHub repository (owner/name) with GitHub's issue search. Returns GitHub's total "
-        "and up to `limit` results, best match first, each with number, title, state, labels and URL. Open issues "
-        "only by default: set state to closed or all, and kind to pull_requests or both, when asked. Read-only."
+        "Search one GitHub repository's issues with GitHub's issue search. Returns the total and up to `limit` best "
+        "matches: number, title, state, labels, URL. Open issues by default; set state (closed, all) or kind "
+        "(pull_requests, both) only when asked. Read-only."
     ),
     args_model=SearchIssuesArgs,
     handler=_search,
