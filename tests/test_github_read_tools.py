@@ -187,6 +187,8 @@ def test_a_pull_request_with_hundreds_of_checks_stays_one_message_and_says_what_
         (lambda gh: gh.tokens.clear(), f"show issue #1 in {REPO}", "GitHub rejected the token"),
         (lambda gh: None, "search issues in acme/nothing-here for sso", "I can't see acme/nothing-here"),
         (lambda gh: gh.exhaust_rate_limit(600), f"search issues in {REPO} for sso", "rate limit is used up"),
+        (lambda gh: gh.fail_next(422), f"search issues in {REPO} for sso", "GitHub could not run that search"),
+        (lambda gh: gh.fail_next(403), f"show pr #5 in {REPO}", f"GitHub refused access to {REPO} (403)"),
         (lambda gh: None, f"show pr #1 in {REPO}", f"{REPO} has no pull request #1"),
         (lambda gh: gh.fail_next(502, times=10), f"show pr #5 in {REPO}", "it may be down"),
     ],
@@ -208,6 +210,19 @@ def test_github_failures_read_as_sentences(
     finally:
         runtime.stop()
     assert expected in text
+
+
+def test_a_passing_github_hiccup_is_retried_and_the_answer_still_comes(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str], github: GitHubServer
+) -> None:
+    runtime = _bot(slack, redis_server, tmp_path, github)
+    try:
+        github.fail_next(502, times=2)
+        text = _ask(slack, workspace, f"show issue #2 in {REPO}", timeout=30)
+    finally:
+        runtime.stop()
+    assert "App crashes on login with SSO" in text
+    assert sum(1 for r in github.requests if r["path"] == f"/repos/{REPO}") == 3  # two 502s, then the answer
 
 
 def test_a_github_that_does_not_answer_times_out_within_the_configured_seconds(
