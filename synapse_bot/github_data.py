@@ -159,3 +159,4 @@ class PullDetail:
     reviews: list[ReviewData] = field(default_factory=list)
     checks: list[CheckData] = field(default_factory=list)
     checks_total: int = 0  # check runs plus statuses GitHub reported, which may exceed the ones read
+    checks_unreadable: list[str] = field(default_factory=list)  # "check runs" / "commit statuses" the token can't read

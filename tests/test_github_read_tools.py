@@ -179,12 +179,29 @@ def test_a_pull_request_with_hundreds_of_checks_stays_one_message_and_says_what_
     assert len(_paths(github, "/check-runs")) == 1
 
 
+def test_a_token_that_cannot_read_check_runs_still_gets_the_pull_request_and_is_told_why(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str], github: GitHubServer
+) -> None:
+    github.add_check_run(REPO, 5, "unit tests", conclusion="failure")
+    github.add_status(REPO, 5, "ci/jenkins", "success")
+    github.deny("/check-runs")
+    runtime = _bot(slack, redis_server, tmp_path, github)
+    try:
+        text = _ask(slack, workspace, f"show pr #5 in {REPO}")
+    finally:
+        runtime.stop()
+    assert "Fix SSO login crash" in text
+    assert "**Checks: passing**" in text and "I can't read its check runs: the token lacks permission" in text
+    assert "1 passed: ci/jenkins" in text and "unit tests" not in text
+
+
 @pytest.mark.parametrize(
     ("setup", "command", "expected"),
     [
         (lambda gh: None, "show issue #1 in acme/nothing-here", "I can't see acme/nothing-here"),
         (lambda gh: None, f"show issue #99 in {REPO}", f"{REPO} has no issue or pull request #99"),
         (lambda gh: gh.tokens.clear(), f"show issue #1 in {REPO}", "GitHub rejected the token"),
+        (lambda gh: gh.delete_issue(REPO, 4), f"show issue #4 in {REPO}", f"{REPO}#4 was deleted"),
         (lambda gh: None, "search issues in acme/nothing-here for sso", "I can't see acme/nothing-here"),
         (lambda gh: gh.exhaust_rate_limit(600), f"search issues in {REPO} for sso", "rate limit is used up"),
         (lambda gh: gh.fail_next(422), f"search issues in {REPO} for sso", "GitHub could not run that search"),

@@ -48,6 +48,7 @@ from synapse_bot.tracking.external import CountingGithubRetry, add_calls
 log = logging.getLogger(__name__)
 
 PAGE = 100  # per_page of every list call
+MAX_COMMENT_PAGES = 3  # the latest comments need one or two pages; a third only if comments vanished meanwhile
 MAX_REVIEW_PAGES = 3
 # Qualifiers the search arguments own: the repository scope, issue-or-PR and state never come from free text.
 _OWNED_QUALIFIERS = re.compile(
@@ -226,19 +227,24 @@ class GitHubClient:
         with self._errors(repo):
             repository = self._gh.get_repo(repo)
         with self._errors(repo, f"{repo} has no issue or pull request #{number} — check the number."):
-            issue = repository.get_issue(number)
+            try:
+                issue = repository.get_issue(number)
+            except GithubException as exc:
+                if exc.status != 410:
+                    raise
+                raise GitHubError(f"{repo}#{number} was deleted, or {repo} has issues turned off.") from None
             total = issue.comments or 0
             latest: list[CommentData] = []
             if comments and total:
                 pages = issue.get_comments()
-                page = (total - 1) // PAGE
-                while page >= 0 and len(latest) < comments and (total - 1) // PAGE - page < 3:
-                    got = [
+                last = (total - 1) // PAGE
+                for page in range(last, max(-1, last - MAX_COMMENT_PAGES), -1):
+                    if len(latest) >= comments:
+                        break
+                    latest = [
                         CommentData(c.user.login if c.user else "someone", c.body or "", c.created_at, c.html_url)
                         for c in pages.get_page(page)
-                    ]
-                    latest = got + latest
-                    page -= 1
+                    ] + latest
                 latest = latest[-comments:]
             return IssueDetail(
                 repo=repo,
@@ -296,7 +302,7 @@ class GitHubClient:
                 ReviewData(review.user.login if review.user else "someone", review.state or "COMMENTED")
                 for review in islice(pr.get_reviews(), PAGE * MAX_REVIEW_PAGES)
             ]
-            checks, checks_total = self._checks(repository, pr.head.sha)
+            checks, checks_total, unreadable = self._checks(repository, pr.head.sha)
             return PullDetail(
                 repo=repo,
                 number=pr.number,
@@ -322,25 +328,49 @@ class GitHubClient:
                 reviews=standing_reviews(reviews),
                 checks=checks,
                 checks_total=checks_total,
+                checks_unreadable=unreadable,
             )
 
-    def _checks(self, repository: Repository, sha: str) -> tuple[list[CheckData], int]:
+    def _checks(self, repository: Repository, sha: str) -> tuple[list[CheckData], int, list[str]]:
+        """One page of check runs and the commit's statuses, their total, and which of the two the token may not
+        read (a GitHub App without the Checks permission gets 403): the rest of the PR is still worth showing."""
         # A lazy commit: fetching the commit itself would download its files just to name the sha.
         commit = Commit(repository.requester.withLazy(True), url=f"{repository.url}/commits/{sha}")
-        runs = commit.get_check_runs()
-        checks = [
-            CheckData(run.name, run.status or "queued", run.conclusion, run.html_url or run.details_url)
-            for run in runs.get_page(0)
-        ]
-        combined = commit.get_combined_status()
-        checks += [CheckData(status.context, status.state, None, status.target_url) for status in combined.statuses]
-        return checks, (runs.totalCount or 0) + (combined.total_count or 0)
+        checks: list[CheckData] = []
+        total = 0
+        unreadable: list[str] = []
+        try:
+            runs = commit.get_check_runs()
+            checks += [
+                CheckData(run.name, run.status or "queued", run.conclusion, run.html_url or run.details_url)
+                for run in runs.get_page(0)
+            ]
+            total += runs.totalCount or 0
+        except GithubException as exc:
+            if not _not_permitted(exc):
+                raise
+            unreadable.append("check runs")
+        try:
+            combined = commit.get_combined_status()
+            checks += [CheckData(s.context, s.state, None, s.target_url) for s in combined.statuses]
+            total += combined.total_count or 0
+        except GithubException as exc:
+            if not _not_permitted(exc):
+                raise
+            unreadable.append("commit statuses")
+        return checks, total, unreadable
 
     def post_review(self, repo: str, number: int, body: str, comments: list[dict[str, object]]) -> str:
         with self._errors(repo):
             pr = self._gh.get_repo(repo).get_pull(number)
             review = pr.create_review(body=body, event="COMMENT", comments=comments)  # type: ignore[arg-type]
             return str(review.html_url or review.id)
+
+
+def _not_permitted(exc: GithubException) -> bool:
+    """A 403 or 404 that means "this token may not read this", not a rate limit."""
+    rate_limited = isinstance(exc, RateLimitExceededException) or "rate limit" in str(exc.data).lower()
+    return exc.status in (403, 404) and not rate_limited
 
 
 def _search_refusal(repo: str, exc: GithubException) -> str:

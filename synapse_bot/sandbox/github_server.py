@@ -77,6 +77,7 @@ class GitHubServer(StandIn):
         self.installation_tokens: list[str] = []  # app id -> (public key PEM, installation id)
         self.fail_statuses: list[int] = []
         self.stalls: list[float] = []
+        self.denied: set[str] = set()
         self._lock = threading.RLock()
         self._ids = iter(range(1000, 10_000_000))
         app = web.Application(client_max_size=32 * 1024 * 1024)
@@ -248,6 +249,11 @@ class GitHubServer(StandIn):
                 }
             )
 
+    def delete_issue(self, full_name: str, number: int) -> None:
+        """GitHub answers 410 Gone for a deleted issue."""
+        with self._lock:
+            self.repos[full_name.lower()].issues[number]["deleted"] = True
+
     def labels_of(self, full_name: str, number: int) -> list[str]:
         with self._lock:
             return [label["name"] for label in self.repos[full_name.lower()].issues[number]["labels"]]
@@ -259,6 +265,11 @@ class GitHubServer(StandIn):
 
     def fail_next(self, status: int = 502, times: int = 1) -> None:
         self.fail_statuses.extend([status] * times)
+
+    def deny(self, path_suffix: str) -> None:
+        """Answer 403 "Resource not accessible by integration" to every path ending so (e.g. `/check-runs`), like a
+        GitHub App installed without that permission."""
+        self.denied.add(path_suffix)
 
     def stall_next(self, seconds: float, times: int = 1) -> None:
         """The next `times` requests wait `seconds` before answering, like a GitHub that is slow to respond."""
@@ -302,6 +313,8 @@ class GitHubServer(StandIn):
             return self._error(self.fail_statuses.pop(0), "Server Error")
         if token and token not in self.tokens and not request.path.startswith("/app/"):
             return self._error(401, "Bad credentials")
+        if any(request.path.endswith(suffix) for suffix in self.denied):
+            return self._error(403, "Resource not accessible by integration")
         if self.rate_limited_until is not None and time.time() < self.rate_limited_until:
             return self._error(403, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support...")
         parts = [p for p in request.path.split("/") if p]
@@ -352,6 +365,8 @@ class GitHubServer(StandIn):
             issue = repo.issues.get(int(rest[1]))
             if issue is None:
                 return self._error(404, "Not Found")
+            if issue.get("deleted"):
+                return self._error(410, "This issue was deleted")
             if len(rest) == 2:
                 return self._json(self._issue_json(repo, issue))
             if rest[2:] == ["comments"] and method == "GET":

@@ -120,8 +120,13 @@ def render_pull(pr: PullDetail) -> str:
 
 def _checks_line(pr: PullDetail) -> str:
     summary = checks_summary(pr.checks)
+    unreadable = (
+        f" (I can't read its {' or '.join(pr.checks_unreadable)}: the token lacks permission)"
+        if pr.checks_unreadable
+        else ""
+    )
     if summary == "none":
-        return f"**Checks:** none reported on `{pr.head_sha[:7]}`"
+        return f"**Checks:** none reported on `{pr.head_sha[:7]}`{unreadable}"
     parts = []
     failed, pending = _by_outcome(pr.checks, "failed"), _by_outcome(pr.checks, "pending")
     passed, skipped = _by_outcome(pr.checks, "passed"), _by_outcome(pr.checks, "skipped")
@@ -135,7 +140,7 @@ def _checks_line(pr: PullDetail) -> str:
         parts.append(f"{len(skipped)} skipped")
     unread = pr.checks_total - len(pr.checks)
     more = f" ({unread} more not read)" if unread > 0 else ""
-    return f"**Checks: {summary}** on `{pr.head_sha[:7]}`{more} — " + "; ".join(parts)
+    return f"**Checks: {summary}** on `{pr.head_sha[:7]}`{more}{unreadable} — " + "; ".join(parts)
 
 
 def pull_facts(pr: PullDetail) -> dict[str, Any]:
@@ -162,6 +167,7 @@ def pull_facts(pr: PullDetail) -> dict[str, Any]:
             "passed": len(_by_outcome(pr.checks, "passed")),
             "skipped": len(_by_outcome(pr.checks, "skipped")),
             "total": pr.checks_total,
+            "unreadable": pr.checks_unreadable,
         },
     }
 
