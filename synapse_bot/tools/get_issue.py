@@ -66,7 +66,10 @@ def render_issue(issue: IssueDetail) -> str:
         "> " + (excerpt(issue.body, BODY_CHARS) or "_(no description)_"),
     ]
     if issue.is_pull_request:
-        head.append("_For its checks, reviews and diff size use get_pull_request._")
+        head.append(
+            f"_A pull request: `show pr #{issue.number} in {issue.repo}` (get_pull_request) gives its checks "
+            "and reviews._"
+        )
     lines = [_comment_line(c) for c in issue.comments]
     while True:
         shown = len(lines)
