@@ -7,8 +7,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from synapse_bot.llm.schemas import function_parameters
+from synapse_bot.tools import (
+    get_issue,
+    get_pull_request,
+    monitor_channel,
+    review_pull_request,
+    search_issues,
+    summarize_thread,
+    triage_issues,
+)
 from synapse_bot.tools import help as help_tool
-from synapse_bot.tools import monitor_channel, review_pull_request, summarize_thread, triage_issues
 from synapse_bot.tools.base import ActionHandler, Tool
 
 
@@ -66,6 +74,9 @@ def default_registry() -> ToolRegistry:
             monitor_channel.STOP_TOOL,
             triage_issues.TOOL,
             review_pull_request.TOOL,
+            get_issue.TOOL,
+            search_issues.TOOL,
+            get_pull_request.TOOL,
             help_tool.TOOL,
         ]
     )
