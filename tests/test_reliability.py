@@ -110,10 +110,11 @@ def test_a_reply_cut_short_by_slack_is_never_repeated_and_says_what_is_missing(
     ts = slack.mention(workspace["alice"], workspace["general"], "walk me through the deploy pipeline")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30, count=2)
     settled(slack, model_bot)  # a retried job would have repeated the first part by now
-    messages = slack.bot_messages(workspace["general"], thread_ts=ts)
-    assert len(messages) == 2, [m["text"][:60] for m in messages]
-    assert messages[0]["text"].startswith("Paragraph 0:")
-    assert "could not be posted (internal_error). Ask again for the full answer" in messages[1]["text"]
+    texts = [m["text"] for m in slack.bot_messages(workspace["general"], thread_ts=ts)]
+    assert texts[0].startswith("Paragraph 0:")  # streamed, then continued in further messages
+    assert "could not be posted (internal_error). Ask again for the full answer" in texts[-1]
+    assert "could not be posted" not in "".join(texts[:-1])
+    assert all("".join(texts).count(f"Paragraph {i}:") <= 1 for i in range(30))  # nothing posted twice
 
 
 @pytest.mark.e2e

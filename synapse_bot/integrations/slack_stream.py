@@ -19,7 +19,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from synapse_bot.integrations.slack import REPLY_EVENT_TYPE, ReplyTarget
+from synapse_bot.integrations.slack import REPLY_EVENT_TYPE, PartialReply, ReplyTarget
 from synapse_bot.logs import redact
 from synapse_bot.render.slack import message_payloads
 from synapse_bot.render.split import MAX_MESSAGE_CHARS
@@ -121,13 +121,16 @@ class StreamedReply:
                 self._close(first)
             posted = [self.ts]
             for payload in payloads[1:]:
-                response = self._client.chat_postMessage(
-                    channel=self._target.channel_id,
-                    thread_ts=self._target.thread_ts,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                    **payload,
-                )
+                try:
+                    response = self._client.chat_postMessage(
+                        channel=self._target.channel_id,
+                        thread_ts=self._target.thread_ts,
+                        unfurl_links=False,
+                        unfurl_media=False,
+                        **payload,
+                    )
+                except SlackApiError as exc:
+                    raise PartialReply(posted, len(payloads), str(exc.response.get("error", "unknown_error"))) from exc
                 posted.append(str(response["ts"]))
             return posted
 

@@ -53,9 +53,7 @@ class ReplyPoster:
             return None  # slash commands answer through their own path (and may need the private fallback)
         claim = self.guard.claim(request.team_id, request.dedupe_key) if self.guard else None
         if claim is not None and claim.state not in (ClaimState.FRESH, ClaimState.UNGUARDED):
-            if self.guard is not None and claim.state is ClaimState.IN_DOUBT:
-                self.guard.release(claim)
-            return None  # posted already, or in doubt: post_once sorts it out
+            return None  # posted already, or in doubt (the lease stays for post_once to look before posting)
         guard = self.guard
 
         def started(ts: str) -> None:
@@ -83,8 +81,16 @@ class ReplyPoster:
     ) -> None:
         """The streamed message becomes exactly the final answer (more messages if long), recorded as posted."""
         with trace.span("slack.reply", span_type="UNKNOWN") as span:
-            posted = stream.finish(text, buttons)
             claim = stream.claim
+            try:
+                posted = stream.finish(text, buttons)
+            except PartialReply as partial:
+                # The streamed part is in Slack and a later part was refused: keep it, say what is missing.
+                if self.guard is not None and claim is not None:
+                    self.guard.record(claim, partial.posted[0])
+                span.set(messages=len(partial.posted), error=partial.error, streamed=True)
+                self.notice(target_of(request), lost_parts_notice(partial.total - len(partial.posted), partial.error))
+                return
             if self.guard is not None and claim is not None:
                 self.guard.record(claim, posted[0])
             span.set(messages=len(posted), chars=len(text), streamed=True)
