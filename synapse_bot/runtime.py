@@ -10,7 +10,9 @@ is passed down explicitly, so several runtimes (several "processes") can live si
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 from enum import StrEnum
@@ -318,6 +320,12 @@ class Runtime:
             return
         self._stopped.set()
         if self.socket is not None:
+            # slack-sdk's receiver holds a lock through a blocking read (3 s timeout) that close() waits for; shutting
+            # the socket down first ends that read at once (stop took ~3.3 s per process, now ~1 s).
+            sock = getattr(getattr(self.socket.client, "current_session", None), "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
             try:
                 self.socket.close()
             except Exception:
