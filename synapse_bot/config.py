@@ -40,6 +40,9 @@ TOKEN_PREFIXES: dict[str, tuple[str, ...]] = {
 }
 
 
+SUMMARY_CALL_CEILING = 32_000  # tokens of one summary call when sized to the model (see summary_call_budget)
+
+
 class ConfigError(Exception):
     """A configuration problem, phrased for the person who has to fix it."""
 
@@ -114,7 +117,8 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = Field(default=60.0, gt=0, le=600, alias="SYNAPSE_OPENAI_TIMEOUT_SECONDS")
     openai_max_retries: int = Field(default=2, ge=0, le=10, alias="SYNAPSE_OPENAI_MAX_RETRIES")
     request_token_budget: int = Field(default=500_000, ge=1_000, alias="SYNAPSE_REQUEST_TOKEN_BUDGET")
-    summary_call_tokens: int = Field(default=16_000, ge=1_000, alias="SYNAPSE_SUMMARY_CALL_TOKENS")
+    summary_call_tokens: int = Field(default=0, ge=0, alias="SYNAPSE_SUMMARY_CALL_TOKENS")
+    summary_parallel_calls: int = Field(default=4, ge=1, le=32, alias="SYNAPSE_SUMMARY_PARALLEL_CALLS")
     summary_output_tokens: int = Field(default=1_200, ge=200, alias="SYNAPSE_SUMMARY_OUTPUT_TOKENS")
     monitor_alert_interval_seconds: int = Field(default=300, ge=1, alias="SYNAPSE_MONITOR_ALERT_INTERVAL_SECONDS")
     monitor_max_rules_per_channel: int = Field(default=50, ge=1, alias="SYNAPSE_MONITOR_MAX_RULES_PER_CHANNEL")
@@ -214,6 +218,13 @@ class Settings(BaseSettings):
     @property
     def fallback_models(self) -> list[str]:
         return [m.strip() for m in self.openai_fallback_models.split(",") if m.strip()]
+
+    def summary_call_budget(self, context_tokens: int) -> int:
+        """Largest summary call: SYNAPSE_SUMMARY_CALL_TOKENS, or sized to the model (its window, at most 32,000:
+        past that, models drop detail from the middle of a long prompt, so longer threads are summarised in parts)."""
+        if self.summary_call_tokens:
+            return min(self.summary_call_tokens, context_tokens)
+        return min(context_tokens, SUMMARY_CALL_CEILING)
 
     @property
     def default_repo_list(self) -> list[str]:

@@ -8,6 +8,7 @@ an LlmError whose message can be shown to the person who asked.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,19 +50,21 @@ class CallRecord:
 
 @dataclass
 class TokenBudget:
-    """Tokens one request may spend across all its model calls."""
+    """Tokens one request may spend across all its model calls (charged from any thread)."""
 
     limit: int
     used: int = 0
     calls: list[CallRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def remaining(self) -> int:
         return max(0, self.limit - self.used)
 
     def charge(self, record: CallRecord) -> None:
-        self.calls.append(record)
-        self.used += record.prompt_tokens + record.completion_tokens
+        with self._lock:
+            self.calls.append(record)
+            self.used += record.prompt_tokens + record.completion_tokens
 
     @property
     def cost_usd(self) -> float:

@@ -190,8 +190,9 @@ def _engine(ctx: ToolContext) -> SummaryEngine:
             msgs, purpose, response_format=summary_response_format(), max_output_tokens=settings.summary_output_tokens
         ),
         ctx.llm.counter,
-        call_budget=settings.summary_call_tokens,
+        call_budget=settings.summary_call_budget(ctx.llm.context_tokens),
         output_tokens=settings.summary_output_tokens,
+        map_calls=ctx.side_by_side,
     )
 
 

@@ -49,7 +49,7 @@ class SlackSandbox:
         self.ephemerals: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []
-        self.stream_log: list[tuple[str, str, str, float]] = []  # (start|append|stop, ts, text, monotonic time)
+        self.stream_log: list[tuple[str, str, str, float]] = []  # (start|append|stop, ts, text, time.time())
         self.reaction_log: list[tuple[str, str, str, str]] = []
         self.response_url_posts: list[dict[str, Any]] = []
         self._rate_limits: dict[str, list[float]] = {}

@@ -423,7 +423,7 @@ class WebApi:
                 "streaming": True,
             },
         )
-        self.sb.stream_log.append(("start", message["ts"], message["text"], time.monotonic()))
+        self.sb.stream_log.append(("start", message["ts"], message["text"], time.time()))
         return {"channel": channel.id, "ts": message["ts"]}
 
     def append_stream(self, params: dict[str, Any], token: str) -> dict[str, Any]:
@@ -433,7 +433,7 @@ class WebApi:
             raise SlackApiFailure("message_not_in_streaming_state")
         piece = _stream_text(params)
         message["text"] += piece
-        self.sb.stream_log.append(("append", message["ts"], piece, time.monotonic()))
+        self.sb.stream_log.append(("append", message["ts"], piece, time.time()))
         return {"channel": channel.id, "ts": message["ts"]}
 
     def stop_stream(self, params: dict[str, Any], token: str) -> dict[str, Any]:
@@ -448,7 +448,7 @@ class WebApi:
         if isinstance(params.get("metadata"), dict):
             message["metadata"] = params["metadata"]
         message.pop("streaming", None)
-        self.sb.stream_log.append(("stop", message["ts"], piece, time.monotonic()))
+        self.sb.stream_log.append(("stop", message["ts"], piece, time.time()))
         return {"channel": channel.id, "ts": message["ts"], "message": dict(message)}
 
 
