@@ -330,8 +330,15 @@ REQUESTS = [
         "migration",
         "Saturday 06:00 UTC; carol",
     ),
-    Request(5, "monitor #alerts for keywords: error", "eng", None, "a monitor on #alerts, or a plain refusal"),
-    Request(6, "list monitors", "eng", "monitor", "lists only monitors that exist"),
+    Request(5, "monitor #alerts for keywords: error", "eng", None, "a monitor on #alerts (a complete command)"),
+    Request(
+        6,
+        "can you also watch #alerts for the word timeout?",
+        "eng",
+        "monitor",
+        "creates a `timeout` monitor (through its tool) or says it did not; never claims one that is not there",
+    ),
+    Request(7, "list monitors", "eng", "monitor", "the truth: which monitors exist"),
 ]
 
 
@@ -372,6 +379,31 @@ def _settled(sandbox: SlackSandbox, runtime: Runtime, proxy: RecordingProxy) -> 
     return done >= queued and proxy.in_flight == 0 and not streaming
 
 
+def wait_until_answered(
+    sandbox: SlackSandbox, runtime: Runtime, proxy: RecordingProxy, seen: set[str], started: float
+) -> float:
+    """Seconds from the mention to the bot's last change to its reply, once it has settled for 3 s."""
+    last_change, quiet_since = started, None
+    shown: tuple[tuple[str, int, bool], ...] = ()
+    while time.monotonic() - started < REQUEST_TIMEOUT_S:
+        now = time.monotonic()
+        state = tuple(
+            (m["ts"], len(str(m.get("text", ""))), bool(m.get("streaming")))
+            for m in sandbox.all_bot_messages()
+            if m["ts"] not in seen
+        )
+        if state != shown:
+            shown, last_change = state, now
+        if now - started >= 1.0 and _settled(sandbox, runtime, proxy):  # 1 s: the bot has claimed the mention
+            quiet_since = quiet_since or now
+            if now - quiet_since >= 3.0:
+                break
+        else:
+            quiet_since = None
+        time.sleep(0.25)
+    return round(last_change - started, 1)
+
+
 def shows_tool_json(text: str) -> bool:
     from synapse_bot.llm.text_tool_calls import looks_like_a_tool_call
 
@@ -404,17 +436,7 @@ def play(
         ts = sandbox.mention(users["alice"], channel, request.text, thread_ts=thread)
         if request.thread is None:
             threads.setdefault("monitor" if request.number == 5 else f"r{request.number}", ts)
-        time.sleep(1.0)
-        quiet_since = None
-        while time.monotonic() - started < REQUEST_TIMEOUT_S:
-            if _settled(sandbox, runtime, proxy):
-                quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since >= 3.0:
-                    break
-            else:
-                quiet_since = None
-            time.sleep(0.25)
-        seconds = round((quiet_since or time.monotonic()) - started, 1)
+        seconds = wait_until_answered(sandbox, runtime, proxy, seen_messages, started)
         new = [m for m in sandbox.all_bot_messages() if m["ts"] not in seen_messages]
         answers = [str(m.get("text", "")) for m in new]
         outcome = Outcome(
@@ -538,7 +560,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8091, help="llama-server's port on 127.0.0.1")
     parser.add_argument("--threads", type=int, default=1, help="llama-server's threads (1: the issue's setting)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel compile jobs for the build")
-    parser.add_argument("--only", default="", help="comma-separated request numbers (default: all six)")
+    parser.add_argument("--only", default="", help="comma-separated request numbers (default: all seven)")
     parser.add_argument("--prepare-only", action="store_true", help="build and assemble, then stop")
     parser.add_argument("--out", type=Path, default=Path("bench/results/real_model.json"))
     args = parser.parse_args()
