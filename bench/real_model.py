@@ -189,9 +189,10 @@ class ModelCall:
 class RecordingProxy(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, dump: Path) -> None:
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
         self.upstream_port = upstream_port
+        self.dump = dump  # every chat.completions request and what came back, one JSON object a line
         self.calls: list[ModelCall] = []
         self.in_flight = 0
         self.lock = threading.Lock()
@@ -240,7 +241,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 received += chunk
             if recording:
-                self.server.calls.append(_record(request, response.status, bytes(received), started))
+                call = _record(request, response.status, bytes(received), started)
+                with self.server.lock:
+                    self.server.calls.append(call)
+                    with self.server.dump.open("a") as out:
+                        out.write(json.dumps({"request": request, "response": call.summary()}) + "\n")
         finally:
             with self.server.lock:
                 self.server.in_flight -= recording
@@ -503,7 +508,10 @@ def run_bot(model_port: int, only: set[int], data_dir: Path) -> dict[str, Any]:
 
     configure_logging("WARNING", "text")
     reset_demo_state(data_dir)
-    proxy = RecordingProxy(model_port).start()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    dump = data_dir / "model-calls.jsonl"
+    dump.unlink(missing_ok=True)
+    proxy = RecordingProxy(model_port, dump).start()
     with SlackSandbox() as sandbox:
         github = demo_github()
         settings = Settings(
@@ -549,6 +557,7 @@ def run_bot(model_port: int, only: set[int], data_dir: Path) -> dict[str, Any]:
         "tool_json_shown": shown,
         "monitor_exists": monitor_works,
         "traces": settings.tracking_uri,
+        "model_calls_dump": str(dump),
     }
 
 
