@@ -308,6 +308,24 @@ MIGRATION = [
     ("carol", "Action item for me: announce the window to support by Friday and update the status page"),
 ]
 
+CHATTER = [
+    "Reran the integration suite on staging; checkout still times out at the gateway after thirty seconds",
+    "p99 latency for the cart service is climbing again after this morning's deploy",
+    "Can payments confirm whether the retry budget changed in yesterday's release?",
+    "Rolling back the pricing flag did not change the error rate, so it is not the new engine",
+    "Looking at load balancer health checks and the autoscaler events with the SRE on call",
+]
+DECISION = "Decision: the cache TTL stays at 15 minutes until the invalidation bug is fixed"
+
+
+def long_thread(size: int = 500) -> list[tuple[str, str]]:
+    """A thread far over the 8k window (~13,000 tokens), the message that answers request 8 early in it."""
+    people = ("alice", "bob", "carol")
+    messages = [(people[i % 3], f"{CHATTER[i % len(CHATTER)]} (update {i})") for i in range(size)]
+    messages[0] = ("alice", "Incident thread: checkout latency since 09:00")
+    messages[20] = ("carol", DECISION)
+    return messages
+
 
 @dataclass
 class Request:
@@ -344,6 +362,7 @@ REQUESTS = [
         "creates a `timeout` monitor (through its tool) or says it did not; never claims one that is not there",
     ),
     Request(7, "list monitors", "eng", "monitor", "the truth: which monitors exist"),
+    Request(8, "what did we decide about the cache TTL?", "eng", "long", "15 minutes (message 21 of 500)"),
 ]
 
 
@@ -424,7 +443,7 @@ def play(
         "alerts": sandbox.add_channel("alerts", members=list(users.values())),
     }
     threads: dict[str, str] = {}
-    for name, messages in (("incident", INCIDENT), ("migration", MIGRATION)):
+    for name, messages in (("incident", INCIDENT), ("migration", MIGRATION), ("long", long_thread())):
         authors = [users[who] for who, _ in messages]
         texts = [text for _, text in messages]
         threads[name] = sandbox.seed_thread(channels["eng"], authors[0], texts, repliers=authors[1:])
@@ -569,7 +588,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8091, help="llama-server's port on 127.0.0.1")
     parser.add_argument("--threads", type=int, default=1, help="llama-server's threads (1: the issue's setting)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel compile jobs for the build")
-    parser.add_argument("--only", default="", help="comma-separated request numbers (default: all seven)")
+    parser.add_argument("--only", default="", help="comma-separated request numbers (default: all eight)")
     parser.add_argument("--prepare-only", action="store_true", help="build and assemble, then stop")
     parser.add_argument("--out", type=Path, default=Path("bench/results/real_model.json"))
     args = parser.parse_args()
