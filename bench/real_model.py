@@ -219,10 +219,25 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._forward(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
 
+    def _relay(self, response: http.client.HTTPResponse) -> bytes:
+        """Send llama-server's answer on to the bot as it arrives (streamed answers too); what was sent."""
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in ("transfer-encoding", "connection", "content-length", "keep-alive"):
+                self.send_header(name, value)
+        self.end_headers()
+        received = bytearray()
+        while chunk := response.read1(1 << 16):
+            received += chunk
+            self.wfile.write(chunk)
+            self.wfile.flush()
+        return bytes(received)
+
     def _forward(self, body: bytes | None) -> None:
         recording = self.command == "POST" and self.path.endswith("/chat/completions")
         request: dict[str, Any] = json.loads(body) if recording and body else {}
         started = time.time()
+        received, status, gone = b"", 0, ""
         with self.server.lock:
             self.server.in_flight += recording
         try:
@@ -230,28 +245,22 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept")}
             upstream.request(self.command, self.path, body=body, headers=headers)
             response = upstream.getresponse()
-            self.send_response(response.status)
-            for name, value in response.getheaders():
-                if name.lower() not in ("transfer-encoding", "connection", "content-length", "keep-alive"):
-                    self.send_header(name, value)
-            self.end_headers()
-            received = bytearray()
-            while chunk := response.read1(1 << 16):
-                self.wfile.write(chunk)
-                self.wfile.flush()
-                received += chunk
-            if recording:
-                call = _record(request, response.status, bytes(received), started)
-                with self.server.lock:
-                    self.server.calls.append(call)
-                    with self.server.dump.open("a") as out:
-                        out.write(json.dumps({"request": request, "response": call.summary()}) + "\n")
+            status = response.status
+            received = self._relay(response)
+        except (BrokenPipeError, ConnectionResetError):
+            gone = f"the bot closed the connection after {time.time() - started:.0f} s (its timeout), before the answer"
         finally:
             with self.server.lock:
                 self.server.in_flight -= recording
+        if recording:
+            call = _record(request, status, received, started, gone)
+            with self.server.lock:
+                self.server.calls.append(call)
+                with self.server.dump.open("a") as out:
+                    out.write(json.dumps({"request": request, "response": call.summary()}) + "\n")
 
 
-def _record(request: dict[str, Any], status: int, body: bytes, started: float) -> ModelCall:
+def _record(request: dict[str, Any], status: int, body: bytes, started: float, gone: str = "") -> ModelCall:
     call = ModelCall(
         started=started,
         seconds=round(time.time() - started, 1),
@@ -260,8 +269,8 @@ def _record(request: dict[str, Any], status: int, body: bytes, started: float) -
         tools_offered=[t.get("function", {}).get("name", "?") for t in request.get("tools") or []],
         stream=bool(request.get("stream")),
     )
-    if status != 200:
-        call.error = body.decode(errors="replace")[:500]
+    if gone or status != 200:
+        call.error = gone or body.decode(errors="replace")[:500]
         return call
     chunks = [json.loads(line[6:]) for line in body.splitlines() if line.startswith(b"data: {")]
     if not request.get("stream"):
