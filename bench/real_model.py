@@ -153,6 +153,16 @@ def start_llama_server(binary: Path, model: Path, port: int, threads: int, log: 
     raise SystemExit(f"llama-server did not become healthy within 300 s; see {log}")
 
 
+def stop_llama_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL: in the middle of a 2,048-token prompt batch on one core it may not stop for minutes."""
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(15)
+
+
 def server_models(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10) as response:
         body: dict[str, Any] = json.load(response)
@@ -616,8 +626,7 @@ def main() -> None:
         only = {int(n) for n in args.only.split(",") if n.strip()}
         results = run_bot(args.port, only, cache / "run")
     finally:
-        server.terminate()
-        server.wait(30)
+        stop_llama_server(server)
     results.update(
         model=str(model),
         model_bytes=model.stat().st_size,
