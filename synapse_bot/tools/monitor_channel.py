@@ -2,7 +2,8 @@
 
 A rule is a channel, keywords (whole words/phrases, case-insensitive), and where alerts go (a DM to its creator
 by default, or a channel). Rules live in Redis and survive restarts; the matching itself happens on every
-channel message, in `monitors/alerts.py`.
+channel message, in `monitors/alerts.py`. Asking twice for the same monitor (same channel, same keywords as a
+casefolded set, same person, same destination) is answered "already watching" and stores nothing.
 """
 
 from __future__ import annotations
@@ -110,7 +111,14 @@ def _monitor(args: MonitorChannelArgs, ctx: ToolContext) -> ToolResult:
     rule = MonitorRule(
         team_id=team, channel_id=channel, keywords=keywords, creator=ctx.request.user_id, alert_channel=alert_channel
     )
-    store.save(rule)
+    kept = store.save_unless_same(rule)
+    if kept.id != rule.id:
+        shown = ", ".join(f"`{k}`" for k in kept.keywords)
+        return ToolResult(
+            text=f"I'm already watching <#{channel}> for {shown} with alerts to {destination(kept)}, so nothing "
+            f"changed. Stop it with `stop monitoring <#{channel}>`.",
+            data={"rule": kept.id, "channel": channel, "keywords": kept.keywords, "already": True},
+        )
     shown = ", ".join(f"`{k}`" for k in keywords)
     minutes = max(1, ctx.settings.monitor_alert_interval_seconds // 60)
     return ToolResult(
