@@ -102,6 +102,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     settings = _settings_or_exit()
     configure_logging("WARNING", "text", settings.secrets())
+    for noisy in ("urllib3", "slack_sdk", "mlflow", "github"):  # their retry chatter: the one-line result says it
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     results = run_checks(settings)
     width = max(len(r.part) for r in results)
     failed = False
