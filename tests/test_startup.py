@@ -113,7 +113,7 @@ def test_a_rejected_app_token_is_one_line_and_leaves_no_redis_server_running(
 def test_a_failed_start_in_process_raises_a_startup_error_and_stops_the_embedded_redis(
     slack: SlackSandbox, tmp_path: Path
 ) -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         SLACK_BOT_TOKEN=slack.bot_token,
         SLACK_APP_TOKEN=WELL_FORMED_APP_TOKEN,
