@@ -102,22 +102,24 @@ def _monitor(args: MonitorChannelArgs, ctx: ToolContext) -> ToolResult:
     if problems:
         return _fail("I can't watch for these keywords: " + "; ".join(problems) + ". Use plain words or phrases.")
     team = ctx.request.team_id
-    existing = store.rules(team, channel)
-    if len(existing) >= ctx.settings.monitor_max_rules_per_channel:
-        return _fail(
-            f"<#{channel}> already has {len(existing)} monitors, the most allowed. Stop one first "
-            f"(`stop monitoring <#{channel}>`)."
-        )
     rule = MonitorRule(
         team_id=team, channel_id=channel, keywords=keywords, creator=ctx.request.user_id, alert_channel=alert_channel
     )
-    kept = store.save_unless_same(rule)
-    if kept.id != rule.id:
-        shown = ", ".join(f"`{k}`" for k in kept.keywords)
+    existing = store.rules(team, channel)
+    same = next((r for r in existing if r.identity == rule.identity), None)
+    if same is None:
+        if len(existing) >= ctx.settings.monitor_max_rules_per_channel:
+            return _fail(
+                f"<#{channel}> already has {len(existing)} monitors, the most allowed. Stop one first "
+                f"(`stop monitoring <#{channel}>`)."
+            )
+        same = store.save_unless_same(rule)  # one step in Redis: an identical request racing this one finds ours
+    if same.id != rule.id:
+        shown = ", ".join(f"`{k}`" for k in same.keywords)
         return ToolResult(
-            text=f"I'm already watching <#{channel}> for {shown} with alerts to {destination(kept)}, so nothing "
+            text=f"I'm already watching <#{channel}> for {shown} with alerts to {destination(same)}, so nothing "
             f"changed. Stop it with `stop monitoring <#{channel}>`.",
-            data={"rule": kept.id, "channel": channel, "keywords": kept.keywords, "already": True},
+            data={"rule": same.id, "channel": channel, "keywords": same.keywords, "already": True},
         )
     shown = ", ".join(f"`{k}`" for k in keywords)
     minutes = max(1, ctx.settings.monitor_alert_interval_seconds // 60)
