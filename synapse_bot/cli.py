@@ -36,6 +36,10 @@ def _serve(shape: str) -> int:
 
     settings = _settings_or_exit()
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    # urllib3's "Retrying (Retry(total=…))" lines (MLflow's and GitHub's HTTP clients) repeat, in its words, a
+    # failure we report in ours; they stay visible at DEBUG.
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     runtime = Runtime(settings, shape=shape)
 
     def stop(signum: int, frame: FrameType | None) -> None:
