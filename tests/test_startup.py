@@ -24,7 +24,7 @@ from synapse_bot.sandbox.cluster import free_port
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.startup import StartupError, network_cause
 from synapse_bot.store.connection import OutageReport, wait_for_redis
-from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_bot.store.embedded import EmbeddedRedis, redis_server_binary
 from tests.conftest import subprocess_env
 
 WELL_FORMED_BOT_TOKEN = "xoxb-1111-2222-" + "a" * 24
@@ -55,7 +55,7 @@ def run_bot(env: dict[str, str], cwd: Path, *args: str, timeout: float = 60) -> 
     return subprocess.run(
         [sys.executable, "-m", "synapse_bot", *args],
         cwd=cwd,
-        env=subprocess_env(SYNAPSE_LOG_FORMAT="text", SYNAPSE_DATA_DIR=str(cwd / "data"), **env),
+        env=subprocess_env(**{"SYNAPSE_LOG_FORMAT": "text", "SYNAPSE_DATA_DIR": str(cwd / "data"), **env}),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -263,6 +263,64 @@ def test_an_outage_report_speaks_first_then_once_a_minute() -> None:
     report = OutageReport(every_s=60)
     spoken = [t for t in range(0, 200, 5) if report.failed(float(t))]
     assert spoken == [0, 60, 120, 180]
+
+
+def test_a_redis_that_refuses_the_password_is_one_line_and_exit_1(slack: SlackSandbox, tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            "right-password",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        probe = redis.Redis(port=port, password="right-password")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                probe.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        probe.close()
+        result = run_bot(
+            {
+                "SLACK_BOT_TOKEN": slack.bot_token,
+                "SLACK_APP_TOKEN": slack.app_token,
+                "SLACK_API_URL": slack.api_url,
+                "REDIS_URL": f"redis://:wrong-password@127.0.0.1:{port}/0",
+            },
+            tmp_path,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert_plain_failure(result, "Redis", "refused the credentials", "REDIS_URL")
+    assert "wrong-password" not in result.stderr
+
+
+def test_a_malformed_redis_url_and_an_unusable_data_dir_are_one_line_each(slack: SlackSandbox, tmp_path: Path) -> None:
+    slack_env = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token, "SLACK_API_URL": slack.api_url}
+    malformed = run_bot({**slack_env, "REDIS_URL": "localhost:6379"}, tmp_path)
+    assert_plain_failure(malformed, "REDIS_URL is not a Redis URL", "redis://")
+    not_a_dir = tmp_path / "a-file"
+    not_a_dir.write_text("")
+    unusable = run_bot({**slack_env, "SYNAPSE_DATA_DIR": str(not_a_dir)}, tmp_path)
+    assert_plain_failure(unusable, "Embedded Redis", "SYNAPSE_DATA_DIR")
 
 
 # MLflow ------------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ in the degraded mode a running process falls back to; but exiting would only tra
 loop run by the orchestrator (or nothing, run by hand), and in compose-style deployments Redis often comes up a
 few seconds after us. So: one plain line saying what is wrong and how to fix it, retries with backoff (up to
 `MAX_RETRY_DELAY_S`), one "still unreachable for N s" line a minute, and one line when it answers. SIGTERM while
-waiting stops the process at once.
+waiting stops the process at once. A Redis that answers but refuses the credentials is not waited for: that needs a
+person, so it is a start-up failure.
 """
 
 from __future__ import annotations
@@ -45,14 +46,21 @@ def open_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
                 "Look in its redis.log, free the data dir (SYNAPSE_DATA_DIR), or set REDIS_URL to a Redis you run.",
             ) from exc
         url = embedded.url
-    client = redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_connect_timeout=2.0,
-        socket_timeout=5.0,
-        health_check_interval=15,
-        retry_on_timeout=True,
-    )
+    try:
+        client = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=2.0,
+            socket_timeout=5.0,
+            health_check_interval=15,
+            retry_on_timeout=True,
+        )
+    except ValueError as exc:
+        raise StartupError(
+            "Redis",
+            f"REDIS_URL is not a Redis URL ({exc})",
+            "Use redis://HOST:6379/0, rediss://… for TLS, or unset REDIS_URL for the embedded Redis.",
+        ) from exc
     return client, embedded
 
 
@@ -105,6 +113,12 @@ def wait_for_redis(
     while not stopped.is_set():
         try:
             client.ping()
+        except redis.AuthenticationError as exc:  # it answered: waiting will not fix a wrong password
+            raise StartupError(
+                "Redis",
+                f"{shown} refused the credentials in REDIS_URL ({exc})",
+                "Put the right user name and password in REDIS_URL (redis://USER:PASSWORD@HOST:6379/0).",
+            ) from exc
         except (redis.RedisError, OSError) as exc:
             now = clock()
             if report.failed(now):
