@@ -11,7 +11,7 @@ from types import FrameType
 from synapse_bot.config import ConfigError, Settings, load_settings
 from synapse_bot.logs import configure_logging
 from synapse_bot.process_tuning import tune_for_serving
-from synapse_bot.startup import StartupCancelled, StartupError
+from synapse_bot.startup import QueueOutageLines, StartupCancelled, StartupError
 
 log = logging.getLogger("synapse_bot.cli")
 
@@ -40,6 +40,9 @@ def _serve(shape: str) -> int:
     # failure we report in ours; they stay visible at DEBUG.
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger("urllib3").setLevel(logging.ERROR)
+    queue_outage = QueueOutageLines()  # one plain line a minute, not two CRITICAL lines every 3 s
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(queue_outage)
     runtime = Runtime(settings, shape=shape)
 
     def stop(signum: int, frame: FrameType | None) -> None:

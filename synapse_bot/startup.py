@@ -12,9 +12,10 @@ import re
 import socket
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -183,3 +184,39 @@ def library_errors_at_debug(names: tuple[str, ...] = STARTUP_QUIET_LOGGERS) -> I
     finally:
         for logger in loggers:
             logger.removeFilter(quiet)
+
+
+class QueueOutageLines(logging.Filter):
+    """Dramatiq's consumers log a CRITICAL "Consumer encountered a connection error" and an INFO "Restarting
+    consumer" every 3 s per queue while Redis is down. Put on the log handlers, this keeps one plain WARNING a minute
+    (the first at once) and drops the rest; at DEBUG everything passes unchanged."""
+
+    def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._every_s = every_s
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("dramatiq.worker.ConsumerThread") or logging.getLogger().isEnabledFor(
+            logging.DEBUG
+        ):
+            return True
+        message = record.getMessage()
+        if "Restarting consumer" in message:
+            return False
+        if "connection error" not in message:
+            return True
+        with self._lock:
+            now = self._clock()
+            if now < self._next:
+                return False
+            self._next = now + self._every_s
+        cause = next((c for p, c in _TEXT_CAUSES if p.search(message)), "connection error")
+        record.msg = f"job queue: Redis unreachable ({cause}); the workers keep retrying (this line once a minute)"
+        record.args = ()
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info = None
+        record.exc_text = None
+        return True

@@ -22,7 +22,7 @@ from synapse_bot.config import Settings
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.cluster import free_port
 from synapse_bot.sandbox.workspace import SlackSandbox
-from synapse_bot.startup import StartupError, network_cause
+from synapse_bot.startup import QueueOutageLines, StartupError, network_cause
 from synapse_bot.store.connection import OutageReport, wait_for_redis
 from synapse_bot.store.embedded import EmbeddedRedis, redis_server_binary
 from tests.conftest import subprocess_env
@@ -321,6 +321,64 @@ def test_a_malformed_redis_url_and_an_unusable_data_dir_are_one_line_each(slack:
     not_a_dir.write_text("")
     unusable = run_bot({**slack_env, "SYNAPSE_DATA_DIR": str(not_a_dir)}, tmp_path)
     assert_plain_failure(unusable, "Embedded Redis", "SYNAPSE_DATA_DIR")
+
+
+def test_redis_lost_while_running_is_a_plain_line_a_minute_not_critical_lines_and_tracebacks(
+    slack: SlackSandbox, tmp_path: Path
+) -> None:
+    port = free_port()
+    server = EmbeddedRedis(tmp_path / "redis", persist=False, port=port).start()
+    log_path = tmp_path / "bot.log"
+    env = subprocess_env(
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_APP_TOKEN=slack.app_token,
+        SLACK_API_URL=slack.api_url,
+        REDIS_URL=f"redis://127.0.0.1:{port}/0",
+        SYNAPSE_TRACKING_ENABLED="false",
+        SYNAPSE_LOG_FORMAT="text",
+    )
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "synapse_bot"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        assert slack.wait_connected(1, timeout=60)
+        server.kill()
+        _wait_for_text(log_path, "job queue: Redis unreachable", process)
+        _wait_for_text(log_path, "monitor digests not sent", process)
+        time.sleep(7)  # two more rounds of consumer restarts (every 3 s) and digest sweeps (every 5 s)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    logs = log_path.read_text()
+    assert "Traceback" not in logs and "CRITICAL" not in logs and "Restarting consumer" not in logs
+    assert len([line for line in logs.splitlines() if "job queue: Redis unreachable" in line]) == 1
+    assert len([line for line in logs.splitlines() if "monitor digests not sent" in line]) == 1
+
+
+def test_queue_outage_lines_keep_one_plain_warning_a_minute() -> None:
+    now = [0.0]
+    quiet = QueueOutageLines(every_s=60, clock=lambda: now[0])
+
+    def record(message: str, level: int = logging.CRITICAL) -> logging.LogRecord:
+        return logging.LogRecord("dramatiq.worker.ConsumerThread(requests)", level, __file__, 1, message, None, None)
+
+    kept = []
+    for second in range(0, 150, 3):
+        now[0] = float(second)
+        error = record("Consumer encountered a connection error: Error 111 connecting. Connection refused.")
+        if quiet.filter(error):
+            kept.append((second, error.levelname, error.getMessage()))
+        assert not quiet.filter(record("Restarting consumer in 3.00 seconds.", logging.INFO))
+    assert [k[0] for k in kept] == [0, 60, 120]
+    assert kept[0][1] == "WARNING" and "Redis unreachable (connection refused)" in kept[0][2]
+    other = logging.LogRecord("synapse_bot.runtime", logging.INFO, __file__, 1, "synapse started", None, None)
+    assert quiet.filter(other)
 
 
 # MLflow ------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from slack_sdk.errors import SlackApiError
 
 from synapse_bot.monitors.matcher import InvalidKeyword, KeywordMatcher
 from synapse_bot.render.sanitize import clip_neutralized, neutralize_mass_mentions
+from synapse_bot.startup import network_cause
+from synapse_bot.store.connection import OutageReport
 from synapse_bot.store.monitors import MonitorRule, MonitorStore, PendingHit
 
 log = logging.getLogger(__name__)
@@ -213,11 +216,24 @@ class DigestSweeper:
         return self
 
     def _run(self) -> None:
+        report = OutageReport()
         while not self._stop.wait(self.every_s):
             try:
                 self.router.flush_digests()
-            except Exception:  # Redis or Slack trouble: try again next round
-                log.warning("digest sweep failed", exc_info=True)
+            except Exception as exc:  # Redis or Slack trouble: try again next round
+                # One line when it starts failing and one a minute while it does (a sweep runs every few seconds);
+                # the traceback only at DEBUG.
+                now = time.monotonic()
+                if report.failed(now):
+                    log.warning(
+                        f"monitor digests not sent: {network_cause(exc)}; retrying every {self.every_s:.0f} s"
+                        + (f" (failing for {report.down_for(now):.0f} s)" if report.down_for(now) else "")
+                    )
+                log.debug("digest sweep failed", exc_info=True)
+            else:
+                if report.down_since is not None:
+                    log.warning(f"monitor digests sent again after {report.down_for(time.monotonic()):.0f} s")
+                    report = OutageReport()
 
     def stop(self) -> None:
         self._stop.set()
