@@ -354,10 +354,10 @@ def test_redis_lost_while_running_is_a_plain_line_a_minute_not_critical_lines_an
         _wait_for_text(log_path, "job queue: Redis unreachable", process)
         _wait_for_text(log_path, "monitor digests not sent", process)
         time.sleep(7)  # two more rounds of consumer restarts (every 3 s) and digest sweeps (every 5 s)
+        logs = log_path.read_text()  # before shutdown: see the Redis-at-start test
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
-    logs = log_path.read_text()
     assert "Traceback" not in logs and "CRITICAL" not in logs and "Restarting consumer" not in logs
     assert len([line for line in logs.splitlines() if "job queue: Redis unreachable" in line]) == 1
     assert len([line for line in logs.splitlines() if "monitor digests not sent" in line]) == 1
@@ -413,10 +413,10 @@ def test_mlflow_unreachable_is_one_warning_and_replies_are_unaffected(
         reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
         assert "summarize_thread" in reply["text"]
         _wait_for_text(log_path, "MLflow is unreachable", process)
+        logs = log_path.read_text()  # before shutdown: see the Redis-at-start test
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
-    logs = log_path.read_text()
     [warning] = [line for line in logs.splitlines() if "MLflow is unreachable" in line]
     assert "MLFLOW_TRACKING_URI" in warning and "replies are unaffected" in warning
     assert "Traceback" not in logs
