@@ -222,3 +222,14 @@ def test_one_message_alerts_a_person_once_even_through_two_of_their_rules(
     slack.post_message(team["carol"], team["alerts"], "another error")
     wait_dms(slack, team["bob"], 2)  # bob's alert (or digest) for the later message: the edit was handled before it
     assert len([m for m in dms(slack, team["alice"]) if ts.replace(".", "") in m["text"]]) == 1
+
+
+def test_a_digest_never_carries_a_live_mass_mention_from_a_keyword(
+    monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]
+) -> None:
+    ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: <!channel>")
+    for i in range(3):
+        slack.post_message(team["bob"], team["alerts"], f"channel update {i}")
+    first, digest = wait_dms(slack, team["alice"], 2, timeout=15)
+    for message in (first, digest):
+        assert "<!" not in message["text"], message["text"]

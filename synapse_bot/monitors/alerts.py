@@ -154,6 +154,8 @@ class AlertRouter:
             return None
 
     def _post(self, rule: MonitorRule, text: str) -> None:
+        """Every alert and digest leaves through here, neutralised (keywords and snippets are people's text)."""
+        text = neutralize_mass_mentions(text)
         try:
             self.client.chat_postMessage(
                 channel=self._destination(rule),
@@ -172,7 +174,7 @@ class AlertRouter:
         text = f"🔔 {keywords} in <#{rule.channel_id}> from <@{message['user']}>:\n> {snippet}"
         if link:
             text += f"\n[View message]({link})"
-        self._post(rule, neutralize_mass_mentions(text))
+        self._post(rule, text)
 
     def flush_digests(self, now: float | None = None) -> int:
         """Post every digest whose interval has ended; returns how many were posted."""
