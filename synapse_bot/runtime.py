@@ -45,8 +45,15 @@ from synapse_bot.listeners.intake import Intake
 from synapse_bot.listeners.socket_latency import send_without_delay
 from synapse_bot.llm.client import LlmClient
 from synapse_bot.llm.prices import PriceTable
+from synapse_bot.startup import (
+    StartupCancelled,
+    library_errors_at_debug,
+    slack_unreachable,
+    socket_mode_refused,
+    warn_if_tracking_unreachable,
+)
 from synapse_bot.store.activity import ActivityLog
-from synapse_bot.store.connection import open_redis
+from synapse_bot.store.connection import open_redis, wait_for_redis
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
@@ -112,6 +119,8 @@ def build_llm(settings: Settings) -> LlmClient | None:
 def _identify(settings: Settings, client: WebClient) -> dict[str, Any]:
     try:
         return dict(client.auth_test().data)  # type: ignore[arg-type]
+    except OSError as exc:  # URLError included: nothing answered
+        raise slack_unreachable(settings.slack_api_url, exc) from exc
     except SlackApiError as exc:
         error = exc.response.get("error")
         raise ConfigError(
@@ -149,6 +158,17 @@ class Runtime:
         self._stopped = threading.Event()
 
     def start(self) -> Runtime:
+        """Start every part, or — if one fails — stop whatever was started (the embedded redis-server included)
+        and raise: StartupError / ConfigError say what failed and how to fix it; StartupCancelled means a stop
+        was asked for while starting."""
+        try:
+            with library_errors_at_debug():
+                return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Runtime:
         if self.shape.has_gateway:
             bot_token, app_token = self.settings.require_slack()
         else:
@@ -160,6 +180,9 @@ class Runtime:
         self.redis, self.embedded_redis = open_redis(self.settings)
         if self.embedded_redis is not None:
             self.embedded_redis.supervise(self._stopped)
+        elif not wait_for_redis(self.redis, str(self.settings.redis_url), self._stopped):
+            raise StartupCancelled("stopped while waiting for Redis")
+        warn_if_tracking_unreachable(self.settings)
         handler = self._build_handler(client)
         redis_url = self.embedded_redis.url if self.embedded_redis else str(self.settings.redis_url)
         self.queue = JobQueue(build_broker(self.settings, redis_url), handler, handler.time_limit_reached)
@@ -267,7 +290,12 @@ class Runtime:
         self.app = build_app(client, intake, self.registry)
         self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
         send_without_delay(self.socket.client)
-        self.socket.connect()
+        try:
+            self.socket.connect()
+        except SlackApiError as exc:
+            raise socket_mode_refused(str(exc.response.get("error"))) from exc
+        except OSError as exc:  # URLError included
+            raise slack_unreachable(self.settings.slack_api_url, exc) from exc
 
     # Health --------------------------------------------------------------------------------------
 

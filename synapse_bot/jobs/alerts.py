@@ -2,15 +2,17 @@
 
 Each process keeps one compiled matcher per channel and rebuilds it only when the channel's rule version in Redis
 changes (one GET per message). All of a channel's rules share that matcher, so a message is scanned once however
-many rules and keywords there are. Bot messages (ours included) never alert; an edited message alerts at most
-once per rule; at most one alert per rule per interval goes out, later hits are folded into a digest that the
-sweeper posts when the interval ends.
+many rules and keywords there are. Bot messages (ours included) never alert; a message (edits included) alerts
+each destination — a person's DM or an alert channel — at most once, however many of the rules sending there
+match; at most one alert per rule per interval goes out, later hits are folded into a digest that the sweeper posts
+when the interval ends.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +21,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from synapse_bot.monitors.matcher import InvalidKeyword, KeywordMatcher
-from synapse_bot.render.sanitize import neutralize_mass_mentions
+from synapse_bot.render.sanitize import clip_neutralized, neutralize_mass_mentions
+from synapse_bot.startup import network_cause
+from synapse_bot.store.connection import OutageReport
 from synapse_bot.store.monitors import MonitorRule, MonitorStore, PendingHit
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,24 @@ def message_of(event: Mapping[str, Any]) -> dict[str, Any] | None:
     if message.get("bot_id") or message.get("subtype") == "bot_message" or not message.get("user"):
         return None
     return message
+
+
+def _by_destination(
+    rules: list[tuple[MonitorRule, set[str]]], found: set[str]
+) -> list[tuple[list[MonitorRule], list[str]]]:
+    """The matching rules grouped by where they alert, each group with the union of its hits (in rule order).
+
+    One person with two rules that both match a message gets one alert naming every keyword, not two.
+    """
+    groups: dict[str, tuple[list[MonitorRule], list[str]]] = {}
+    for rule, keywords in rules:
+        hits = sorted(k for k in keywords if k.casefold() in found)
+        if not hits:
+            continue
+        matched, seen = groups.setdefault(rule.destination, ([], []))
+        matched.append(rule)
+        seen.extend(k for k in hits if k.casefold() not in {s.casefold() for s in seen})
+    return list(groups.values())
 
 
 class KeywordAlerter:
@@ -100,16 +122,17 @@ class KeywordAlerter:
             return 0
         found_keys = {f.casefold() for f in found}
         fired = 0
-        for rule, keywords in compiled.rules:
-            hits = [k for k in keywords if k.casefold() in found_keys]
-            if not hits or not self.store.first_alert_for(team, rule.id, str(message["ts"])):
-                continue
+        for rules, hits in _by_destination(compiled.rules, found_keys):
+            lead = rules[0]
+            if not self.store.first_alert_to(team, lead.destination, channel, str(message["ts"])):
+                continue  # this person (or channel) was already alerted about this message
             fired += 1
-            if self.store.open_window(team, rule.id, self.interval_s):
-                self._alert(rule, message, hits)
+            opened = [self.store.open_window(team, rule.id, self.interval_s) for rule in rules]
+            if any(opened):
+                self._alert(lead, message, hits)
             else:
                 self.store.defer(
-                    rule,
+                    lead,
                     PendingHit(message_ts=str(message["ts"]), author=str(message["user"]), keywords=hits),
                     self.interval_s,
                 )
@@ -131,6 +154,8 @@ class KeywordAlerter:
             return None
 
     def _post(self, rule: MonitorRule, text: str) -> None:
+        """Every alert and digest leaves through here, neutralised (keywords and snippets are people's text)."""
+        text = neutralize_mass_mentions(text)
         try:
             self.client.chat_postMessage(
                 channel=self._destination(rule),
@@ -143,13 +168,13 @@ class KeywordAlerter:
             log.warning("monitor alert not delivered", extra={"rule": rule.id, "error": exc.response.get("error")})
 
     def _alert(self, rule: MonitorRule, message: Mapping[str, Any], hits: list[str]) -> None:
-        snippet = " ".join(str(message.get("text", "")).split())[:SNIPPET_CHARS]
+        snippet = clip_neutralized(" ".join(str(message.get("text", "")).split()), SNIPPET_CHARS)
         link = self._link(rule.channel_id, str(message["ts"]))
         keywords = ", ".join(f"**{k}**" for k in hits)
         text = f"🔔 {keywords} in <#{rule.channel_id}> from <@{message['user']}>:\n> {snippet}"
         if link:
             text += f"\n[View message]({link})"
-        self._post(rule, neutralize_mass_mentions(text))
+        self._post(rule, text)
 
     def flush_digests(self, now: float | None = None) -> int:
         """Post every digest whose interval has ended; returns how many were posted."""
@@ -193,11 +218,24 @@ class DigestSweeper:
         return self
 
     def _run(self) -> None:
+        report = OutageReport()
         while not self._stop.wait(self.every_s):
             try:
                 self.alerter.flush_digests()
-            except Exception:  # Redis or Slack trouble: try again next round
-                log.warning("digest sweep failed", exc_info=True)
+            except Exception as exc:  # Redis or Slack trouble: try again next round
+                # One line when it starts failing and one a minute while it does (a sweep runs every few seconds);
+                # the traceback only at DEBUG.
+                now = time.monotonic()
+                if report.failed(now):
+                    log.warning(
+                        f"monitor digests not sent: {network_cause(exc)}; retrying every {self.every_s:.0f} s"
+                        + (f" (failing for {report.down_for(now):.0f} s)" if report.down_for(now) else "")
+                    )
+                log.debug("digest sweep failed", exc_info=True)
+            else:
+                if report.down_since is not None:
+                    log.warning(f"monitor digests sent again after {report.down_for(time.monotonic()):.0f} s")
+                    report = OutageReport()
 
     def stop(self) -> None:
         self._stop.set()

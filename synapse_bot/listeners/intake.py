@@ -64,6 +64,11 @@ class Intake:
         self._unsynced: list[tuple[str, str]] = []
         self._unsynced_lock = threading.Lock()
 
+    @property
+    def remembers_for(self) -> int:
+        """Seconds a claimed delivery is remembered (and so recognised when it comes again)."""
+        return self._deduper.ttl_seconds
+
     def accept(self, request: SlackRequest) -> bool:
         """Queue the request unless this delivery was already taken; True when queued."""
         if request.kind is RequestKind.MESSAGE and not self._wanted(request):

@@ -14,7 +14,7 @@ class Coverage:
     message_count: int
     last_ts: str
     permalink: str | None
-    source: str  # "new", "cached", "updated", "offline"
+    source: str  # "new", "cached", "updated", "revised" (edits or deletions), "offline"
     offline: bool = False
 
 
@@ -45,9 +45,11 @@ def render_summary(summary: ThreadSummary, coverage: Coverage) -> str:
         if items:
             lines += ["", f"**{title}**", *items]
     when = datetime.fromtimestamp(float(coverage.last_ts), UTC).strftime("%Y-%m-%d %H:%M UTC")
-    status = {"cached": " · from cache (no new replies)", "updated": " · updated with new replies"}.get(
-        coverage.source, ""
-    )
+    status = {
+        "cached": " · from cache (no new replies)",
+        "updated": " · updated with new replies",
+        "revised": " · updated for edited or deleted messages",
+    }.get(coverage.source, "")
     link = f" · [view thread]({coverage.permalink})" if coverage.permalink else ""
     plural = "s" if coverage.message_count != 1 else ""
     lines += ["", f"_Covers {coverage.message_count} message{plural} up to {when}{link}{status}_"]

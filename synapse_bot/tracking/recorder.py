@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from synapse_bot.startup import network_cause, where
 from synapse_bot.tracking.metrics import MetricsWindow
 from synapse_bot.tracking.privacy import Scrubber
 from synapse_bot.tracking.trace import RequestTrace, SpanRecord
@@ -153,10 +154,11 @@ class MlflowRecorder:
                 self._experiment_id = None
                 self._down_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
                 self._warn(
-                    "could not record a trace in MLflow",
-                    error=f"{type(exc).__name__}: {exc}"[:300],
+                    f"could not record a trace in MLflow at {where(self.tracking_uri)} ({network_cause(exc)}); "
+                    f"traces are dropped for {PAUSE_AFTER_FAILURE_S:.0f} s, then tried again",
                     failed=self.failed,
                 )
+                log.debug("trace not recorded", exc_info=True)
             finally:
                 if self._queue.empty() and item is not _TICK:
                     self._idle.set()

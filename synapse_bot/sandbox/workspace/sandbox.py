@@ -197,7 +197,49 @@ class SlackSandbox:
                 "previous_message": previous,
                 "channel_type": self._channel_type(channel),
             }
+            in_channel = self.workspace.bot_user_id in channel.members
+        if not in_channel:
+            return
         self._emit_event(event)
+        if f"<@{self.workspace.bot_user_id}>" in new_text:
+            # Slack sends app_mention again for an edited message that mentions the app: same ts, an `edited`
+            # field and a new event id.
+            mention = {
+                "type": "app_mention",
+                "user": message.get("user", user),
+                "text": new_text,
+                "ts": ts,
+                "channel": channel_id,
+                "event_ts": message["edited"]["ts"],
+                "edited": dict(message["edited"]),
+                "team": self.team_id,
+            }
+            if message.get("thread_ts") and message["thread_ts"] != ts:
+                mention["thread_ts"] = message["thread_ts"]
+            self._emit_event(mention)
+
+    def delete_message(self, channel_id: str, ts: str) -> None:
+        """Remove a message and send message_deleted, as Slack does when a person deletes one."""
+        with self.workspace.lock:
+            channel = self.workspace.channels[channel_id]
+            previous = channel.messages.pop(ts)
+            parent = channel.messages.get(str(previous.get("thread_ts", "")))
+            if parent is not None and parent is not previous:
+                parent["reply_count"] = max(0, int(parent.get("reply_count", 1)) - 1)
+            event = {
+                "type": "message",
+                "subtype": "message_deleted",
+                "hidden": True,
+                "channel": channel_id,
+                "ts": self.workspace.next_ts(),
+                "deleted_ts": ts,
+                "event_ts": self.workspace.next_ts(),
+                "previous_message": previous,
+                "channel_type": self._channel_type(channel),
+            }
+            in_channel = self.workspace.bot_user_id in channel.members
+        if in_channel:
+            self._emit_event(event)
 
     def seed_thread(self, channel_id: str, author: str, texts: list[str], repliers: list[str] | None = None) -> str:
         """Create a thread without emitting events (fast, for thousands of replies). Returns the root ts."""
