@@ -141,7 +141,12 @@ class Dispatcher:
             excerpt = read_thread_excerpt(request, self.services, question, room, self.llm.counter.count)
             if excerpt is not None:
                 span.set(messages=excerpt.total, shown=excerpt.shown, tokens=excerpt.tokens, summary=excerpt.summarised)
-        context = RequestContext(request, excerpt.text if excerpt else None, tuple(self.settings.default_repo_list))
+        context = RequestContext(
+            request,
+            excerpt.text if excerpt else None,
+            tuple(self.settings.default_repo_list),
+            links=dict(excerpt.links) if excerpt else {},
+        )
         history = self._recall(request)
         try:
             result = self.model_loop.run(

@@ -118,6 +118,10 @@ class StreamedReply:
                     metadata=first.get("metadata"),
                 )
             else:
+                log.info(
+                    "streamed message replaced by the final answer",
+                    extra={"mode": self._mode, "parts": len(payloads), "streamed_chars": len(shown)},
+                )
                 self._close(first)
             posted = [self.ts]
             for payload in payloads[1:]:
