@@ -29,6 +29,7 @@ from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.health import HealthServer
 from synapse_bot.integrations.github import GitHubClient
 from synapse_bot.integrations.slack import SlackReplier
+from synapse_bot.integrations.slack_audience import ConversationAudience
 from synapse_bot.jobs.actions import ActionJob
 from synapse_bot.jobs.alerts import DigestSweeper, KeywordAlerter
 from synapse_bot.jobs.answer import AnswerJob
@@ -219,7 +220,8 @@ class Runtime:
             self.monitors, client, interval_s=settings.monitor_alert_interval_seconds, bot_user_id=self.bot_user_id
         )
         replier = SlackReplier(client, secrets=settings.secrets())
-        poster = ReplyPoster(replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds))
+        audience = ConversationAudience(client, self.redis, keys, self.bot_user_id)
+        poster = ReplyPoster(replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds), audience)
         activity = ActivityLog(self.redis, keys)
         home = HomePublisher(
             settings,

@@ -45,16 +45,18 @@ class AnswerJob:
         mentioned = request.message_ts if request.kind is RequestKind.MENTION else None
         sign = self.replier.start_working(target_of(request), mentioned)
         try:
-            text, ok, buttons = self._dispatch(request, trace)
+            text, ok, buttons, sources = self._dispatch(request, trace)
             if self.feedback:
                 buttons = [*buttons, *feedback_buttons(trace.request_id)]
-            self.poster.post_once(request, trace, text, buttons)
+            self.poster.post_once(request, trace, text, buttons, sources=sources)
         finally:
             self.replier.stop_working(sign)
         if not ok:
             trace.root.set(tool_error=True)
 
-    def _dispatch(self, request: SlackRequest, trace: RequestTrace) -> tuple[str, bool, list[dict[str, object]]]:
+    def _dispatch(
+        self, request: SlackRequest, trace: RequestTrace
+    ) -> tuple[str, bool, list[dict[str, object]], list[str]]:
         try:
             outcome = self.dispatcher.dispatch(request, trace)
         except Exception as exc:
@@ -63,6 +65,7 @@ class AnswerJob:
                 f"Sorry — something went wrong while handling that ({type(exc).__name__}). "
                 "Please try again; if it keeps happening, tell your Synapse admin.",
                 False,
+                [],
                 [],
             )
         text = outcome.text
@@ -82,7 +85,7 @@ class AnswerJob:
             asked = request.text.strip()[:200].replace("`", "'")
             text = f"_<@{request.user_id}> asked `/synapse {asked}`_\n\n{text}"
         trace.root.set(path=outcome.path, tools=",".join(t.call.name for t in outcome.tools) or None)
-        return text, outcome.ok, outcome.buttons
+        return text, outcome.ok, outcome.buttons, outcome.sources
 
     def time_limit_reached(self, request: SlackRequest, trace: RequestTrace) -> None:
         """The job was stopped at SYNAPSE_JOB_TIME_LIMIT_SECONDS: tell the person instead of going quiet."""

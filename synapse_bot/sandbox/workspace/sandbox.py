@@ -465,6 +465,19 @@ class SlackSandbox:
                 raise AssertionError(f"no bot message in {where} within {timeout}s; bot posted:\n{dump or '  nothing'}")
             time.sleep(0.02)
 
+    def wait_for_ephemeral(
+        self, user: str, timeout: float = 10.0, predicate: MessagePredicate | None = None
+    ) -> dict[str, Any]:
+        """The newest ephemeral message shown to `user` (matching `predicate`); AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in list(self.ephemerals) if e["user"] == user and (predicate is None or predicate(e))]
+            if found:
+                return found[-1]
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no ephemeral message for {user} within {timeout}s; got {self.ephemerals}")
+            time.sleep(0.02)
+
     def calls(self, method: str) -> list[ApiCall]:
         return [c for c in self.api_calls if c.method == method]
 

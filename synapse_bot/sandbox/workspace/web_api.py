@@ -226,6 +226,8 @@ class WebApi:
 
     def post_ephemeral(self, params: dict[str, Any], token: str) -> dict[str, Any]:
         channel = self._channel(params, need_member=True)
+        if str(params.get("user", "")) not in channel.members and not channel.is_im:
+            raise SlackApiFailure("user_not_in_channel")
         self._validate_content(params)
         ts = self.ws.next_ts()
         self.sb.ephemerals.append(

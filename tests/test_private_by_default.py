@@ -1,0 +1,94 @@
+"""Private by default across conversations (#16.3), end to end: the real bot, the sandbox Slack, Redis.
+
+Content quoted from one conversation is posted in another only when everyone who reads the destination can read
+the source; otherwise only the requester sees it (ephemeral in the thread, or a DM), with the reason.
+"""
+
+from __future__ import annotations
+
+from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.workspace import SlackSandbox
+
+
+def link(channel: str, ts: str) -> str:
+    return f"<https://sandbox.slack.com/archives/{channel}/p{ts.replace('.', '')}>"
+
+
+def secret_thread(slack: SlackSandbox, workspace: dict[str, str]) -> tuple[str, str]:
+    secret = slack.add_channel("secret", members=[workspace["alice"], workspace["bob"]], is_private=True)
+    root = slack.post_message(workspace["bob"], secret, "the acquisition of Initech closes on Friday")
+    slack.post_message(workspace["alice"], secret, "keep the price of 40M quiet until then", thread_ts=root)
+    return secret, root
+
+
+def test_a_private_thread_summarised_in_a_public_channel_reaches_only_the_requester_with_the_reason(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    secret, root = secret_thread(slack, workspace)
+    asked = slack.mention(workspace["alice"], workspace["general"], f"summarize {link(secret, root)}")
+    private = slack.wait_for_ephemeral(workspace["alice"])
+    assert private["channel"] == workspace["general"] and private["thread_ts"] == asked
+    assert "Initech" in private["text"]
+    assert "This quotes #secret, which not everyone here can read, so only you see it." in private["text"]
+    assert slack.bot_messages(workspace["general"], thread_ts=asked) == []
+    public_text = " ".join(m.get("text", "") for m in slack.bot_messages(workspace["general"]))
+    assert "Initech" not in public_text
+
+
+def test_the_same_summary_asked_inside_the_private_channel_is_posted_there(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    secret, root = secret_thread(slack, workspace)
+    slack.mention(workspace["alice"], secret, "summarize this thread", thread_ts=root)
+    reply = slack.wait_for_bot_message(secret, thread_ts=root)
+    assert "Initech" in reply["text"] and "only you see it" not in reply["text"]
+    assert slack.ephemerals == []
+
+
+def test_a_public_channels_summary_asked_in_another_public_channel_is_posted_normally(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    incidents = slack.add_channel("incidents", members=[workspace["alice"], workspace["bob"]])
+    root = slack.post_message(workspace["bob"], incidents, "db failover at 02:00")
+    slack.post_message(workspace["bob"], incidents, "failover done, replica promoted", thread_ts=root)
+    asked = slack.mention(workspace["alice"], workspace["general"], f"summarize {link(incidents, root)}")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked)
+    assert "db failover" in reply["text"] and slack.ephemerals == []
+
+
+def test_a_private_thread_goes_to_a_private_channel_whose_members_all_read_it(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    secret, root = secret_thread(slack, workspace)
+    pair = slack.add_channel("alice-bob", members=[workspace["alice"], workspace["bob"]], is_private=True)
+    carol = slack.add_user("carol")
+    trio = slack.add_channel("trio", members=[workspace["alice"], workspace["bob"], carol], is_private=True)
+    in_pair = slack.mention(workspace["alice"], pair, f"summarize {link(secret, root)}")
+    assert "Initech" in slack.wait_for_bot_message(pair, thread_ts=in_pair)["text"]
+    in_trio = slack.mention(workspace["alice"], trio, f"summarize {link(secret, root)}")
+    private = slack.wait_for_ephemeral(workspace["alice"], predicate=lambda e: e["channel"] == trio)
+    assert "Initech" in private["text"] and slack.bot_messages(trio, thread_ts=in_trio) == []
+
+
+def test_when_slack_refuses_the_ephemeral_the_requester_gets_a_dm_saying_where_they_asked(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    secret, root = secret_thread(slack, workspace)
+    slack.fail("chat.postEphemeral", "internal_error", times=5)
+    asked = slack.mention(workspace["alice"], workspace["general"], f"summarize {link(secret, root)}")
+    dm = slack.im_channel(workspace["alice"]).id
+    reply = slack.wait_for_bot_message(dm)
+    assert "Initech" in reply["text"] and f"You asked in <#{workspace['general']}>" in reply["text"]
+    assert "not everyone there can read" in reply["text"]
+    assert slack.bot_messages(workspace["general"], thread_ts=asked) == []
+
+
+def test_who_reads_a_conversation_is_asked_once_for_repeated_answers_within_a_minute(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    secret, root = secret_thread(slack, workspace)
+    for n in range(1, 3):
+        slack.mention(workspace["alice"], workspace["general"], f"summarize {link(secret, root)}")
+        slack.wait_for_ephemeral(workspace["alice"], predicate=lambda e, n=n: len(slack.ephemerals) >= n)
+    described = [c.params.get("channel") for c in slack.calls("conversations.info")]
+    assert described.count(secret) == 1 and described.count(workspace["general"]) == 1
