@@ -114,6 +114,27 @@ class SlackReader:
         except SlackReadError:
             return None
 
+    def message_links(self, channel: str, messages: Iterable[tuple[str, str | None]]) -> dict[str, str]:
+        """Permalinks of many messages, `(ts, thread_ts or None)` each, for one `chat.getPermalink` call.
+
+        Slack's permalinks share one shape: the workspace URL, `/archives/<channel>/p<ts without the dot>`, and for
+        a reply `?thread_ts=<parent>&cid=<channel>`; the workspace URL comes from the first message's link.
+        """
+        items = list(messages)
+        if not items:
+            return {}
+        first = self.permalink(channel, items[0][0])
+        if not first or "/archives/" not in first:
+            return {}
+        base = first.split("/archives/", 1)[0]
+        links = {}
+        for ts, thread_ts in items:
+            link = f"{base}/archives/{channel}/p{ts.replace('.', '')}"
+            if thread_ts and thread_ts != ts:
+                link += f"?thread_ts={thread_ts}&cid={channel}"
+            links[ts] = link
+        return links
+
     # People and channels -----------------------------------------------------------------------
 
     def _names_key(self) -> str:
