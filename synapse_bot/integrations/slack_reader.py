@@ -21,6 +21,7 @@ from synapse_bot.store.keys import Keys
 log = logging.getLogger(__name__)
 
 REPLIES_PAGE = 1000
+HISTORY_PAGE = 999  # conversations.history's largest page
 NAME_TTL_S = 86400
 MAX_PAGES = 200  # a runaway cursor loop must end
 
@@ -99,6 +100,26 @@ class SlackReader:
             # A token pasted into a thread must not reach the model, a summary or the cache.
             messages = [{**m, "text": redact(str(m.get("text") or ""), self._secrets)} for m in messages]
         return messages
+
+    def history(
+        self, channel: str, oldest: str, latest: str | None, max_messages: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Top-level messages after `oldest` (and before `latest`), oldest first: the newest `max_messages` of them,
+        and whether older ones in the window were left out."""
+        params: dict[str, Any] = {"channel": channel, "oldest": oldest, "limit": HISTORY_PAGE}
+        if latest:
+            params["latest"] = latest
+        messages: list[dict[str, Any]] = []
+        truncated = False
+        for message in _paged(lambda **p: self._call("conversations_history", **p), "messages", **params):
+            if len(messages) >= max_messages:
+                truncated = True
+                break
+            messages.append(message)
+        messages.sort(key=lambda m: float(m["ts"]))
+        if self._secrets:
+            messages = [{**m, "text": redact(str(m.get("text") or ""), self._secrets)} for m in messages]
+        return messages, truncated
 
     def latest_thread(self, channel: str) -> str | None:
         """The ts of the most recent message with replies in a channel."""

@@ -8,7 +8,14 @@ from typing import Any
 
 from synapse_bot.llm.schemas import function_parameters
 from synapse_bot.tools import help as help_tool
-from synapse_bot.tools import monitor_channel, review_pull_request, search_thread, summarize_thread, triage_issues
+from synapse_bot.tools import (
+    monitor_channel,
+    recap_channel,
+    review_pull_request,
+    search_thread,
+    summarize_thread,
+    triage_issues,
+)
 from synapse_bot.tools.base import ActionHandler, Tool
 
 
@@ -57,9 +64,11 @@ class ToolRegistry:
 
 
 def default_registry() -> ToolRegistry:
-    """Every tool Synapse ships, in the order help lists them."""
+    """Every tool Synapse ships, in the order help lists them (and the fast path tries their grammars: recap_channel
+    before summarize_thread, which would otherwise read "recap #incidents since yesterday" as a thread)."""
     return ToolRegistry(
         [
+            recap_channel.TOOL,
             summarize_thread.TOOL,
             search_thread.TOOL,
             monitor_channel.TOOL,

@@ -211,6 +211,19 @@ class SlackSandbox:
                 )
             return str(root["ts"])
 
+    def seed_message(
+        self, channel_id: str, user: str, text: str, *, at: float | None = None, thread_ts: str | None = None
+    ) -> str:
+        """Store one message posted at `at` (epoch seconds; default now) without emitting events. Returns its ts."""
+        with self.workspace.lock:
+            channel = self.workspace.channels[channel_id]
+            message: dict[str, Any] = {"user": user, "text": text, "team": self.team_id}
+            if at is not None:
+                message["ts"] = f"{at:.6f}"
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+            return str(self.workspace.add_message(channel, message)["ts"])
+
     def slash_command(self, user: str, channel_id: str, text: str, command: str = "/synapse") -> str:
         with self.workspace.lock:
             channel = self.workspace.channels[channel_id]

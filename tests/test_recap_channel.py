@@ -1,0 +1,143 @@
+"""recap_channel end to end: the window, threads, offline digest, cache and incremental update, rights, privacy."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
+from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.tools.recap_channel import head_fingerprint, relevant
+
+
+def incidents_channel(slack: SlackSandbox, workspace: dict[str, str]) -> str:
+    """#incidents: one message from three days ago, then a discussed failover and a question."""
+    alice, bob = workspace["alice"], workspace["bob"]
+    channel = slack.add_channel("incidents", members=[alice, bob])
+    slack.seed_message(channel, bob, "ancient outage of the mail relay", at=time.time() - 3 * 86400)
+    root = slack.seed_message(channel, bob, "db failover at 02:00, primary unreachable")
+    slack.seed_message(channel, alice, "replica promoted, writes are back", thread_ts=root)
+    slack.seed_message(channel, bob, "we decided to keep the old primary down until Friday", thread_ts=root)
+    slack.seed_message(channel, alice, "is the deploy freeze still on?")
+    return channel
+
+
+def summary_reply(body: dict[str, Any]) -> Reply:
+    """A structured summary that says how many transcript lines the model was shown."""
+    data = body["messages"][-1]["content"]
+    shown = [ln for ln in data.splitlines() if ln.startswith("[")]
+    return Reply.json_content(
+        {"tldr": f"saw {len(shown)} lines", "key_points": [], "decisions": [], "action_items": [], "open_questions": []}
+    )
+
+
+def echo_tool_result(body: dict[str, Any]) -> Reply:
+    results = [m for m in body["messages"] if m.get("role") == "tool"]
+    if results:
+        return Reply.text(str(results[-1]["content"]))
+    return summary_reply(body) if body.get("response_format") else Reply.text("no tool result")
+
+
+def recap_requests(model: OpenAIServer) -> list[dict[str, Any]]:
+    return [r for r in model.requests if r.get("response_format")]
+
+
+def test_synapses_own_posts_and_requests_to_it_do_not_count_as_channel_activity() -> None:
+    bot = "U0SYNAPSE"
+    assert not relevant({"ts": "1.1", "user": bot, "bot_id": "B1", "text": "Recap of …"}, bot)
+    assert not relevant({"ts": "1.2", "user": "U1", "text": f"<@{bot}> recap since yesterday", "reply_count": 1}, bot)
+    assert relevant({"ts": "1.3", "bot_id": "B9", "subtype": "bot_message", "text": "ALERT", "reply_count": 2}, bot)
+    assert not relevant({"ts": "1.4", "bot_id": "B9", "subtype": "bot_message", "text": "ALERT"}, bot)
+    quiet = [{"ts": "1.5", "user": "U1", "text": "hi"}]
+    edited = [{"ts": "1.5", "user": "U1", "text": "hi!", "edited": {"ts": "1.6"}}]
+    assert head_fingerprint(quiet, False) != head_fingerprint(edited, False)
+
+
+def test_a_recap_since_yesterday_covers_the_window_and_its_threads_offline(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    incidents = incidents_channel(slack, workspace)
+    asked = slack.mention(workspace["alice"], workspace["general"], f"recap <#{incidents}> since yesterday")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked)["text"]
+    assert f"**Recap of <#{incidents}>** since " in reply and "(Europe/London)" in reply
+    assert "offline digest" in reply and "ancient outage" not in reply
+    assert "keep the old primary down until Friday" in reply  # a reply inside the thread, read
+    assert "deploy freeze still on?" in reply
+    assert "**Busiest threads**" in reply and f"/archives/{incidents}/p" in reply
+    assert "Covers 4 messages (1 thread read)" in reply
+
+
+def test_a_recap_asked_again_costs_no_model_call_and_new_messages_only_update_it(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    model.set_responder(summary_reply)
+    incidents = incidents_channel(slack, workspace)
+
+    def ask(user: str) -> str:
+        asked = slack.mention(workspace[user], incidents, "recap this channel since yesterday")
+        return str(slack.wait_for_bot_message(incidents, thread_ts=asked)["text"])
+
+    assert "saw 4 lines" in ask("alice")
+    calls = len(recap_requests(model))
+    cached = ask("bob")  # asked in the channel itself: neither the requests nor the answers are "activity"
+    assert "from cache (nothing new)" in cached and len(recap_requests(model)) == calls
+    slack.post_message(workspace["bob"], incidents, "postmortem draft is up")
+    updated = ask("alice")
+    assert "updated with new messages" in updated and "Covers 5 messages" in updated
+    update = recap_requests(model)[-1]["messages"][-1]["content"]
+    assert "<previous_summary>" in update and "postmortem draft" in update and "db failover" not in update
+    root = next(m["ts"] for m in slack.messages(incidents) if "db failover" in m.get("text", ""))
+    slack.edit_message(workspace["bob"], incidents, root, "db failover at 02:10, primary unreachable")
+    assert "saw 5 lines" in ask("alice")
+    assert "<previous_summary>" not in recap_requests(model)[-1]["messages"][-1]["content"]
+
+
+def test_what_happened_questions_go_to_the_model_which_calls_the_recap(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    incidents = incidents_channel(slack, workspace)
+    model.script(Reply.calls(("recap_channel", {"channel": incidents, "since": "yesterday"})))
+    model.set_responder(echo_tool_result)
+    asked = slack.mention(workspace["alice"], workspace["general"], f"what happened in <#{incidents}> since yesterday?")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked)
+    assert "saw 4 lines" in reply["text"]
+    assert model.requests[0].get("tools")  # the question went to the model, not the fast path
+
+
+def test_recapping_a_channel_the_requester_is_not_in_is_refused(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    secret = slack.add_channel("secret", members=[workspace["bob"]], is_private=True)
+    slack.seed_message(secret, workspace["bob"], "the Initech deal closes Friday")
+    asked = slack.mention(workspace["alice"], workspace["general"], f"recap <#{secret}> since yesterday")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked)["text"]
+    assert "only recap channels you are a member of" in reply and "Initech" not in reply
+    assert slack.ephemerals == []
+
+
+def test_a_private_channels_recap_asked_in_a_public_channel_reaches_only_the_requester(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    secret = slack.add_channel("secret", members=[workspace["alice"], workspace["bob"]], is_private=True)
+    slack.seed_message(secret, workspace["bob"], "the Initech deal closes Friday")
+    asked = slack.mention(workspace["alice"], workspace["general"], f"recap <#{secret}> since yesterday")
+    private = slack.wait_for_ephemeral(workspace["alice"])
+    assert "Initech" in private["text"] and "This quotes #secret" in private["text"]
+    assert slack.bot_messages(workspace["general"], thread_ts=asked) == []
+
+
+def test_a_window_that_cannot_be_read_says_what_would_work(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    asked = slack.mention(workspace["alice"], workspace["general"], "recap #general since the blue moon")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked)["text"]
+    assert "I can't tell when" in reply and "`yesterday`" in reply
+
+
+def test_an_empty_window_says_nothing_was_posted(bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]) -> None:
+    quiet = slack.add_channel("quiet", members=[workspace["alice"]])
+    slack.seed_message(quiet, workspace["alice"], "last week's news", at=time.time() - 8 * 86400)
+    asked = slack.mention(workspace["alice"], workspace["general"], f"recap <#{quiet}> since yesterday")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked)["text"]
+    assert f"Nothing was posted in <#{quiet}> since" in reply
