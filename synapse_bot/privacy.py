@@ -61,12 +61,13 @@ class Verdict:
     delivery: Delivery
     blocking: tuple[Conversation, ...] = ()  # the sources that decided it
 
-    def reason(self, where: str = "here") -> str:
-        """One sentence for the requester (empty when posted in place); `where` names the place asked in."""
+    def reason(self, where: str = "here", *, what: str = "This", then: str = "so only you see it") -> str:
+        """One sentence for the requester (empty when posted in place), e.g. "This quotes #secret, which not
+        everyone here can read, so only you see it." `where` names the place asked in, `what` the content."""
         names = _join([source.label for source in self.blocking])
         quotes = "quotes" if len(self.blocking) == 1 else "quote"
         if self.delivery is Delivery.PRIVATE:
-            return f"This {quotes} {names}, which not everyone {where} can read, so only you see it."
+            return f"{what} {quotes} {names}, which not everyone {where} can read, {then}."
         if self.delivery is Delivery.WITHHELD:
             return f"That answer {quotes} {names}, which you are not a member of, so I won't show it to you."
         return ""

@@ -216,11 +216,15 @@ class Runtime:
             services=self.services,
             access=ToolAccess(AccessRules.parse(settings.access_rules), settings.admin_ids, groups),
         )
+        audience = ConversationAudience(client, self.redis, keys, self.bot_user_id)
         self.alerts = KeywordAlerter(
-            self.monitors, client, interval_s=settings.monitor_alert_interval_seconds, bot_user_id=self.bot_user_id
+            self.monitors,
+            client,
+            interval_s=settings.monitor_alert_interval_seconds,
+            bot_user_id=self.bot_user_id,
+            audience=audience,
         )
         replier = SlackReplier(client, secrets=settings.secrets())
-        audience = ConversationAudience(client, self.redis, keys, self.bot_user_id)
         poster = ReplyPoster(replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds), audience)
         activity = ActivityLog(self.redis, keys)
         home = HomePublisher(

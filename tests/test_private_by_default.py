@@ -92,3 +92,35 @@ def test_who_reads_a_conversation_is_asked_once_for_repeated_answers_within_a_mi
         slack.wait_for_ephemeral(workspace["alice"], predicate=lambda e, n=n: len(slack.ephemerals) >= n)
     described = [c.params.get("channel") for c in slack.calls("conversations.info")]
     assert described.count(secret) == 1 and described.count(workspace["general"]) == 1
+
+
+def test_an_alert_from_a_private_channel_meant_for_a_public_one_goes_to_its_creator_with_the_reason(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    secret = slack.add_channel("secret", members=[workspace["alice"], workspace["bob"]], is_private=True)
+    asked = slack.mention(
+        workspace["alice"],
+        workspace["general"],
+        f"monitor <#{secret}|secret> for keywords: outage, alert in <#{workspace['general']}|general>",
+    )
+    slack.wait_for_bot_message(workspace["general"], thread_ts=asked)
+    slack.post_message(workspace["bob"], secret, "outage in the Initech vault")
+    dm = slack.wait_for_bot_message(slack.im_channel(workspace["alice"]).id)
+    assert "Initech" in dm["text"]
+    assert f"This alert quotes #secret, which not everyone in <#{workspace['general']}> can read" in dm["text"]
+    assert not [m for m in slack.bot_messages(workspace["general"]) if "Initech" in m.get("text", "")]
+
+
+def test_an_alert_from_a_public_channel_is_posted_in_the_public_alert_channel(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    ops = slack.add_channel("ops", members=[workspace["alice"], workspace["bob"]])
+    asked = slack.mention(
+        workspace["alice"],
+        workspace["general"],
+        f"monitor <#{ops}|ops> for keywords: outage, alert in <#{workspace['general']}|general>",
+    )
+    slack.wait_for_bot_message(workspace["general"], thread_ts=asked)
+    slack.post_message(workspace["bob"], ops, "outage on the mail relay")
+    alert = slack.wait_for_bot_message(workspace["general"], predicate=lambda m: "mail relay" in m.get("text", ""))
+    assert "This alert quotes" not in alert["text"]
