@@ -90,3 +90,7 @@ def test_a_member_searching_a_private_thread_from_a_public_channel_gets_the_resu
     private = slack.wait_for_ephemeral(workspace["alice"])
     assert "Initech" in private["text"] and "#secret" in private["text"]
     assert slack.bot_messages(workspace["general"], thread_ts=asked) == []
+
+
+def test_a_range_past_the_end_is_empty() -> None:
+    assert select(lines("one", "two"), SearchThreadArgs(start=5, end=9)) == []

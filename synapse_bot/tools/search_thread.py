@@ -113,6 +113,8 @@ def _target(args: SearchThreadArgs, ctx: ToolContext, reader: SlackReader) -> tu
     request = ctx.request
     if args.thread_ts:
         return (reader.resolve_channel(args.channel) if args.channel else request.channel_id), args.thread_ts
+    if args.channel and reader.resolve_channel(args.channel) != request.channel_id:
+        return _fail("Which thread in that channel? Give me the thread's link, and I'll search it.")
     in_a_thread = request.thread_ts and (
         request.kind is RequestKind.SHORTCUT or request.thread_ts != request.message_ts
     )
@@ -170,8 +172,11 @@ def _result(
             else f"**Thread search** — no message among the {total} of {thread} mentions “{args.query}”."
         )
     else:
-        span = f"{chosen[0] + 1}–{chosen[-1] + 1}" if chosen else "none"
-        head = f"**Thread messages** {span} of {total} in {thread}:"
+        head = (
+            f"**Thread messages** {chosen[0] + 1}–{chosen[-1] + 1} of {total} in {thread}:"
+            if chosen
+            else f"**Thread messages** — none in that range: {thread} has {total} message{'s' if total != 1 else ''}."
+        )
     rows = []
     for i in chosen:
         line = lines[i]
