@@ -141,3 +141,18 @@ def test_an_empty_window_says_nothing_was_posted(bot: Runtime, slack: SlackSandb
     asked = slack.mention(workspace["alice"], workspace["general"], f"recap <#{quiet}> since yesterday")
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked)["text"]
     assert f"Nothing was posted in <#{quiet}> since" in reply
+
+
+def test_a_reply_also_sent_to_the_channel_is_recapped_once(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    ops = slack.add_channel("ops", members=[workspace["alice"], workspace["bob"]])
+    root = slack.seed_message(ops, workspace["bob"], "disk alarms on db-2")
+    with slack.workspace.lock:
+        slack.workspace.add_message(
+            slack.workspace.channels[ops],
+            {"user": workspace["alice"], "text": "rotated the logs", "thread_ts": root, "subtype": "thread_broadcast"},
+        )
+    asked = slack.mention(workspace["alice"], workspace["general"], f"recap <#{ops}> since yesterday")
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked)["text"]
+    assert "Covers 2 messages" in reply and reply.count("rotated the logs") == 1

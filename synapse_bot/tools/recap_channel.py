@@ -141,11 +141,12 @@ def _read_lines(
         key=lambda m: -int(m.get("reply_count") or 0),
     )[:MAX_THREADS]
     replies: dict[str, list[dict[str, Any]]] = {}
+    top_level = {str(m["ts"]) for m in top}  # a reply also sent to the channel is in both lists: keep it once
     for parent in busy:
         found = reader.replies(channel, str(parent["ts"]), oldest=since)
         end = window.end.timestamp() if window.end else None
         replies[str(parent["ts"])] = [
-            r for r in found if r["ts"] != parent["ts"] and (end is None or float(r["ts"]) < end)
+            r for r in found if str(r["ts"]) not in top_level and (end is None or float(r["ts"]) < end)
         ]
     people = {str(m.get("user", "")) for m in top} | {str(r.get("user", "")) for rs in replies.values() for r in rs}
     for message in [*top, *(r for rs in replies.values() for r in rs)]:
