@@ -4,9 +4,10 @@ The one rule, pure (no I/O): content from a source conversation may be posted in
 who can read the destination can read the source.
 
 - Same conversation: always.
-- A public channel's readers are every member of the workspace (anyone may open or join it), so a public source may
-  go to any destination inside the workspace, but not to one shared with another organisation (Slack Connect),
-  unless all of that destination's members are members of the source.
+- A public channel's readers are every full member of the workspace (anyone may open or join it), so a public
+  source may go to any destination inside the workspace, except that guests (single- and multi-channel guests read
+  only their own conversations) in the destination must be members of the source, and a destination shared with
+  another organisation (Slack Connect) qualifies only if all of its members are members of the source.
 - A private channel, DM or group DM is readable by its members only. It may go to a destination only if the
   destination's members are all among the source's members. A public destination never qualifies (its readers are
   the whole workspace, including people who join later).
@@ -73,12 +74,27 @@ class Verdict:
         return ""
 
 
-def may_show(source: Conversation, destination: Conversation, bots: frozenset[str] = frozenset()) -> bool:
-    """Can everyone who reads `destination` read `source`? (`bots`: members that are apps, e.g. Synapse itself.)"""
+def may_show(
+    source: Conversation,
+    destination: Conversation,
+    bots: frozenset[str] = frozenset(),
+    guests: frozenset[str] = frozenset(),
+) -> bool:
+    """Can everyone who reads `destination` read `source`?
+
+    `bots` are members that are apps (Synapse itself); `guests` the workspace's guest accounts, who read only the
+    conversations they are members of, so a public source reaches a destination with guests only if those guests
+    are members of the source too.
+    """
     if source.id == destination.id:
         return True
     if source.visibility is Visibility.PUBLIC and not destination.shared_externally:
-        return True
+        if not guests:
+            return True
+        if destination.members is None:
+            return False
+        visiting = destination.members & guests
+        return not visiting or (source.members is not None and visiting <= source.members)
     if destination.visibility is Visibility.PUBLIC or destination.members is None or source.members is None:
         return False
     return destination.members - bots <= source.members
@@ -95,12 +111,13 @@ def decide(
     destination: Conversation,
     requester: str,
     bots: frozenset[str] = frozenset(),
+    guests: frozenset[str] = frozenset(),
 ) -> Verdict:
     """Where an answer quoting `sources`, asked by `requester` in `destination`, may go."""
     unreadable = tuple(s for s in sources if s.id != destination.id and not can_read(requester, s))
     if unreadable:
         return Verdict(Delivery.WITHHELD, unreadable)
-    blocking = tuple(s for s in sources if not may_show(s, destination, bots))
+    blocking = tuple(s for s in sources if not may_show(s, destination, bots, guests))
     if blocking:
         return Verdict(Delivery.PRIVATE, blocking)
     return Verdict(Delivery.IN_PLACE)

@@ -79,3 +79,14 @@ def test_one_blocking_source_among_several_makes_the_whole_answer_private_and_is
 def test_content_the_requester_cannot_read_is_withheld_even_from_them() -> None:
     verdict = decide([SECRET], GENERAL, "carol", BOT)
     assert verdict.delivery is Delivery.WITHHELD and "not a member" in verdict.reason()
+
+
+def test_a_public_channel_reaches_a_guest_only_through_channels_the_guest_is_in() -> None:
+    guests = frozenset({"gus"})
+    incidents = public("C3", "incidents", members={"alice", "bob"} | BOT)
+    with_gus = public("C4", "support", members={"alice", "gus"} | BOT)
+    assert not may_show(incidents, with_gus, BOT, guests)
+    assert may_show(public("C3", "incidents", members={"alice", "gus"}), with_gus, BOT, guests)
+    assert may_show(incidents, public("C5", "staff", members={"alice", "bob"}), BOT, guests)  # no guest there
+    assert not may_show(GENERAL, with_gus, BOT, guests)  # the source's members unknown: not shown
+    assert decide([incidents], with_gus, "alice", BOT, guests).delivery is Delivery.PRIVATE

@@ -155,3 +155,17 @@ def test_a_follow_up_in_the_destination_thread_does_not_repeat_a_private_answer_
     slack.mention(workspace["bob"], workspace["general"], "what was that about?", thread_ts=asked)
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked, timeout=15)
     assert "Initech" not in reply["text"]
+
+
+def test_a_public_channels_summary_is_kept_from_a_guest_who_is_not_in_that_channel(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    gus = slack.add_user("gus", is_guest=True)
+    support = slack.add_channel("support", members=[workspace["alice"], gus])
+    incidents = slack.add_channel("incidents", members=[workspace["alice"], workspace["bob"]])
+    root = slack.post_message(workspace["bob"], incidents, "db failover at 02:00")
+    slack.post_message(workspace["bob"], incidents, "failover done, replica promoted", thread_ts=root)
+    asked = slack.mention(workspace["alice"], support, f"summarize {link(incidents, root)}")
+    private = slack.wait_for_ephemeral(workspace["alice"])
+    assert "db failover" in private["text"] and "This quotes #incidents" in private["text"]
+    assert slack.bot_messages(support, thread_ts=asked) == []

@@ -1,10 +1,10 @@
 """Who can read a Slack conversation, for the privacy rule (`synapse_bot/privacy.py`): kind, sharing, members.
 
 `conversations.info` gives the kind and whether the conversation is shared with another organisation;
-`conversations.members` (paged) the members, fetched only when the rule needs them (never for a public, unshared
-channel, whose readers are the whole workspace). Both are cached in Redis for a minute, so a busy channel costs a
-couple of calls a minute, and a membership change counts within a minute. A conversation Slack will not describe
-is reported as unknown, which the rule treats as not shareable: the answer then goes privately.
+`conversations.members` (paged) the members, fetched only when the rule needs them (for a public channel only when
+guests or another organisation are involved); `users.list` the workspace's guest accounts. Conversations are
+cached in Redis for a minute (a membership change counts within a minute), guest accounts for ten. A conversation
+Slack will not describe is reported as unknown, which the rule treats as not shareable: the answer goes privately.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from synapse_bot.store.keys import Keys
 log = logging.getLogger(__name__)
 
 AUDIENCE_TTL_S = 60
+GUESTS_TTL_S = 600
 MEMBERS_PAGE = 1000
 MAX_MEMBER_PAGES = 50
 
@@ -51,14 +52,51 @@ class ConversationAudience:
         others = [s for s in dict.fromkeys(sources) if s and s != destination_id]
         if not others:
             return Verdict(Delivery.IN_PLACE)
-        # A non-public conversation is always described with its members; a public destination never needs them.
-        destination = self.describe(team, destination_id, with_members=False)
-        described = []
-        for source in others:
-            info = self.describe(team, source, with_members=False)
-            needs_members = info.visibility is not Visibility.PUBLIC or destination.shared_externally
-            described.append(self.describe(team, source, with_members=True) if needs_members else info)
-        return decide(described, destination, requester, self.bots)
+        # A non-public conversation is always described with its members; a public one only when the rule needs
+        # them: a destination holding guests, and a public source quoted where guests or another organisation read.
+        infos = [self.describe(team, source, with_members=False) for source in others]
+        guests = self.guests(team) if any(i.visibility is Visibility.PUBLIC for i in infos) else frozenset()
+        destination = self.describe(team, destination_id, with_members=bool(guests))
+        visiting = (destination.members or frozenset()) & guests
+        described = [
+            self.describe(team, info.id, with_members=True)
+            if info.visibility is Visibility.PUBLIC and (destination.shared_externally or visiting)
+            else info
+            for info in infos
+        ]
+        return decide(described, destination, requester, self.bots, guests)
+
+    def guests(self, team: str) -> frozenset[str]:
+        """The workspace's guest accounts (`users.list`, cached ten minutes); none known if Slack will not say."""
+        key = self._keys.key(team, "audience", "_guests")
+        if self._redis is not None:
+            try:
+                raw = self._redis.get(key)
+            except (redis.RedisError, OSError):
+                raw = None
+            if raw:
+                return frozenset(json.loads(raw))
+        found: set[str] = set()
+        cursor = None
+        try:
+            for _ in range(MAX_MEMBER_PAGES):
+                params: dict[str, Any] = {"limit": MEMBERS_PAGE}
+                if cursor:
+                    params["cursor"] = cursor
+                response = self._client.users_list(**params)
+                for user in response.get("members") or []:
+                    if (user.get("is_restricted") or user.get("is_ultra_restricted")) and not user.get("deleted"):
+                        found.add(str(user["id"]))
+                cursor = (response.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            log.warning("guest accounts not read; treating none as guests", extra={"error": exc.response.get("error")})
+            return frozenset()
+        if self._redis is not None:
+            with contextlib.suppress(redis.RedisError, OSError):
+                self._redis.set(key, json.dumps(sorted(found)), ex=GUESTS_TTL_S)
+        return frozenset(found)
 
     def describe(self, team: str, channel: str, *, with_members: bool) -> Conversation:
         cached = self._cached(team, channel)

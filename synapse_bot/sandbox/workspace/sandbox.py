@@ -101,11 +101,19 @@ class SlackSandbox:
     # Workspace setup ----------------------------------------------------------------------------------
 
     def add_user(
-        self, name: str, *, real_name: str | None = None, display_name: str | None = None, is_admin: bool = False
+        self,
+        name: str,
+        *,
+        real_name: str | None = None,
+        display_name: str | None = None,
+        is_admin: bool = False,
+        is_guest: bool = False,
     ) -> str:
         with self.workspace.lock:
             user_id = self.workspace.new_id("U")
-            self.workspace.users[user_id] = User(user_id, name, real_name or name, display_name or name, is_admin)
+            self.workspace.users[user_id] = User(
+                user_id, name, real_name or name, display_name or name, is_admin, is_guest=is_guest
+            )
             return user_id
 
     def users(self) -> list[dict[str, Any]]:
