@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tools.recap_channel import head_fingerprint, relevant
+from tests.conftest import make_model_settings
 
 
 def incidents_channel(slack: SlackSandbox, workspace: dict[str, str]) -> str:
@@ -156,3 +160,29 @@ def test_a_reply_also_sent_to_the_channel_is_recapped_once(
     asked = slack.mention(workspace["alice"], workspace["general"], f"recap <#{ops}> since yesterday")
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked)["text"]
     assert "Covers 2 messages" in reply and reply.count("rotated the logs") == 1
+
+
+def test_a_busy_channel_is_recapped_with_every_model_call_under_the_budget(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    budget = 6_000
+    busy = slack.add_channel("busy", members=[workspace["alice"], workspace["bob"]])
+    for n in range(1500):
+        slack.seed_message(busy, workspace["bob"], f"build {n}: the cache layer step {n % 17} passed on runner {n % 9}")
+    with OpenAIServer() as model:
+        model.set_responder(summary_reply)
+        settings = make_model_settings(slack, redis_server, tmp_path, model, SYNAPSE_SUMMARY_CALL_TOKENS=budget)
+        runtime = Runtime(settings).start()
+        try:
+            assert slack.wait_connected(1)
+            asked = slack.mention(workspace["alice"], workspace["general"], f"recap <#{busy}> since yesterday")
+            reply = slack.wait_for_bot_message(workspace["general"], thread_ts=asked, timeout=90)
+        finally:
+            runtime.stop()
+    assert "Covers 1500 messages" in reply["text"]
+    counter = TokenCounter(settings.openai_model)
+    sizes = [counter.count_messages(r["messages"]) + r["max_tokens"] for r in model.requests]
+    assert len(sizes) > 3 and max(sizes) <= budget
+    parts = [r["messages"][-1]["content"] for r in model.requests if "Part " in r["messages"][-1]["content"]]
+    assert sum(1 for part in parts for line in part.splitlines() if line.startswith("[")) == 1500
+    assert len(slack.calls("conversations.history")) <= 2  # pages of 999
