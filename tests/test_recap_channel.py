@@ -186,3 +186,17 @@ def test_a_busy_channel_is_recapped_with_every_model_call_under_the_budget(
     parts = [r["messages"][-1]["content"] for r in model.requests if "Part " in r["messages"][-1]["content"]]
     assert sum(1 for part in parts for line in part.splitlines() if line.startswith("[")) == 1500
     assert len(slack.calls("conversations.history")) <= 2  # pages of 999
+
+
+def test_two_requests_for_one_recap_at_once_do_the_model_work_once(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    model.set_responder(lambda body: Reply.delay(1.5, summary_reply(body)))
+    incidents = incidents_channel(slack, workspace)
+    asked = [
+        slack.mention(workspace[u], workspace["general"], f"recap <#{incidents}> since yesterday")
+        for u in ("alice", "bob")
+    ]
+    replies = [slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)["text"] for ts in asked]
+    assert len(recap_requests(model)) == 1
+    assert all("saw 4 lines" in text for text in replies) and any("from cache" in text for text in replies)

@@ -36,6 +36,7 @@ from synapse_bot.tools.grammar import TS, FastPathError, Grammar, RouteResult, T
 MAX_MESSAGES = 2_000  # top-level messages read per recap (the newest of the window)
 MAX_THREADS = 20  # busiest threads whose replies are read
 THREADS_SHOWN = 5
+LOCK_WAIT_S = 120.0
 
 
 class RecapChannelArgs(ToolArgs):
@@ -187,15 +188,48 @@ def _recap_with(args: RecapChannelArgs, ctx: ToolContext, reader: SlackReader) -
     cache = RecapCache(services.redis, services.keys, ctx.settings.summary_ttl_seconds) if services.redis else None
     key = (request.team_id, channel, window.oldest_ts, window.latest_ts)
     head = head_fingerprint(top, truncated)
-    cached = cache.get(*key) if cache and not args.refresh else None
-    if cached is not None and cached.offline != ctx.offline:
-        cached = None
+
+    def usable(entry: CachedRecap | None) -> CachedRecap | None:
+        return entry if entry is not None and entry.offline == ctx.offline else None
+
+    cached = usable(cache.get(*key)) if cache and not args.refresh else None
     if cached is not None and cached.head == head:
         return _result(cached, channel, window, top, reader, "cached", truncated)
+    token = cache.acquire(*key) if cache else None
+    if cache and token is None:
+        # Someone else is building this recap right now: wait for theirs instead of paying twice.
+        cache.wait_unlocked(*key, LOCK_WAIT_S)
+        cached = usable(cache.get(*key))
+        if cached is not None and cached.head == head:
+            return _result(cached, channel, window, top, reader, "cached", truncated)
+        token = cache.acquire(*key)
+    try:
+        entry, source = _build(ctx, reader, channel, window, top, head, cached)
+        if cache:
+            cache.put(*key, entry)
+    finally:
+        if cache and token:
+            cache.release(*key, token)
+    return _result(entry, channel, window, top, reader, source, truncated)
+
+
+def _build(
+    ctx: ToolContext,
+    reader: SlackReader,
+    channel: str,
+    window: TimeWindow,
+    top: list[dict[str, Any]],
+    head: str,
+    cached: CachedRecap | None,
+) -> tuple[CachedRecap, str]:
+    """A recap of the window: the cached one plus what is new when nothing it covers changed, else a new one."""
+    bot = ctx.services.bot_user_id
     if cached is not None and not ctx.offline and covered_fingerprint(top, cached.last_ts) == cached.covered:
         new_lines, newest, threads = _read_lines(reader, channel, top, cached.last_ts, window, bot)
+        if not new_lines:  # only Synapse's own posts or unread threads moved: nothing to add
+            return cached.model_copy(update={"head": head}), "cached"
         engine = _engine(ctx)
-        summary = engine.update(cached.summary, new_lines) if new_lines else cached.summary
+        summary = engine.update(cached.summary, new_lines)
         ctx.trace.root.set(summary_model_calls=engine.stats.calls, summary_largest_prompt=engine.stats.largest_prompt)
         entry = cached.model_copy(
             update={
@@ -207,22 +241,19 @@ def _recap_with(args: RecapChannelArgs, ctx: ToolContext, reader: SlackReader) -
                 "threads_read": max(cached.threads_read, threads),
             }
         )
-        source = "updated"
-    else:
-        lines, newest, threads = _read_lines(reader, channel, top, window.oldest_ts, window, bot)
-        summary, source = _summarise(ctx, lines, window)
-        entry = CachedRecap(
-            summary=summary,
-            head=head,
-            covered=covered_fingerprint(top, newest),
-            last_ts=newest,
-            message_count=len(lines),
-            threads_read=threads,
-            offline=ctx.offline,
-        )
-    if cache:
-        cache.put(*key, entry)
-    return _result(entry, channel, window, top, reader, source, truncated)
+        return entry, "updated"
+    lines, newest, threads = _read_lines(reader, channel, top, window.oldest_ts, window, bot)
+    summary, source = _summarise(ctx, lines, window)
+    entry = CachedRecap(
+        summary=summary,
+        head=head,
+        covered=covered_fingerprint(top, newest),
+        last_ts=newest,
+        message_count=len(lines),
+        threads_read=threads,
+        offline=ctx.offline,
+    )
+    return entry, source
 
 
 def _summarise(ctx: ToolContext, lines: list[Line], window: TimeWindow) -> tuple[ThreadSummary, str]:
