@@ -169,3 +169,14 @@ def test_a_public_channels_summary_is_kept_from_a_guest_who_is_not_in_that_chann
     private = slack.wait_for_ephemeral(workspace["alice"])
     assert "db failover" in private["text"] and "This quotes #incidents" in private["text"]
     assert slack.bot_messages(support, thread_ts=asked) == []
+
+
+def test_asked_in_ones_own_dm_with_synapse_a_private_thread_is_answered_there_even_if_slack_wont_describe_the_dm(
+    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+) -> None:
+    secret, root = secret_thread(slack, workspace)
+    dm = slack.im_channel(workspace["alice"]).id
+    slack.fail("conversations.info", "missing_scope", times=3, after=1)  # the source is described, the DM not
+    slack.slash_command(workspace["alice"], dm, f"summarize {link(secret, root)}")
+    reply = slack.wait_for_bot_message(dm)
+    assert "Initech" in reply["text"] and slack.ephemerals == []

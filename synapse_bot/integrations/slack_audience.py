@@ -57,6 +57,9 @@ class ConversationAudience:
         infos = [self.describe(team, source, with_members=False) for source in others]
         guests = self.guests(team) if any(i.visibility is Visibility.PUBLIC for i in infos) else frozenset()
         destination = self.describe(team, destination_id, with_members=bool(guests))
+        if destination.members is None and destination_id.startswith("D"):
+            # A DM the request came from (Slack may not describe it without im:read): the requester and Synapse.
+            destination = Conversation(destination_id, "", Visibility.DIRECT, frozenset({requester}) | self.bots)
         visiting = (destination.members or frozenset()) & guests
         described = [
             self.describe(team, info.id, with_members=True)
