@@ -6,12 +6,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from synapse_bot.dispatch.fast_path import FastPath
 from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_bot.tools.grammar import FastPathError, ToolCall
 from synapse_bot.tools.recap_channel import head_fingerprint, relevant
+from synapse_bot.tools.registry import default_registry
 from tests.conftest import make_model_settings
 
 
@@ -200,3 +203,21 @@ def test_two_requests_for_one_recap_at_once_do_the_model_work_once(
     replies = [slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)["text"] for ts in asked]
     assert len(recap_requests(model)) == 1
     assert all("saw 4 lines" in text for text in replies) and any("from cache" in text for text in replies)
+
+
+def test_the_fast_path_takes_recap_commands_and_leaves_threads_and_questions_alone() -> None:
+    parse = FastPath(default_registry()).parse
+    assert parse("recap #incidents since yesterday") == [
+        ToolCall("recap_channel", {"channel": "#incidents", "since": "yesterday"})
+    ]
+    assert parse("recap <#C123|ops> from monday to wednesday refresh") == [
+        ToolCall("recap_channel", {"refresh": True, "channel": "C123", "since": "monday", "until": "wednesday"})
+    ]
+    assert parse("recap this channel for the past 3 days") == [ToolCall("recap_channel", {"since": "past 3 days"})]
+    assert parse("summarize #incidents since yesterday") == [
+        ToolCall("recap_channel", {"channel": "#incidents", "since": "yesterday"})
+    ]
+    assert parse("recap this thread") == [ToolCall("summarize_thread", {"refresh": False})]
+    assert parse("summarize #alerts") == [ToolCall("summarize_thread", {"refresh": False, "channel": "#alerts"})]
+    assert parse("what happened in #incidents since yesterday?") is None
+    assert isinstance(parse("recap #incidents since the blue moon"), FastPathError)

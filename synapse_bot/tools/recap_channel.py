@@ -68,9 +68,7 @@ def _recap(args: RecapChannelArgs, ctx: ToolContext) -> ToolResult:
     reader = SlackReader(services.slack, services.redis, services.keys, ctx.request.team_id, services.secrets)
     try:
         return _recap_with(args, ctx, reader)
-    except SlackReadError as exc:
-        return _fail(str(exc))
-    except WindowError as exc:
+    except (SlackReadError, WindowError) as exc:
         return _fail(str(exc))
 
 
@@ -354,6 +352,7 @@ _WHERE = re.compile(r"^(?:(<#[CG][A-Z0-9]+(?:\|[^>]*)?>|#[a-z0-9][a-z0-9._-]*)|t
 _WINDOW = re.compile(
     r"^(?:(?:since|from|for|over|in|during)\s+(?:the\s+)?)?(.+?)(?:\s+(?:until|till|to)\s+(.+))?$", re.I
 )
+_REFRESH = re.compile(r"[\s,(]*\b(?:refresh|rebuild|again|fresh)\b\)?$", re.I)
 _WINDOW_WORD = re.compile(r"^(?:since|from|over|during|for the|in the)\b", re.I)
 
 
@@ -367,8 +366,12 @@ def _parse(text: str, lower: str) -> RouteResult:
         return None
     recap = verb.group(1).lower() == "recap"
     rest = text[verb.end() :].strip().rstrip("?.!").strip()
-    where = _WHERE.match(rest)
     args: dict[str, Any] = {}
+    rebuilt = _REFRESH.search(rest)
+    if rebuilt:
+        args["refresh"] = True
+        rest = rest[: rebuilt.start()].strip()
+    where = _WHERE.match(rest)
     if where:
         refs = channel_refs(where.group(0))
         if refs:
