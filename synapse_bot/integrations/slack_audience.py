@@ -30,6 +30,10 @@ MEMBERS_PAGE = 1000
 MAX_MEMBER_PAGES = 50
 
 
+def _error_of(exc: Exception) -> str:
+    return str(exc.response.get("error")) if isinstance(exc, SlackApiError) else type(exc).__name__
+
+
 def visibility_of(info: dict[str, Any]) -> Visibility:
     if info.get("is_im"):
         return Visibility.DIRECT
@@ -93,8 +97,8 @@ class ConversationAudience:
                 cursor = (response.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:
                     break
-        except SlackApiError as exc:
-            log.warning("guest accounts not read; treating none as guests", extra={"error": exc.response.get("error")})
+        except (SlackApiError, OSError) as exc:
+            log.warning("guest accounts not read; treating none as guests", extra={"error": _error_of(exc)})
             return frozenset()
         if self._redis is not None:
             with contextlib.suppress(redis.RedisError, OSError):
@@ -107,8 +111,8 @@ class ConversationAudience:
             return cached
         try:
             info: dict[str, Any] = self._client.conversations_info(channel=channel).get("channel") or {}
-        except SlackApiError as exc:
-            log.info("conversation not described", extra={"channel": channel, "error": exc.response.get("error")})
+        except (SlackApiError, OSError) as exc:
+            log.info("conversation not described", extra={"channel": channel, "error": _error_of(exc)})
             return self._unknown(channel)
         visibility = visibility_of(info)
         members = None
@@ -143,8 +147,8 @@ class ConversationAudience:
                 cursor = (response.get("response_metadata") or {}).get("next_cursor")
                 if not cursor:
                     return frozenset(members)
-        except SlackApiError as exc:
-            log.info("members not read", extra={"channel": channel, "error": exc.response.get("error")})
+        except (SlackApiError, OSError) as exc:
+            log.info("members not read", extra={"channel": channel, "error": _error_of(exc)})
         return None  # unreadable, or more pages than we will read: unknown
 
     # Cache -------------------------------------------------------------------------------------------

@@ -104,9 +104,14 @@ class ReplyPoster:
         others = [s for s in sources if s != request.channel_id]
         if not others:
             return Verdict(Delivery.IN_PLACE)
+        unknown = Verdict(Delivery.PRIVATE, tuple(Conversation(s, "", Visibility.PRIVATE) for s in others))
         if self.audience is None:  # nobody to ask who reads what: unknown is private
-            return Verdict(Delivery.PRIVATE, tuple(Conversation(s, "", Visibility.PRIVATE) for s in others))
-        return self.audience.verdict(request.team_id, others, request.channel_id, request.user_id)
+            return unknown
+        try:
+            return self.audience.verdict(request.team_id, others, request.channel_id, request.user_id)
+        except Exception:  # Slack unreachable mid-check: the answer still goes out, privately
+            log.warning("privacy check failed; answering privately", exc_info=True)
+            return unknown
 
     def _post_privately(
         self,
