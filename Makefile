@@ -4,11 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help install demo test lint run check bench bench-quick clean
+# The suite mostly waits (on sockets, processes, timers): it runs on more workers than there are cores.
+TEST_WORKERS ?= 8
+
+.PHONY: help install demo test test-fast lint run check bench bench-quick clean
 
 help:
 	@echo "make demo   - run the bot against a local Slack sandbox and print the conversation"
-	@echo "make test   - run the whole test suite (real Redis, real MLflow store, local stand-ins)"
+	@echo "make test   - the whole test suite, what CI runs (real Redis, real MLflow store, local stand-ins), on"
+	@echo "              TEST_WORKERS=$(TEST_WORKERS) xdist workers"
+	@echo "make test-fast - the inner loop: pure logic and in-process tests, no bot started (pytest -m 'not e2e')"
 	@echo "make lint   - ruff and mypy"
 	@echo "make run    - run the bot against Slack (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)"
 	@echo "make check  - check configuration and reach Slack, Redis, MLflow, the model and GitHub"
@@ -26,7 +31,10 @@ demo: $(STAMP)
 	$(BIN)/synapse-bot demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e"
 
 lint: $(STAMP)
 	$(BIN)/ruff check synapse_bot tests bench

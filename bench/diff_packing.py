@@ -1,6 +1,7 @@
-"""Diff packing: time and prompt tokens for pull requests of 10, 100 and 1,000 files, against the naive way (every
-file's patch concatenated into one prompt). The packed prompt must stay within the review call's budget
-(SYNAPSE_REVIEW_CALL_TOKENS, default 24,000, minus the answer and the fixed prompt, as the tool computes it).
+"""Diff packing: time and tokens for synthetic pull requests of 10, 100 and 1,000 files, against the naive way
+(every file's patch concatenated into one prompt). The whole review call — prompt, response schema and the longest
+answer — must stay within SYNAPSE_REVIEW_CALL_TOKENS (default 24,000), packed as the tool packs it. For real pull
+requests see `bench.review_packing_real`.
 
     python -m bench.diff_packing [--quick] [--out bench/results/diff_packing.json]
 """
@@ -18,8 +19,9 @@ from bench.harness import write_json
 from synapse_bot.config import Settings
 from synapse_bot.github_data import FileData
 from synapse_bot.llm.tokens import TokenCounter
-from synapse_bot.review.packing import pack_diff
-from synapse_bot.tools.review_pull_request import REVIEW_OUTPUT_TOKENS, SYSTEM
+from synapse_bot.review.model import review_response_format
+from synapse_bot.review.packing import PackedDiff
+from synapse_bot.tools.review_pull_request import call_tokens, pack_for_call, review_messages
 
 WORDS = ["value", "result", "config", "user", "request", "cache", "timeout", "retry", "items", "index", "error"]
 
@@ -63,28 +65,30 @@ def measure(files: int, rng: random.Random, repeats: int) -> dict[str, Any]:
     pull = make_pull(files, rng)
     counter = TokenCounter("gpt-4o-mini")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    fixed = counter.count(SYSTEM) + 64
-    budget = settings.review_call_tokens - REVIEW_OUTPUT_TOKENS - fixed
+    call_budget = settings.review_call_tokens
+    header = "Pull request acme/widgets#1: a change\nDescription: \n"
     timings = []
-    packed = pack_diff(pull, budget, counter.count, "Python")
+    packed = pack_for_call(pull, header, "Python", counter, call_budget)
     for _ in range(repeats):
         started = time.perf_counter()
-        packed = pack_diff(pull, budget, counter.count, "Python")
+        packed = pack_for_call(pull, header, "Python", counter, call_budget)
         timings.append(time.perf_counter() - started)
-    prompt = fixed + packed.tokens
+    call = call_tokens(counter, review_messages(header, packed), review_response_format())
     naive_text = "\n".join(f"--- {f.filename}\n{f.patch or ''}" for f in pull)
+    fixed = call_tokens(counter, review_messages(header, PackedDiff(text="")), review_response_format())
     naive = fixed + counter.count(naive_text)
     return {
         "files": files,
         "pack_ms_median": round(statistics.median(timings) * 1000, 2),
         "included": len(packed.included),
+        "cut": len(packed.cut),
         "deleted_as_names": len(packed.deleted),
         "left_out": len(packed.left_out),
-        "prompt_tokens": prompt,
-        "budget_tokens": settings.review_call_tokens - REVIEW_OUTPUT_TOKENS,
-        "within_budget": prompt <= settings.review_call_tokens - REVIEW_OUTPUT_TOKENS,
-        "naive_prompt_tokens": naive,
-        "naive_times_over_budget": round(naive / (settings.review_call_tokens - REVIEW_OUTPUT_TOKENS), 2),
+        "call_tokens": call,
+        "budget_tokens": call_budget,
+        "within_budget": call <= call_budget,
+        "naive_call_tokens": naive,
+        "naive_times_over_budget": round(naive / call_budget, 2),
     }
 
 
@@ -96,19 +100,19 @@ def main() -> None:
     rng = random.Random(11)
     sizes = (10, 100) if args.quick else (10, 100, 1_000)
     results = [measure(n, rng, 3 if args.quick else 7) for n in sizes]
-    print("diff packing for a review call (prompt tokens counted with tiktoken, as the tool does)")
+    print("diff packing for a review call (prompt + schema + answer, counted with tiktoken as the tool does)")
     print(
-        f"{'files':>6} {'pack ms':>8} {'sent':>5} {'names':>6} {'left out':>9} {'prompt tok':>11} {'budget':>7} "
-        f"{'fits':>5} {'naive tok':>10} {'naive/budget':>13}"
+        f"{'files':>6} {'pack ms':>8} {'sent':>5} {'cut':>4} {'names':>6} {'left out':>9} {'call tok':>9} "
+        f"{'budget':>7} {'fits':>5} {'naive tok':>10} {'naive/budget':>13}"
     )
     for r in results:
         print(
-            f"{r['files']:>6} {r['pack_ms_median']:>8} {r['included']:>5} {r['deleted_as_names']:>6} "
-            f"{r['left_out']:>9} {r['prompt_tokens']:>11,} {r['budget_tokens']:>7,} "
-            f"{'yes' if r['within_budget'] else 'NO':>5} {r['naive_prompt_tokens']:>10,} "
+            f"{r['files']:>6} {r['pack_ms_median']:>8} {r['included']:>5} {r['cut']:>4} {r['deleted_as_names']:>6} "
+            f"{r['left_out']:>9} {r['call_tokens']:>9,} {r['budget_tokens']:>7,} "
+            f"{'yes' if r['within_budget'] else 'NO':>5} {r['naive_call_tokens']:>10,} "
             f"{r['naive_times_over_budget']:>12}×"
         )
-    print(f"largest prompt ≤ budget: {'yes' if all(r['within_budget'] for r in results) else 'NO'}")
+    print(f"largest call ≤ budget: {'yes' if all(r['within_budget'] for r in results) else 'NO'}")
     write_json(args.out, {"results": results})
 
 

@@ -100,8 +100,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     settings = _settings_or_exit()
     configure_logging("WARNING", "text", settings.secrets())
-    collected = stats.collect(settings.tracking_uri, settings.mlflow_experiment_name, hours=args.hours)
-    print(stats.render(collected, args.hours, settings.tracking_uri))
+    store = args.store or settings.tracking_uri
+    collected = stats.collect(store, settings.mlflow_experiment_name, hours=args.hours)
+    print(stats.render(collected, args.hours, store))
     return 0
 
 
@@ -138,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(func=cmd_check)
     stats = sub.add_parser("stats", help="requests, latency, tokens, cost and errors by tool, from MLflow")
     stats.add_argument("--hours", type=float, default=24.0, help="how far back to look (default 24)")
+    stats.add_argument(
+        "--store",
+        default="",
+        metavar="URI",
+        help="MLflow tracking URI to read, e.g. the demo's sqlite:///.synapse/demo/mlflow.db "
+        "(default: MLFLOW_TRACKING_URI, else the data dir's store)",
+    )
     stats.set_defaults(func=cmd_stats)
     sub.add_parser(
         "shell", help="talk to the bot from the terminal (local Slack sandbox; model from OPENAI_* if set)"

@@ -40,6 +40,9 @@ TOKEN_PREFIXES: dict[str, tuple[str, ...]] = {
 }
 
 
+SUMMARY_CALL_CEILING = 32_000  # tokens of one summary call when sized to the model (see summary_call_budget)
+
+
 class ConfigError(Exception):
     """A configuration problem, phrased for the person who has to fix it."""
 
@@ -81,6 +84,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
+    openai_context_tokens: int = Field(default=0, ge=0, alias="OPENAI_CONTEXT_TOKENS")
 
     # GitHub
     github_token: SecretStr | None = Field(default=None, alias="GITHUB_TOKEN")
@@ -113,7 +117,8 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = Field(default=60.0, gt=0, le=600, alias="SYNAPSE_OPENAI_TIMEOUT_SECONDS")
     openai_max_retries: int = Field(default=2, ge=0, le=10, alias="SYNAPSE_OPENAI_MAX_RETRIES")
     request_token_budget: int = Field(default=500_000, ge=1_000, alias="SYNAPSE_REQUEST_TOKEN_BUDGET")
-    summary_call_tokens: int = Field(default=16_000, ge=1_000, alias="SYNAPSE_SUMMARY_CALL_TOKENS")
+    summary_call_tokens: int = Field(default=0, ge=0, alias="SYNAPSE_SUMMARY_CALL_TOKENS")
+    summary_parallel_calls: int = Field(default=4, ge=1, le=32, alias="SYNAPSE_SUMMARY_PARALLEL_CALLS")
     summary_output_tokens: int = Field(default=1_200, ge=200, alias="SYNAPSE_SUMMARY_OUTPUT_TOKENS")
     monitor_alert_interval_seconds: int = Field(default=300, ge=1, alias="SYNAPSE_MONITOR_ALERT_INTERVAL_SECONDS")
     monitor_max_rules_per_channel: int = Field(default=50, ge=1, alias="SYNAPSE_MONITOR_MAX_RULES_PER_CHANNEL")
@@ -128,6 +133,9 @@ class Settings(BaseSettings):
     max_output_tokens: int = Field(default=2_000, ge=64, alias="SYNAPSE_MAX_OUTPUT_TOKENS")
     memory_turns: int = Field(default=12, ge=0, le=100, alias="SYNAPSE_MEMORY_TURNS")
     memory_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_MEMORY_TTL_SECONDS")
+    thread_context_tokens: int = Field(default=2_500, ge=500, alias="SYNAPSE_THREAD_CONTEXT_TOKENS")
+    default_repos: str = Field(default="", alias="SYNAPSE_DEFAULT_REPOS")
+    streaming: bool = Field(default=True, alias="SYNAPSE_STREAMING")
 
     # Jobs, workers and health
     queue_heartbeat_seconds: float = Field(default=5.0, ge=1.0, le=600, alias="SYNAPSE_QUEUE_HEARTBEAT_SECONDS")
@@ -175,6 +183,14 @@ class Settings(BaseSettings):
         AccessRules.parse(value)  # raises ValueError with the problem named
         return value
 
+    @field_validator("default_repos", mode="after")
+    @classmethod
+    def _repos_parse(cls, value: str) -> str:
+        for repo in (r.strip() for r in value.split(",") if r.strip()):
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", repo):
+                raise ValueError(f"SYNAPSE_DEFAULT_REPOS names {repo!r}, which is not a repository as owner/name.")
+        return value
+
     @field_validator("slack_api_url", mode="after")
     @classmethod
     def _api_url_slash(cls, value: str) -> str:
@@ -202,6 +218,18 @@ class Settings(BaseSettings):
     @property
     def fallback_models(self) -> list[str]:
         return [m.strip() for m in self.openai_fallback_models.split(",") if m.strip()]
+
+    def summary_call_budget(self, context_tokens: int) -> int:
+        """Largest summary call: SYNAPSE_SUMMARY_CALL_TOKENS, or sized to the model (its window, at most 32,000:
+        past that, models drop detail from the middle of a long prompt, so longer threads are summarised in parts)."""
+        if self.summary_call_tokens:
+            return min(self.summary_call_tokens, context_tokens)
+        return min(context_tokens, SUMMARY_CALL_CEILING)
+
+    @property
+    def default_repo_list(self) -> list[str]:
+        """SYNAPSE_DEFAULT_REPOS: the repositories "the widgets repo" may mean (owner/name, comma-separated)."""
+        return [r.strip() for r in self.default_repos.split(",") if r.strip()]
 
     @property
     def admin_ids(self) -> set[str]:

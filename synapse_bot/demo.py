@@ -2,52 +2,77 @@
 
 Starts the sandbox workspace, an embedded redis-server and a local MLflow store under `.synapse/demo`, connects
 the real bot over Socket Mode, plays a short conversation, prints it as a person would see it, and exits 0.
+Every run starts clean: the previous run's Redis data and MLflow store are removed first (not at the end, so the
+latest run's traces stay there to browse).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TextIO
 
 from synapse_bot.config import Settings
 from synapse_bot.logs import configure_logging
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.github_server import FileChange, GitHubServer
+from synapse_bot.sandbox.printer import WorkspacePrinter, terminal_console
 from synapse_bot.sandbox.workspace import SlackSandbox
-from synapse_bot.summaries.slack_text import readable
 
 DEMO_DIR = Path(".synapse") / "demo"
 WAIT_S = 20.0
+# What a demo run leaves in its data dir: the embedded Redis's files, the MLflow store and the traces' artifacts.
+DEMO_STATE = ("redis", "mlflow.db", "mlartifacts")
 
 
-@dataclass
-class Step:
-    caption: str
-    act: Callable[[SlackSandbox], tuple[str, str | None]]  # returns (channel, thread_ts) to read the answer from
-
-
-def _names(sandbox: SlackSandbox) -> dict[str, str]:
-    return {u["id"]: u["name"] for u in sandbox.users()}
-
-
-def print_thread(sandbox: SlackSandbox, channel: str, thread_ts: str | None, seen: set[str], out: Any) -> None:
-    names = _names(sandbox)
-    channels = {c: sandbox.workspace.channels[c].name for c in list(sandbox.workspace.channels)}
-    messages = sandbox.messages(channel, thread_ts=thread_ts) if thread_ts else sandbox.messages(channel)
-    for message in messages:
-        if message["ts"] in seen:
+def reset_demo_state(data_dir: Path) -> list[str]:
+    """Remove the previous run's state (monitors, caches, memory, traces); only the names the demo writes."""
+    removed = []
+    for name in DEMO_STATE:
+        path = data_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
             continue
-        seen.add(message["ts"])
-        who = "synapse" if message.get("bot_id") else names.get(str(message.get("user")), "someone")
-        indent = "    ↳ " if message.get("thread_ts") and message.get("thread_ts") != message["ts"] else "  "
-        text = readable(str(message.get("text", "")), names, channels)  # as Slack would display it
-        text = text.replace("\n", "\n" + " " * len(indent) + "  ")
-        out.write(f"{indent}{who}: {text}\n")
+        removed.append(name)
+    return removed
+
+
+def prepare_tracking_store(settings: Settings, data_dir: Path) -> None:
+    """Create the demo's MLflow experiment with its artifacts under the data dir, not in `./mlruns` of the cwd.
+
+    MLflow keeps some trace data as artifacts; with a sqlite store their default home is `./mlruns` wherever the
+    process runs, which would leave demo traces outside `.synapse/demo` (and outside the reset above).
+    """
+    from mlflow import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its "Creating initial MLflow database tables"
+
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    if client.get_experiment_by_name(settings.mlflow_experiment_name) is None:
+        artifacts = (data_dir / "mlartifacts").resolve()
+        client.create_experiment(settings.mlflow_experiment_name, artifact_location=artifacts.as_uri())
+
+
+def mlflow_commands(tracking_uri: str) -> list[tuple[str, str]]:
+    """How to look at the store the demo wrote: (what, exact command), with this installation's executables."""
+    bin_dir = Path(sys.executable).parent
+    try:
+        shown = bin_dir.relative_to(Path.cwd())
+        prefix = f"{shown}/"
+    except ValueError:
+        prefix = f"{bin_dir}/" if (bin_dir / "synapse-bot").exists() else ""
+    return [
+        ("a summary in the terminal", f"{prefix}synapse-bot stats --store {tracking_uri}"),
+        ("full MLflow, once (the UI is not in mlflow-skinny)", f"{prefix}pip install 'mlflow>=3.1,<4'"),
+        ("the MLflow UI (then open http://127.0.0.1:5000)", f"{prefix}mlflow ui --backend-store-uri {tracking_uri}"),
+    ]
 
 
 def demo_github() -> GitHubServer:
@@ -93,35 +118,52 @@ def demo_settings(
     )
 
 
-def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: Any = None) -> int:
+def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    console = terminal_console(out)
     configure_logging("INFO" if verbose else "WARNING", "text")
     logging.getLogger("synapse_bot").setLevel(logging.INFO if verbose else logging.WARNING)
+    removed = reset_demo_state(data_dir)
     with SlackSandbox() as sandbox:
         alice = sandbox.add_user("alice", real_name="Alice Liddell")
         bob = sandbox.add_user("bob", real_name="Bob Builder")
         general = sandbox.add_channel("general", members=[alice, bob])
+        alerts = sandbox.add_channel("alerts", members=[alice, bob])
         github = demo_github()
         settings = demo_settings(sandbox, data_dir, github, writers=alice)
-        out.write("Synapse demo — a local Slack workspace (#general: alice, bob) and the real bot over Socket Mode.\n")
-        out.write(f"Embedded Redis and MLflow store under {data_dir}/\n\n")
+        prepare_tracking_store(settings, data_dir)
+        console.print(
+            "Synapse demo — a local Slack workspace (#general and #alerts: alice, bob) and the real bot over Socket "
+            "Mode.",
+            style="bold",
+        )
+        cleared = f" (cleared the last run's {', '.join(removed)})" if removed else ""
+        console.print(f"Embedded Redis and MLflow store under {data_dir}/{cleared}\n")
         runtime = Runtime(settings).start()
         try:
             if not runtime.wait_connected(10):
-                out.write("The bot did not connect to the sandbox's Socket Mode endpoint.\n")
+                console.print("The bot did not connect to the sandbox's Socket Mode endpoint.")
                 return 1
-            ok = _play(sandbox, runtime, alice, bob, general, out)
+            ok = _play(sandbox, WorkspacePrinter(sandbox, console), alice, bob, general, alerts, console.print)
         finally:
             runtime.stop()
             github.stop()
-    out.write("\nTraces of every request are in MLflow: " + settings.tracking_uri + "\n")
-    out.write(f"Open them with:  pip install 'mlflow>=3.1' && mlflow ui --backend-store-uri {settings.tracking_uri}\n")
+    console.print(f"\nEvery request above is an MLflow trace in {settings.tracking_uri}", style="bold")
+    for what, command in mlflow_commands(settings.tracking_uri):
+        console.print(f"  {what}:")
+        console.print(f"    {command}", soft_wrap=True)
     return 0 if ok else 1
 
 
-def _play(sandbox: SlackSandbox, runtime: Runtime, alice: str, bob: str, general: str, out: Any) -> bool:
-    seen: set[str] = set()
-    alerts = sandbox.add_channel("alerts", members=[alice, bob])
+def _play(
+    sandbox: SlackSandbox,
+    printer: WorkspacePrinter,
+    alice: str,
+    bob: str,
+    general: str,
+    alerts: str,
+    say: Callable[..., None],
+) -> bool:
     ok = True
 
     def count(channel: str, thread_ts: str | None) -> int:
@@ -136,66 +178,68 @@ def _play(sandbox: SlackSandbox, runtime: Runtime, alice: str, bob: str, general
             time.sleep(0.05)
         return False
 
-    out.write("── 1. alice asks the bot for help in #general\n")
+    def step(caption: str) -> None:
+        say(f"\n── {caption}", style="bold cyan")
+
+    step("1. alice asks the bot for help in #general")
     before = count(general, None)
     ts = sandbox.mention(alice, general, "help")
     ok &= wait_reply(general, ts, before)
-    print_thread(sandbox, general, ts, seen, out)
+    printer.print_new(focus=general)
 
-    out.write("\n── 2. alice sets up a keyword monitor on #alerts\n")
+    step("2. alice sets up a keyword monitor on #alerts")
     ts = sandbox.mention(alice, general, "monitor slack channel #alerts for keywords: error, down")
     ok &= wait_reply(general, ts, 0)
-    print_thread(sandbox, general, ts, seen, out)
+    printer.print_new(focus=general)
 
-    out.write("\n── 3. bob posts in #alerts; alice gets a DM\n")
+    step("3. bob posts in #alerts; alice gets a DM")
     dm = sandbox.im_channel(alice).id
     sandbox.post_message(bob, alerts, "checkout-api is DOWN after the 14:02 deploy")
     ok &= wait_reply(dm, None, 0)
-    out.write("  bob in #alerts: checkout-api is DOWN after the 14:02 deploy\n")
-    print_thread(sandbox, dm, None, seen, out)
+    printer.print_new(focus=general)
 
-    out.write("\n── 4. a discussion in #general, summarized with the Summarize thread shortcut\n")
+    step("4. a discussion in #general, summarized with the Summarize thread shortcut")
     root = sandbox.post_message(bob, general, "Release 2.3 is blocked on the flaky auth test. Ideas?")
     sandbox.post_message(alice, general, "I think it's the token refresh race again.", thread_ts=root)
     sandbox.post_message(bob, general, "Agreed, we'll go with disabling the cache warmup for now.", thread_ts=root)
     sandbox.post_message(alice, general, "I'll open a PR by Friday. Do we need a changelog entry?", thread_ts=root)
-    print_thread(sandbox, general, root, seen, out)
+    printer.print_new(focus=general)
     before = count(general, root)
     envelope = sandbox.message_shortcut(bob, general, root)
     ack = sandbox.wait_for_ack(envelope, timeout=5)
-    out.write(f"  (shortcut acknowledged in {ack.latency_s * 1000:.0f} ms)\n")
+    say(f"  (shortcut acknowledged in {ack.latency_s * 1000:.0f} ms)", style="dim")
     ok &= wait_reply(general, root, before)
-    print_thread(sandbox, general, root, seen, out)
+    printer.print_new(focus=general)
 
-    out.write("\n── 5. the same thread again: answered from the cache\n")
+    step("5. the same thread again: answered from the cache")
     before = count(general, root)
     sandbox.mention(alice, general, "summarize this thread", thread_ts=root)
     ok &= wait_reply(general, root, before)
-    print_thread(sandbox, general, root, seen, out)
+    printer.print_new(focus=general)
 
-    out.write("\n── 6. bob asks for a triage of acme/widgets (GitHub is a local stand-in)\n")
+    step("6. bob asks for a triage of acme/widgets (GitHub is a local stand-in)")
     ts = sandbox.mention(bob, general, "triage github issues in acme/widgets")
     ok &= wait_reply(general, ts, 0)
-    print_thread(sandbox, general, ts, seen, out)
+    printer.print_new(focus=general)
     answer = sandbox.bot_messages(general, thread_ts=ts)[-1]
-    out.write("  (alice, who may write to GitHub, clicks “Apply suggested labels”)\n")
+    say("  (alice, who may write to GitHub, clicks “Apply suggested labels”)", style="dim")
     before = count(general, ts)
     sandbox.click_button(alice, general, str(answer["ts"]), "synapse_apply_labels")
     ok &= wait_reply(general, ts, before)
-    print_thread(sandbox, general, ts, seen, out)
+    printer.print_new(focus=general)
 
-    out.write("\n── 7. bob asks for a review of pull request #5\n")
+    step("7. bob asks for a review of pull request #5")
     ts = sandbox.mention(bob, general, "review pr #5 in acme/widgets")
     ok &= wait_reply(general, ts, 0)
-    print_thread(sandbox, general, ts, seen, out)
+    printer.print_new(focus=general)
 
-    out.write("\n── 8. alice runs /synapse list monitors\n")
+    step("8. alice runs /synapse list monitors")
     before = count(general, None)
     envelope = sandbox.slash_command(alice, general, "list monitors")
     ack = sandbox.wait_for_ack(envelope, timeout=5)
-    out.write(f"  (command acknowledged in {ack.latency_s * 1000:.0f} ms)\n")
+    say(f"  (command acknowledged in {ack.latency_s * 1000:.0f} ms)", style="dim")
     ok &= wait_reply(general, None, before)
-    print_thread(sandbox, general, None, seen, out)
+    printer.print_new(focus=general)
     if not ok:
-        out.write("\nSome answers did not arrive in time: run `synapse-bot demo --verbose` to see the bot's logs.\n")
+        say("\nSome answers did not arrive in time: run `synapse-bot demo --verbose` to see the bot's logs.")
     return ok

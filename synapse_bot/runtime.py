@@ -10,7 +10,9 @@ is passed down explicitly, so several runtimes (several "processes") can live si
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 from enum import StrEnum
@@ -104,6 +106,7 @@ def build_llm(settings: Settings) -> LlmClient | None:
         max_retries=settings.openai_max_retries,
         max_output_tokens=settings.max_output_tokens,
         prices=PriceTable(settings.model_prices),
+        context_tokens=settings.openai_context_tokens,
     )
 
 
@@ -139,6 +142,7 @@ class Runtime:
         self.socket: SocketModeHandler | None = None
         self.health_server: HealthServer | None = None
         self.bot_user_id: str | None = None
+        self.workspace_url = ""
         self.services: ToolServices | None = None
         self.alerts: KeywordAlerter | None = None
         self.monitors: MonitorStore | None = None
@@ -153,6 +157,7 @@ class Runtime:
         client = build_web_client(self.settings, bot_token)
         identity = _identify(self.settings, client)
         self.bot_user_id = str(identity.get("user_id"))
+        self.workspace_url = str(identity.get("url") or "")
         self.redis, self.embedded_redis = open_redis(self.settings)
         if self.embedded_redis is not None:
             self.embedded_redis.supervise(self._stopped)
@@ -201,6 +206,7 @@ class Runtime:
             redis=self.redis,
             keys=keys,
             bot_user_id=self.bot_user_id,
+            workspace_url=self.workspace_url,
             summaries=summaries,
             monitors=self.monitors,
             github=GitHubClient(settings),
@@ -240,7 +246,15 @@ class Runtime:
         )
         limiter = Limiter(self.redis, keys, LimitSettings.from_settings(settings), frozenset(settings.admin_ids))
         return RequestHandler(
-            AnswerJob(dispatcher, replier, poster, limiter=limiter, feedback=settings.tracking_enabled),
+            AnswerJob(
+                dispatcher,
+                replier,
+                poster,
+                limiter=limiter,
+                feedback=settings.tracking_enabled,
+                streaming=settings.streaming,
+                secrets=tuple(settings.secrets()),
+            ),
             ActionJob(dispatcher, replier, poster, self.sink, home),
             home,
             poster,
@@ -312,6 +326,12 @@ class Runtime:
             return
         self._stopped.set()
         if self.socket is not None:
+            # slack-sdk's receiver holds a lock through a blocking read (3 s timeout) that close() waits for; shutting
+            # the socket down first ends that read at once (stop took ~3.3 s per process, now ~1 s).
+            sock = getattr(getattr(self.socket.client, "current_session", None), "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
             try:
                 self.socket.close()
             except Exception:

@@ -1,27 +1,156 @@
-"""`synapse-bot shell`: talk to the real bot from a terminal, no Slack app needed.
+"""`synapse-bot shell`: a local Slack workspace in the terminal, with the real bot in it. No Slack app needed.
 
-A text backend for development: the same local Slack workspace, GitHub stand-in and embedded Redis as `demo`, with
-whatever model the environment configures (OPENAI_API_KEY / OPENAI_BASE_URL / OPENAI_MODEL; none = offline). Each
-line you type is a mention by alice in one #general thread (so follow-ups have memory); a line starting with `/` is a
-`/synapse` slash command. The bot's answers are printed as Slack would show them. `exit` or end of input quits.
+The same sandbox workspace, GitHub stand-in and embedded Redis as `demo` (both start clean each time), with whatever
+model the environment configures (OPENAI_API_KEY / OPENAI_BASE_URL / OPENAI_MODEL; none = offline). Lines are typed
+as in Slack: `@synapse …` mentions the bot, anything else is a plain message (which monitors see and summaries
+read). Shell commands choose who speaks and where — `/as bob`, `/in #alerts`, `/thread` — and `/synapse …` is the
+slash command. Everything the bot posts anywhere (thread replies, DM alerts, private replies) is printed, labelled
+with where it happened.
+
+Parsing a line and turning typed text into Slack markup are pure functions; `Shell` does the I/O.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import TextIO
 
 from synapse_bot.config import Settings, load_settings
-from synapse_bot.demo import demo_github, demo_settings, print_thread
+from synapse_bot.demo import demo_github, demo_settings, prepare_tracking_store, reset_demo_state
 from synapse_bot.logs import configure_logging
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.github_server import GitHubServer
+from synapse_bot.sandbox.printer import WorkspacePrinter, terminal_console
 from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.summaries.slack_text import readable
 
 SHELL_DIR = Path(".synapse") / "shell"
-WAIT_S = 60.0
+PEOPLE = ("alice", "bob")
+CHANNELS = ("general", "alerts")
+BOT_NAME = "synapse"
+ANSWER_WAIT_S = 60.0  # a mention or slash command: wait this long for the bot's first word (a model may be slow)
+PLAIN_WAIT_S = 2.0  # a plain message: wait this long for a monitor alert before taking the next line
+QUIET_S = 0.5  # the bot has finished when it posted nothing new for this long
+
+HELP = """\
+Type as in Slack: mention the bot with @synapse (e.g. `@synapse help`); a line without a mention is a plain
+message, which the bot does not answer but monitors watch and summaries read.
+  /as <person>       speak as someone else: alice or bob
+  /in #<channel>     go to a channel: #general or #alerts (leaves any thread)
+  /thread            open the thread of the latest message here (your next lines are replies); again to leave it
+  /synapse <text>    the slash command, e.g. /synapse list monitors
+  /help              this list
+  /quit              leave (or `exit`, or end of input)
+What the bot posts elsewhere (DM alerts, other channels, replies only you see) is labelled, e.g. [DM @alice]."""
+
+
+# Commands: what a typed line means -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+
+
+@dataclass(frozen=True)
+class SpeakAs:
+    person: str
+
+
+@dataclass(frozen=True)
+class GoTo:
+    channel: str
+
+
+@dataclass(frozen=True)
+class ToggleThread:
+    pass
+
+
+@dataclass(frozen=True)
+class Slash:
+    text: str
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Quit:
+    pass
+
+
+@dataclass(frozen=True)
+class Unknown:
+    command: str
+
+
+Command = Say | SpeakAs | GoTo | ToggleThread | Slash | Help | Quit | Unknown
+
+
+def parse_line(line: str) -> Command | None:
+    """What a typed line asks for; None for a blank line."""
+    line = line.strip()
+    if not line:
+        return None
+    if line in ("exit", "quit"):
+        return Quit()
+    if not line.startswith("/"):
+        return Say(line)
+    name, _, rest = line.partition(" ")
+    rest = rest.strip()
+    match name.lower():
+        case "/as" if rest:
+            return SpeakAs(rest.removeprefix("@").lower())
+        case "/in" if rest:
+            return GoTo(rest.removeprefix("#").lower())
+        case "/thread" if not rest:
+            return ToggleThread()
+        case "/synapse":
+            return Slash(rest)
+        case "/help" | "/?":
+            return Help()
+        case "/quit" | "/exit":
+            return Quit()
+    return Unknown(line)
+
+
+_PERSON = re.compile(r"(?<![\w@])@([\w-]+(?:\.[\w-]+)*)")
+_CHANNEL = re.compile(r"(?<![\w/&])#([a-z0-9][\w-]*(?:\.[\w-]+)*)", re.IGNORECASE)
+
+
+def slack_markup(text: str, people: Mapping[str, str], channels: Mapping[str, str]) -> str:
+    """Typed text as Slack's composer sends it: & < > escaped, known @names and #channels as `<@U…>` / `<#C…|name>`.
+
+    `people` and `channels` map names to ids (the bot is one of the people); unknown names stay plain text.
+    """
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    def person(match: re.Match[str]) -> str:
+        name = match.group(1).lower()
+        return f"<@{people[name]}>" if name in people else match.group(0)
+
+    text = _PERSON.sub(person, text)
+
+    def channel(match: re.Match[str]) -> str:
+        name = match.group(1).lower()
+        return f"<#{channels[name]}|{name}>" if name in channels else match.group(0)
+
+    return _CHANNEL.sub(channel, text)
+
+
+def mentions_bot(markup: str, bot_user_id: str) -> bool:
+    return f"<@{bot_user_id}>" in markup
+
+
+# The shell: a workspace, a speaker, a place ---------------------------------------------------------------------
 
 
 def shell_settings(sandbox: SlackSandbox, data_dir: Path, github: GitHubServer) -> Settings:
@@ -36,52 +165,173 @@ def shell_settings(sandbox: SlackSandbox, data_dir: Path, github: GitHubServer) 
     )
 
 
-def run_shell(stdin: IO[str] | None = None, out: IO[str] | None = None, data_dir: Path = SHELL_DIR) -> int:
+def _ids(sandbox: SlackSandbox) -> dict[str, str]:
+    return {u["name"]: u["id"] for u in sandbox.users() if not u.get("is_bot")}
+
+
+class Shell:
+    def __init__(self, sandbox: SlackSandbox, printer: WorkspacePrinter, channels: dict[str, str], out: TextIO):
+        self._sandbox = sandbox
+        self._printer = printer
+        self._channels = channels  # name → id
+        self._people = {name: uid for name, uid in _ids(sandbox).items() if name in PEOPLE}
+        self._out = out
+        self.person = PEOPLE[0]
+        self.channel = CHANNELS[0]
+        self.thread: str | None = None
+
+    def prompt(self) -> str:
+        where = f"#{self.channel}" + (" › thread" if self.thread else "")
+        return f"{self.person} in {where} › "
+
+    def handle(self, command: Command) -> bool:
+        """Carry out one command; False when the shell should end."""
+        match command:
+            case Quit():
+                return False
+            case Help():
+                self._note(HELP)
+            case SpeakAs(person):
+                self._speak_as(person)
+            case GoTo(channel):
+                self._go_to(channel)
+            case ToggleThread():
+                self._toggle_thread()
+            case Slash(text):
+                self._wait_after(lambda: self._sandbox.slash_command(self._me, self._channel_id, text), ANSWER_WAIT_S)
+            case Say(text):
+                self._say(text)
+            case Unknown(line):
+                self._note(f"Unknown shell command: {line!r}. /help lists them; /synapse … is the slash command.")
+        return True
+
+    def finish(self) -> None:
+        """Print what the bot is still posting (an alert, the end of a long answer) before the shell ends."""
+        self._settle(deadline=time.monotonic() + PLAIN_WAIT_S, before=self._bot_activity())
+
+    @property
+    def _me(self) -> str:
+        return self._people[self.person]
+
+    @property
+    def _channel_id(self) -> str:
+        return self._channels[self.channel]
+
+    def _say(self, text: str) -> None:
+        everyone = {**self._people, BOT_NAME: self._sandbox.bot_user_id}
+        markup = slack_markup(text, everyone, self._channels)
+        wait = ANSWER_WAIT_S if mentions_bot(markup, self._sandbox.bot_user_id) else PLAIN_WAIT_S
+        self._wait_after(lambda: self._sandbox.post_message(self._me, self._channel_id, markup, self.thread), wait)
+
+    def _speak_as(self, person: str) -> None:
+        if person not in self._people:
+            self._note(f"No one called {person!r} here; people: {', '.join(self._people)}.")
+            return
+        self.person = person
+        self._note(f"(you are now {person})")
+
+    def _go_to(self, channel: str) -> None:
+        if channel not in self._channels:
+            self._note(f"No channel #{channel}; channels: {', '.join('#' + c for c in self._channels)}.")
+            return
+        self.channel, self.thread = channel, None
+        self._note(f"(in #{channel})")
+
+    def _toggle_thread(self) -> None:
+        if self.thread:
+            self.thread = None
+            self._note(f"(left the thread; back in #{self.channel})")
+            return
+        latest = self._sandbox.messages(self._channel_id)
+        if not latest:
+            self._note(f"#{self.channel} has no message yet: post one, then /thread opens its thread.")
+            return
+        root = latest[-1]
+        self.thread = str(root["ts"])
+        names = {uid: name for name, uid in {**self._people, BOT_NAME: self._sandbox.bot_user_id}.items()}
+        text = readable(str(root.get("text", "")), names, {cid: name for name, cid in self._channels.items()})
+        self._note(f"(in the thread of: {text[:60]!r})")
+
+    def _note(self, text: str) -> None:
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    def _bot_activity(self) -> int:
+        return (
+            len(self._sandbox.all_bot_messages())
+            + len(self._sandbox.ephemerals)
+            + len(self._sandbox.response_url_posts)
+        )
+
+    def _wait_after(self, act: Callable[[], object], first_word_s: float) -> None:
+        before = self._bot_activity()
+        act()
+        self._settle(deadline=time.monotonic() + first_word_s, before=before)
+
+    def _settle(self, deadline: float, before: int) -> None:
+        """Wait for the bot's first new post (until `deadline`), then until it is quiet; print everything new."""
+        while time.monotonic() < deadline and self._bot_activity() <= before:
+            time.sleep(0.05)
+        seen = self._bot_activity()
+        quiet_since = time.monotonic()
+        while seen > before and time.monotonic() - quiet_since < QUIET_S:
+            time.sleep(0.05)
+            now = self._bot_activity()
+            if now != seen:
+                seen, quiet_since = now, time.monotonic()
+        self._printer.print_new(focus=self._channel_id)
+        self._out.flush()
+
+
+def _lines(stdin: TextIO, out: TextIO, shell: Shell) -> Iterator[str]:
+    """Typed lines: with a prompt (and line editing) on a terminal; read as they come from a pipe or file."""
+    interactive = stdin is sys.stdin and stdin.isatty()
+    while True:
+        if interactive:
+            try:
+                yield input(shell.prompt())
+            except EOFError:
+                out.write("\n")
+                return
+        else:
+            line = stdin.readline()
+            if not line:
+                return
+            yield line
+
+
+def run_shell(stdin: TextIO | None = None, out: TextIO | None = None, data_dir: Path = SHELL_DIR) -> int:
     stdin, out = stdin or sys.stdin, out or sys.stdout
     configure_logging("WARNING", "text")
+    reset_demo_state(data_dir)  # a fresh workspace: no monitors or cached summaries from the last session
     with SlackSandbox() as sandbox:
-        alice = sandbox.add_user("alice", real_name="Alice Liddell")
-        bob = sandbox.add_user("bob", real_name="Bob Builder")
-        general = sandbox.add_channel("general", members=[alice, bob])
+        for name in PEOPLE:
+            sandbox.add_user(name, real_name=name.title())
+        members = list(_ids(sandbox).values())
+        channels = {name: sandbox.add_channel(name, members=members) for name in CHANNELS}
         github = demo_github()
         settings = shell_settings(sandbox, data_dir, github)
+        prepare_tracking_store(settings, data_dir)
         runtime = Runtime(settings).start()
-        seen: set[str] = set()
-        thread: str | None = None
         try:
             if not runtime.wait_connected(10):
                 out.write("The bot did not connect to the sandbox.\n")
                 return 1
+            shell = Shell(sandbox, WorkspacePrinter(sandbox, terminal_console(out)), channels, out)
             model = "offline (no OPENAI_API_KEY)" if settings.offline else settings.openai_model
-            out.write(f"Synapse shell — you are alice in #general; model: {model}. GitHub has acme/widgets.\n")
-            out.write("Type a message (or /synapse command text after '/'); 'exit' quits.\n")
-            for raw in stdin:
-                line = raw.strip()
-                if line in ("exit", "quit"):
+            out.write(
+                f"Synapse shell — a local Slack workspace: {', '.join('#' + c for c in CHANNELS)} with "
+                f"{' and '.join(PEOPLE)}; model: {model}; GitHub stand-in with acme/widgets.\n"
+                f"You are {shell.person} in #{shell.channel}. Try `@synapse help`; /help lists the shell's commands.\n"
+            )
+            out.flush()
+            for line in _lines(stdin, out, shell):
+                command = parse_line(line)
+                if command is not None and not shell.handle(command):
                     break
-                if not line:
-                    continue
-                if line.startswith("/"):
-                    before = len(sandbox.bot_messages(general))
-                    sandbox.slash_command(alice, general, line.lstrip("/").removeprefix("synapse").strip())
-                    _wait_for_more(sandbox, general, None, before)
-                    print_thread(sandbox, general, None, seen, out)
-                    continue
-                before = len(sandbox.bot_messages(general, thread)) if thread else 0
-                ts = sandbox.mention(alice, general, line, thread_ts=thread)
-                thread = thread or ts
-                _wait_for_more(sandbox, general, thread, before)
-                print_thread(sandbox, general, thread, seen, out)
-                out.flush()
+            shell.finish()
         finally:
             runtime.stop()
             github.stop()
+    out.write(f"MLflow traces of this session: {settings.tracking_uri}\n")
     return 0
-
-
-def _wait_for_more(sandbox: SlackSandbox, channel: str, thread: str | None, before: int) -> None:
-    """Until the bot has posted more than `before` messages there (or WAIT_S passes)."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline and len(sandbox.bot_messages(channel, thread)) <= before:
-        time.sleep(0.05)
-    time.sleep(0.2)  # let a split answer finish posting

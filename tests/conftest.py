@@ -9,10 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -22,35 +20,18 @@ from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.support.cluster import clean_env
+from tests.support.cluster import free_port
+from tests.support.rig import Rig
+from tests.support.settings import ISOLATED_ENV, make_model_settings, make_settings
 
-# Never let a developer's real credentials or endpoints leak into a test run.
-_ISOLATED_ENV = [
-    "SLACK_BOT_TOKEN",
-    "SLACK_APP_TOKEN",
-    "SLACK_API_URL",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_MODEL",
-    "GITHUB_TOKEN",
-    "GITHUB_API_URL",
-    "REDIS_URL",
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_EXPERIMENT_NAME",
-]
-for _name in _ISOLATED_ENV:
+for _name in ISOLATED_ENV:
     os.environ.pop(_name, None)
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any Slack/model/GitHub/Redis/MLflow setting, plus `extra`."""
-    return clean_env(**extra)
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """MLflow exports MLFLOW_TRACKING_URI when a URI is set; no test may see another's settings."""
-    for name in _ISOLATED_ENV:
+    for name in ISOLATED_ENV:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -76,37 +57,6 @@ def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
 def slack() -> Iterator[SlackSandbox]:
     with SlackSandbox() as sandbox:
         yield sandbox
-
-
-def make_settings(sandbox: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "SLACK_BOT_TOKEN": sandbox.bot_token,
-        "SLACK_APP_TOKEN": sandbox.app_token,
-        "SLACK_API_URL": sandbox.api_url,
-        "REDIS_URL": redis_server.url,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "SYNAPSE_DATA_DIR": tmp_path / "data",
-        "SYNAPSE_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",  # each test its own keyspace
-        "SYNAPSE_TRACKING_ENABLED": False,
-        # Tests never reach api.github.com: by default GitHub is a closed port on loopback.
-        "GITHUB_API_URL": "http://127.0.0.1:9",
-        "SYNAPSE_LOG_FORMAT": "text",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-def make_model_settings(
-    sandbox: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, model: OpenAIServer, **overrides: Any
-) -> Settings:
-    """Settings for a bot whose model is the scripted OpenAI-compatible server."""
-    values: dict[str, Any] = {
-        "OPENAI_API_KEY": model.api_key,
-        "OPENAI_BASE_URL": model.base_url,
-        "OPENAI_MODEL": "gpt-4o-mini",
-        **overrides,
-    }
-    return make_settings(sandbox, redis_server, tmp_path, **values)
 
 
 @pytest.fixture
@@ -147,3 +97,36 @@ def workspace(slack: SlackSandbox) -> dict[str, str]:
     bob = slack.add_user("bob", real_name="Bob Builder")
     general = slack.add_channel("general", members=[alice, bob])
     return {"alice": alice, "bob": bob, "general": general}
+
+
+# Fixtures that start the full bot over Socket Mode: a test using one is end to end, and must say so, or it would
+# slow down `make test-fast`.
+_E2E_FIXTURES = frozenset({"bot", "model_bot"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = [
+        item.nodeid
+        for item in items
+        if _E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())) and item.get_closest_marker("e2e") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError("these tests start the bot but are not marked e2e: " + ", ".join(unmarked))
+
+
+@pytest.fixture
+def tcp_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A redis-server of this test's own, on TCP, persisted (AOF) so it can be killed and restarted."""
+    server = EmbeddedRedis(tmp_path / "redis", persist=True, port=free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def rig(
+    slack: SlackSandbox, workspace: dict[str, str], tmp_path: Path, tcp_redis: EmbeddedRedis, model: OpenAIServer
+) -> Iterator[Rig]:
+    deployment = Rig(slack, workspace, tmp_path, tcp_redis, model)
+    yield deployment
+    for process in deployment.processes:
+        process.stop(timeout=30)

@@ -13,7 +13,10 @@ from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tracking.recorder import MlflowRecorder
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
+from tests.support.waits import settled, wait_until
+
+pytestmark = pytest.mark.e2e
 
 
 def test_mention_in_a_channel_gets_a_reply_in_the_mentions_thread(
@@ -53,9 +56,7 @@ def test_slash_command_where_the_bot_is_not_a_member_answers_privately(
     elsewhere = slack.add_channel("elsewhere", members=[workspace["alice"]], bot_member=False)
     envelope = slack.slash_command(workspace["alice"], elsewhere, "help")
     slack.wait_for_ack(envelope, timeout=3.0)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not slack.response_url_posts:
-        time.sleep(0.05)
+    wait_until(lambda: slack.response_url_posts, what="a post to the response URL")
     [post] = slack.response_url_posts
     assert post["body"]["response_type"] == "ephemeral"
     assert "/invite @synapse" in post["body"]["text"]
@@ -92,14 +93,14 @@ def test_a_redelivered_event_gets_exactly_one_reply(
     first = slack.last_envelope_for_event("app_mention")
     slack.deliver_again(first, retry_attempt=1, retry_reason="timeout")
     slack.wait_for_ack(first, timeout=3.0)
-    time.sleep(1.0)
+    settled(slack, bot)
     assert len(slack.bot_messages(workspace["general"], thread_ts=ts)) == 1
 
 
 def test_the_bot_ignores_its_own_messages(bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]) -> None:
     ts = slack.mention(workspace["alice"], workspace["general"], "help")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
-    time.sleep(1.0)
+    settled(slack, bot)  # including the message event for its own reply
     # The bot's reply came back to it as a message event; it must not have answered itself.
     assert len(slack.bot_messages(workspace["general"], thread_ts=ts)) == 1
     assert len(slack.bot_messages()) == 1
@@ -108,8 +109,9 @@ def test_the_bot_ignores_its_own_messages(bot: Runtime, slack: SlackSandbox, wor
 def test_disconnect_refresh_requested_reconnects_and_keeps_answering(
     bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
+    connects = slack.hub.connects
     slack.request_disconnect("refresh_requested")
-    time.sleep(1.5)
+    wait_until(lambda: slack.hub.connects > connects, what="a new connection")
     assert slack.wait_connected(1, timeout=10)
     ts = slack.mention(workspace["alice"], workspace["general"], "help")
     assert slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=15)
@@ -151,10 +153,7 @@ def test_acks_are_sent_without_nagle_delay_on_every_connection(
 
 def test_home_tab_is_published_when_opened(bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]) -> None:
     slack.open_home(workspace["alice"])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and workspace["alice"] not in slack.home_views:
-        time.sleep(0.05)
-    view = slack.home_views[workspace["alice"]]
+    view = wait_until(lambda: slack.home_views.get(workspace["alice"]), what="publishing the home view")
     assert view["type"] == "home"
     text = str(view["blocks"])
     assert "Summarize thread" in text and "/synapse help" in text
@@ -203,7 +202,7 @@ def test_two_bots_on_one_redis_answer_each_event_once(
         envelope = slack.last_envelope_for_event("app_mention")
         for attempt in (1, 2):
             slack.deliver_again(envelope, retry_attempt=attempt, retry_reason="timeout")
-        time.sleep(1.0)
+        settled(slack, first, second)
         assert len(slack.bot_messages(workspace["general"], thread_ts=ts)) == 1
     finally:
         first.stop()

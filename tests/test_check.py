@@ -6,11 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from synapse_bot.sandbox.github_server import GitHubServer
 from synapse_bot.sandbox.openai_server import OpenAIServer
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.conftest import subprocess_env
+from tests.support.settings import subprocess_env
+
+pytestmark = pytest.mark.e2e
 
 
 def _check(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

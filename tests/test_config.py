@@ -70,6 +70,7 @@ def test_wrong_prefix_says_so_without_echoing_the_secret() -> None:
     assert "secretpart" not in message
 
 
+@pytest.mark.e2e
 def test_run_without_tokens_exits_with_a_readable_message(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "synapse_bot"],

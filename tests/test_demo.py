@@ -1,53 +1,66 @@
-"""`synapse-bot demo` runs the real bot against the sandbox on embedded defaults and exits 0."""
+"""`synapse-bot demo` runs the real bot against the sandbox on embedded defaults, starts clean every time, prints
+readable text, and leaves an MLflow store that `synapse-bot stats --store` reads."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import subprocess_env
+import pytest
+
+from tests.support.settings import subprocess_env
+
+pytestmark = pytest.mark.e2e
 
 
-def test_demo_runs_the_conversation_and_exits_zero(tmp_path: Path) -> None:
-    env = subprocess_env()
-    result = subprocess.run(
-        [sys.executable, "-m", "synapse_bot", "demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
-    assert "synapse: **Synapse**" in out  # help answered in the mention thread
-    assert "🔔 **down** in #alerts" in out and "from cache" in out
-    assert "Labels applied in acme/widgets" in out and "Review of [acme/widgets#5]" in out
-    assert "Thread summary" in out  # the shortcut's summary
-    assert "acknowledged in" in out
-    assert (tmp_path / ".synapse" / "demo" / "mlflow.db").exists()
-    assert (tmp_path / ".synapse" / "demo" / "redis" / "appendonlydir").exists() or any(
-        (tmp_path / ".synapse" / "demo" / "redis").iterdir()
-    )
-    assert "Traceback" not in result.stderr
-
-
-def test_shell_talks_to_the_real_bot_from_stdin(tmp_path: Path) -> None:
-    lines = "help\ntriage acme/widgets\nand only the bugs?\n/synapse list monitors\nexit\n"
-    done = subprocess.run(
-        [sys.executable, "-m", "synapse_bot", "shell"],
-        input=lines,
-        cwd=tmp_path,
+def _synapse(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "synapse_bot", *args],
+        cwd=cwd,
         env=subprocess_env(),
         capture_output=True,
         text=True,
         timeout=180,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = done.stdout
-    assert "model: offline" in out
-    assert "summarize_thread" in out  # help
-    assert "Triage of acme/widgets" in out and "App crashes on login with SSO" in out
-    assert out.count("synapse:") >= 4  # every line got an answer
-    assert (tmp_path / ".synapse" / "shell" / "redis").is_dir()
+
+
+def test_demo_runs_twice_from_clean_state_prints_readable_text_and_leaves_stats(tmp_path: Path) -> None:
+    first = _synapse(["demo"], tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = _synapse(["demo"], tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    out = second.stdout
+
+    # every step answered, as a person would read it
+    assert "synapse: Synapse — your engineering assistant" in out  # help, in the mention's thread
+    assert "[#alerts] bob: checkout-api is DOWN" in out
+    assert "[DM @alice] synapse: 🔔 down in #alerts from @bob:" in out
+    assert "Thread summary" in out and "from cache" in out
+    assert "Labels applied in acme/widgets" in out and "Review of acme/widgets#5" in out
+    assert "acknowledged in" in out
+
+    # the second run starts from clean state: one monitor, not the first run's plus its own
+    assert "1 active monitor" in out and "2 active monitors" not in out
+    assert "cleared the last run's" in out and "cleared" not in first.stdout
+
+    # rendered, not raw Markdown or long links; dates are today's, not yesterday's
+    for raw in ("**", "](", "https://sandbox.slack.com/archives/"):
+        assert raw not in out, raw
+    assert "View message" in out and "view thread" in out  # link labels
+    covered = re.search(r"up to (\d{4}-\d{2}-\d{2}) ", out)
+    today = subprocess.run(["date", "-u", "+%Y-%m-%d"], capture_output=True, text=True).stdout.strip()
+    assert covered and covered.group(1) == today
+
+    # the closing hint names the store it wrote, and stats reads exactly that store
+    store = tmp_path / ".synapse" / "demo" / "mlflow.db"
+    uri = f"sqlite:///{store}"
+    assert f"mlflow ui --backend-store-uri {uri}" in out
+    assert f"synapse-bot stats --store {uri}" in out
+    stats = _synapse(["stats", "--store", uri], tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    assert "requests 8 " in stats.stdout  # this run's 8 requests, not 16
+    assert "triage_issues" in stats.stdout
+    assert not (tmp_path / "mlruns").exists()  # trace artifacts stay under .synapse/demo
+    assert "Traceback" not in first.stderr + second.stderr

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from synapse_bot.config import Settings
 from synapse_bot.dispatch.dispatcher import Dispatcher
+from synapse_bot.dispatch.model_loop import RequestContext
 from synapse_bot.llm.client import LlmError
 from synapse_bot.request import RequestKind, SlackRequest
-from synapse_bot.store.memory import Turn
 from synapse_bot.tools import help as help_tool
 from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tracking.trace import RequestTrace
 from tests.support.scripted_model import ScriptedModel, called, said
-from tests.test_tool_contract import ROLL_TOOL
+from tests.support.toy_tool import ROLL_TOOL
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -44,34 +45,82 @@ def test_an_explicit_command_never_asks_the_model() -> None:
     assert model.requests == []
 
 
-def test_free_text_runs_the_tool_the_model_calls_with_validated_arguments() -> None:
-    model = ScriptedModel([called(("roll_dice", {"sides": 8}))])
+def test_free_text_runs_the_tools_the_model_calls_then_the_model_answers() -> None:
+    model = ScriptedModel([called(("roll_dice", {"sides": 8})), said("You rolled a 4 on the d8.")])
     outcome = _dispatcher(model).dispatch(_ask("throw me an octahedron"), RequestTrace.start("mention"))
-    assert outcome.path == "llm" and "Rolled a d8" in outcome.text
+    assert outcome.path == "llm" and outcome.text == "You rolled a 4 on the d8."
     assert [t["function"]["name"] for t in model.requests[0]["tools"]] == ["roll_dice", "help"]
+    result = model.requests[1]["messages"][-1]
+    assert result["role"] == "tool" and "Rolled a d8" in result["content"]
+    assert [t.call.name for t in outcome.tools] == ["roll_dice"]
 
 
-def test_invalid_arguments_get_one_repair_round_with_the_reason() -> None:
-    model = ScriptedModel([called(("roll_dice", {"sides": 1})), called(("roll_dice", {"sides": 20}))])
+def test_a_command_with_more_to_it_goes_to_the_model() -> None:
+    model = ScriptedModel([said("A d6 has six faces; want me to roll one?")])
+    outcome = _dispatcher(model).dispatch(_ask("roll a d6 and explain dice to me"), RequestTrace.start("mention"))
+    assert outcome.path == "llm" and len(model.requests) == 1
+
+
+def test_offline_a_command_with_more_to_it_still_takes_the_fast_path() -> None:
+    dispatcher = Dispatcher(ToolRegistry([ROLL_TOOL, help_tool.TOOL]), Settings(_env_file=None))  # type: ignore[call-arg]
+    outcome = dispatcher.dispatch(_ask("roll a d6 and explain dice to me"), RequestTrace.start("mention"))
+    assert outcome.path == "fast" and "Rolled a d6" in outcome.text
+
+
+def test_invalid_arguments_go_back_with_the_reason_and_the_corrected_call_runs() -> None:
+    model = ScriptedModel(
+        [called(("roll_dice", {"sides": 1})), called(("roll_dice", {"sides": 20})), said("Rolled: 10.")]
+    )
     outcome = _dispatcher(model).dispatch(_ask("a tiny die please"), RequestTrace.start("mention"))
-    assert "Rolled a d20" in outcome.text
+    assert outcome.text == "Rolled: 10." and [t.call.args for t in outcome.tools] == [{"sides": 20}]
     repair = model.requests[1]["messages"]
-    assert repair[-2]["role"] == "tool" and "a number of sides from 2 to 100" in repair[-2]["content"]
+    assert repair[-1]["role"] == "tool" and "a number of sides from 2 to 100" in repair[-1]["content"]
 
 
-def test_arguments_still_invalid_after_the_repair_are_explained_to_the_person() -> None:
-    model = ScriptedModel([called(("roll_dice", "{not json")), called(("roll_dice", {"sides": 0}))])
-    outcome = _dispatcher(model).dispatch(_ask("something dicey"), RequestTrace.start("mention"))
-    assert not outcome.ok
-    assert "couldn't do all of that" in outcome.text and "a number of sides from 2 to 100" in outcome.text
+def test_broken_json_goes_back_as_valid_json_with_the_raw_text_in_the_tool_message() -> None:
+    model = ScriptedModel([called(("roll_dice", '{"sides": 6')), said("Sorry, let me stop there.")])
+    _dispatcher(model).dispatch(_ask("something dicey"), RequestTrace.start("mention"))
+    sent = model.requests[1]["messages"]
+    assistant, tool = sent[-2], sent[-1]
+    assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == {}
+    error = json.loads(tool["content"])["error"]
+    assert '{"sides": 6' in error and "not valid JSON" in error
+
+
+def test_null_arguments_mean_no_arguments() -> None:
+    model = ScriptedModel([called(("help", "null")), said("Here is what I can do.")])
+    outcome = _dispatcher(model).dispatch(_ask("what can you?"), RequestTrace.start("mention"))
+    assert [t.call.name for t in outcome.tools] == ["help"] and outcome.tools[0].result.ok
 
 
 def test_an_unknown_tool_is_named_with_the_tools_that_exist() -> None:
     model = ScriptedModel([called(("launch_rockets", {})), said("I can only roll dice.")])
     outcome = _dispatcher(model).dispatch(_ask("launch"), RequestTrace.start("mention"))
-    assert "launch_rockets" in model.requests[1]["messages"][-2]["content"]
-    assert "roll_dice" in model.requests[1]["messages"][-2]["content"]
+    assert "launch_rockets" in model.requests[1]["messages"][-1]["content"]
+    assert "roll_dice" in model.requests[1]["messages"][-1]["content"]
     assert outcome.text == "I can only roll dice."
+
+
+def test_the_fifth_round_offers_no_tools_so_the_model_must_answer() -> None:
+    script = [called(("roll_dice", {"sides": 6})) for _ in range(4)] + [said("Four rolls: 3, 3, 3, 3.")]
+    model = ScriptedModel(list(script))
+    outcome = _dispatcher(model).dispatch(_ask("keep rolling"), RequestTrace.start("mention"))
+    assert len(model.requests) == 5 and model.requests[-1]["tools"] is None
+    assert outcome.text == "Four rolls: 3, 3, 3, 3." and len(outcome.tools) == 4
+
+
+def test_a_tool_call_written_as_text_is_run_and_never_shown() -> None:
+    written = '<tool_call>\n{"name": "roll_dice", "arguments": {"sides": 10}}\n</tool_call>'
+    model = ScriptedModel([said(written), said("A 5 on the d10.")])
+    outcome = _dispatcher(model).dispatch(_ask("d10 time"), RequestTrace.start("mention"))
+    assert [t.call.args for t in outcome.tools] == [{"sides": 10}]
+    assert outcome.text == "A 5 on the d10." and "tool_call" not in outcome.text
+
+
+def test_a_final_answer_that_is_only_tool_call_text_is_not_posted() -> None:
+    model = ScriptedModel([said('{"name": "launch_rockets", "arguments": {}}')])
+    outcome = _dispatcher(model).dispatch(_ask("go"), RequestTrace.start("mention"))
+    assert "launch_rockets" not in outcome.text and "couldn't work out" in outcome.text
 
 
 def test_a_model_failure_becomes_a_sentence_and_points_to_explicit_commands() -> None:
@@ -91,7 +140,7 @@ def test_memory_of_the_thread_goes_to_the_model_before_the_question() -> None:
     model = ScriptedModel([said("Still a d8.")])
     dispatcher = _dispatcher(model)
     assert dispatcher.model_loop is not None
-    history = [Turn(role="user", text="roll a d8"), Turn(role="assistant", text="Rolled a d8: 4", tool="roll_dice")]
-    messages = dispatcher.model_loop.messages_for(_ask("and again?"), history)
+    history = [{"role": "user", "content": "roll a d8"}, {"role": "assistant", "content": "Rolled a d8: 4"}]
+    messages = dispatcher.model_loop.messages_for(RequestContext(_ask("and again?")), history)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert messages[-1]["content"] == "and again?"
+    assert messages[-1]["content"].endswith("and again?")

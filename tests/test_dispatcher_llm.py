@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from synapse_bot.render.sanitize import has_mass_mention
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.conftest import make_model_settings
+from tests.support.settings import make_model_settings
+from tests.support.waits import wait_until
+
+pytestmark = pytest.mark.e2e
 
 SUMMARY = {
     "tldr": "The deploy is blocked on a flaky test.",
@@ -35,18 +39,23 @@ def test_free_text_reaches_the_right_tool_with_validated_arguments(
     model.script(
         Reply.calls(("summarize_thread", {"channel": None, "thread_ts": None, "refresh": None})),
         Reply.json_content(SUMMARY),
+        Reply.text("The deploy waits on a flaky test [m1]; Bob's team quarantines it."),
     )
     slack.mention(
         workspace["alice"], workspace["general"], "can you give me the gist of this discussion?", thread_ts=root
     )
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=root)
-    assert "The deploy is blocked on a flaky test." in reply["text"] and "Quarantine the test — Bob" in reply["text"]
-    first, second = model.wait_for_requests(2)
+    # The answer is the model's, its citation turned into a link to the thread's first message.
+    assert reply["text"].startswith("The deploy waits on a flaky test ([msg 1](https://")
+    first, second, third = model.wait_for_requests(3)
     assert {t["function"]["name"] for t in first["tools"]} >= {"summarize_thread", "triage_issues", "help"}
-    system = first["messages"][0]["content"]
-    assert "untrusted" in system and workspace["general"] in system and root in system
-    assert "deploy blocked by flaky auth test" in second["messages"][-1]["content"]  # the transcript
+    system, question = first["messages"][0]["content"], first["messages"][-1]["content"]
+    assert "untrusted" in system and workspace["general"] not in system  # static first: prefix caches work
+    assert workspace["general"] in question and "[m1]" in question and "deploy blocked by flaky auth test" in question
+    assert "deploy blocked by flaky auth test" in second["messages"][-1]["content"]  # the summary's transcript
     assert second["response_format"]["type"] == "json_schema"
+    [result] = _tool_messages(third)
+    assert "The deploy is blocked on a flaky test." in result["content"]
 
 
 def test_explicit_commands_never_touch_the_model(
@@ -61,24 +70,37 @@ def test_explicit_commands_never_touch_the_model(
 def test_one_repair_round_fixes_invalid_arguments(
     model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
 ) -> None:
-    model.script(Reply.calls(("triage_issues", {"repo": "not a repo"})), Reply.calls(("help", {})))
+    model.script(
+        Reply.calls(("triage_issues", {"repo": "not a repo"})),
+        Reply.calls(("help", {})),
+        Reply.text("I can summarize threads and triage issues."),
+    )
     ts = slack.mention(workspace["alice"], workspace["general"], "sort out the widgets issues please")
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
-    assert "summarize_thread" in reply["text"]  # the help the repaired call produced
-    _, repair = model.wait_for_requests(2)
+    assert reply["text"] == "I can summarize threads and triage issues."
+    _, repair, answer = model.wait_for_requests(3)
     [tool_message] = _tool_messages(repair)
     assert "repo" in tool_message["content"] and "owner/name" in tool_message["content"]
+    assert "summarize_thread" in _tool_messages(answer)[-1]["content"]  # the help the repaired call produced
 
 
 def test_still_invalid_after_repair_gets_a_clear_reply(
     model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
 ) -> None:
-    model.script(Reply.calls(("launch_rockets", {})), Reply.calls(("triage_issues", "{not json")))
+    model.script(
+        Reply.calls(("launch_rockets", {})),
+        Reply.calls(("triage_issues", "{not json")),
+        Reply.text("Sorry — I couldn't work out which repository you meant."),
+    )
     ts = slack.mention(workspace["alice"], workspace["general"], "do the thing")
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
-    assert "couldn't do all of that" in reply["text"] and "not valid JSON" in reply["text"]
-    first_repair = _tool_messages(model.wait_for_requests(2)[1])
-    assert "no tool called `launch_rockets`" in first_repair[0]["content"]
+    assert reply["text"] == "Sorry — I couldn't work out which repository you meant."
+    _, first_repair, second_repair = model.wait_for_requests(3)
+    assert "no tool called `launch_rockets`" in _tool_messages(first_repair)[0]["content"]
+    assert "not valid JSON" in _tool_messages(second_repair)[-1]["content"]
+    # What went back to the server is valid JSON, whatever the model wrote.
+    sent = [m for m in second_repair["messages"] if m.get("tool_calls")][-1]
+    assert json.loads(sent["tool_calls"][0]["function"]["arguments"]) == {}
 
 
 def test_two_tools_in_one_request(
@@ -88,6 +110,7 @@ def test_two_tools_in_one_request(
     model.script(
         Reply.calls(("summarize_thread", {}), ("triage_issues", {"repo": "acme/widgets"})),
         Reply.json_content(SUMMARY),
+        Reply.text("Deploy blocked on a flaky test; GitHub was unreachable, so no triage."),
     )
     slack.mention(
         workspace["alice"],
@@ -96,8 +119,10 @@ def test_two_tools_in_one_request(
         thread_ts=root,
     )
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=root)
-    assert "The deploy is blocked on a flaky test." in reply["text"] and "can't reach GitHub" in reply["text"]
-    assert model.request_count == 2  # dispatch + the summary
+    assert reply["text"] == "Deploy blocked on a flaky test; GitHub was unreachable, so no triage."
+    assert model.request_count == 3  # dispatch, the summary, the answer
+    results = [m["content"] for m in _tool_messages(model.requests[-1])]
+    assert "The deploy is blocked on a flaky test." in results[0] and "can't reach GitHub" in results[1]
 
 
 def test_compound_explicit_commands_take_the_fast_path(
@@ -141,13 +166,21 @@ def test_a_follow_up_carries_the_threads_memory(
 ) -> None:
     ts = slack.mention(workspace["alice"], workspace["general"], "triage github issues in acme/widgets")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
-    model.script(Reply.calls(("triage_issues", {"repo": "acme/widgets", "label": "bug"})))
+    model.script(
+        Reply.calls(("triage_issues", {"repo": "acme/widgets", "label": "bug"})),
+        Reply.text("GitHub is unreachable right now, so I can't list the bugs."),
+    )
     slack.mention(workspace["alice"], workspace["general"], "now only the bugs", thread_ts=ts)
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, count=2)
-    [request] = model.wait_for_requests(1)
-    history = "\n".join(str(m.get("content")) for m in request["messages"][1:-1])
-    assert "triage github issues in acme/widgets" in history and "triage_issues" in history
-    assert request["messages"][-1]["content"] == "now only the bugs"
+    request, _ = model.wait_for_requests(2)
+    # The earlier exchange comes back as it happened: the question, a real tool call, its result, the answer.
+    question, call, result, answer = request["messages"][1:5]
+    assert question == {"role": "user", "content": "triage github issues in acme/widgets"}
+    assert call["tool_calls"][0]["function"]["name"] == "triage_issues"
+    assert result["role"] == "tool" and result["tool_call_id"] == call["tool_calls"][0]["id"]
+    assert answer["role"] == "assistant" and "GitHub" in answer["content"]
+    assert "[I ran" not in json.dumps(request["messages"])
+    assert request["messages"][-1]["content"].endswith("now only the bugs")
 
 
 def test_model_outage_gets_a_clear_reply_after_retries(
@@ -177,10 +210,8 @@ def test_a_visible_sign_of_work_is_shown_and_cleared(
     ts = slack.mention(workspace["alice"], workspace["general"], "think hard")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
     assert ("add", workspace["general"], ts, "eyes") in slack.reaction_log
-    deadline = time.monotonic() + 5  # the sign is cleared just after the reply is posted
-    while ("remove", workspace["general"], ts, "eyes") not in slack.reaction_log and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert ("remove", workspace["general"], ts, "eyes") in slack.reaction_log
+    # The sign is cleared just after the reply is posted.
+    wait_until(lambda: ("remove", workspace["general"], ts, "eyes") in slack.reaction_log, 5, "removing the sign")
     assert slack.reactions(workspace["general"], ts) == []
 
 
@@ -228,11 +259,11 @@ def test_an_unknown_local_model_name_works(
         )
         runtime = Runtime(settings).start()
         try:
-            model.script(Reply.calls(("help", {})))
+            model.script(Reply.calls(("help", {})), Reply.text("Try summarize_thread."))
             ts = slack.mention(workspace["alice"], workspace["general"], "which of your skills would suit me?")
             reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
         finally:
             runtime.stop()
-    assert "summarize_thread" in reply["text"]
-    [request] = model.requests
+    assert reply["text"] == "Try summarize_thread."
+    request = model.requests[0]
     assert all("strict" not in tool["function"] for tool in request["tools"])  # not an OpenAI model: no strict mode

@@ -5,74 +5,15 @@ request is still answered, exactly once, with a clear reply."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
-from synapse_bot.store.embedded import EmbeddedRedis
-from tests.support.cluster import BotProcess, cluster_env, free_port
+from synapse_bot.sandbox.openai_server import Reply
+from tests.support.cluster import cluster_env, free_port
+from tests.support.rig import Rig, assert_exactly_once, launch, model_env, replies, wait_answered
+from tests.support.waits import processes_settled
 
-pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-def tcp_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A redis-server of this test's own, on TCP, persisted (AOF) so it can be killed and restarted."""
-    server = EmbeddedRedis(tmp_path / "redis", persist=True, port=free_port()).start()
-    yield server
-    server.stop()
-
-
-@dataclass
-class Rig:
-    """One deployment under test: Slack, a workspace, a model, a killable Redis, and the processes started."""
-
-    slack: SlackSandbox
-    workspace: dict[str, str]
-    tmp_path: Path
-    tcp_redis: EmbeddedRedis
-    model: OpenAIServer
-    processes: list[BotProcess] = field(default_factory=list)
-
-
-@pytest.fixture
-def rig(
-    slack: SlackSandbox, workspace: dict[str, str], tmp_path: Path, tcp_redis: EmbeddedRedis, model: OpenAIServer
-) -> Iterator[Rig]:
-    deployment = Rig(slack, workspace, tmp_path, tcp_redis, model)
-    yield deployment
-    for process in deployment.processes:
-        process.stop(timeout=30)
-
-
-def model_env(model: OpenAIServer, **extra: str) -> dict[str, str]:
-    return {"OPENAI_API_KEY": model.api_key, "OPENAI_BASE_URL": model.base_url, **extra}
-
-
-def launch(processes: list[BotProcess], shape: str, env: dict[str, str], workdir: Path) -> BotProcess:
-    process = BotProcess(shape, env, workdir).start()
-    processes.append(process)
-    return process
-
-
-def replies(slack: SlackSandbox, channel: str, thread_ts: str) -> list[dict[str, Any]]:
-    return slack.bot_messages(channel, thread_ts=thread_ts)
-
-
-def wait_answered(slack: SlackSandbox, channel: str, threads: list[str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    for ts in threads:
-        slack.wait_for_bot_message(channel, thread_ts=ts, timeout=max(0.1, deadline - time.monotonic()))
-
-
-def assert_exactly_once(slack: SlackSandbox, channel: str, threads: list[str]) -> None:
-    counts = {ts: len(replies(slack, channel, ts)) for ts in threads}
-    assert all(n == 1 for n in counts.values()), f"replies per request: {counts}"
+pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(300)]
 
 
 def test_the_same_event_delivered_three_times_gets_one_reply(rig: Rig) -> None:
@@ -86,7 +27,7 @@ def test_the_same_event_delivered_three_times_gets_one_reply(rig: Rig) -> None:
     slack.deliver_again(envelope, retry_attempt=1, retry_reason="timeout")
     slack.deliver_again(envelope, retry_attempt=2, retry_reason="timeout")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
-    time.sleep(2.0)  # time for a duplicate to show up, if one were coming
+    processes_settled(slack, processes)  # a duplicate, if one were coming, is posted by now
     assert_exactly_once(slack, workspace["general"], [ts])
     assert slack.acks[envelope].count >= 1
 
@@ -218,7 +159,7 @@ def test_slack_rate_limit_on_post_message_is_waited_out_and_posted_once(rig: Rig
     slack.rate_limit("chat.postMessage", times=1, retry_after=1)
     ts = slack.mention(workspace["alice"], workspace["general"], "help")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
-    time.sleep(1.0)
+    processes_settled(slack, processes)
     assert_exactly_once(slack, workspace["general"], [ts])
     posts = slack.calls("chat.postMessage")
     limited = [c for c in posts if c.status == "ratelimited"]
@@ -240,7 +181,7 @@ def test_disconnects_and_dropped_sockets_under_load_lose_no_event(rig: Rig) -> N
             slack.drop_connections()
         time.sleep(0.1)
     wait_answered(slack, channel, threads, timeout=60)
-    time.sleep(1.0)
+    processes_settled(slack, processes)
     assert_exactly_once(slack, channel, threads)
     assert slack.hub.connects >= 3  # it really did reconnect twice
 

@@ -32,7 +32,7 @@ from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tools.grammar import FastPathError
 from synapse_bot.tools.registry import default_registry
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 PINGS = "<!channel> <!here|here> <!everyone> @channel <!subteam^S0EVIL|@oncall>"
 INJECTION = (
@@ -279,6 +279,7 @@ def check_reply(bench: HostileBench, messages: list[dict[str, Any]], caplog: pyt
     assert not crashes, [r.getMessage() for r in crashes]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("text", MENTIONS, ids=[f"mention-{i}" for i in range(len(MENTIONS))])
 def test_hostile_mention_gets_a_clear_reply(bench: HostileBench, text: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
@@ -295,6 +296,7 @@ def test_hostile_mention_gets_a_clear_reply(bench: HostileBench, text: str, capl
     check_reply(bench, slack.bot_messages(bench.general, thread_ts=ts), caplog)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("text", SLASH_COMMANDS, ids=[f"slash-{i}" for i in range(len(SLASH_COMMANDS))])
 def test_hostile_slash_command_gets_a_clear_reply(
     bench: HostileBench, text: str, caplog: pytest.LogCaptureFixture
@@ -308,6 +310,7 @@ def test_hostile_slash_command_gets_a_clear_reply(
     check_reply(bench, slack.bot_messages(channel), caplog)
 
 
+@pytest.mark.e2e
 def test_injected_issue_and_pr_content_cannot_make_writes_or_pings(
     bench: HostileBench, caplog: pytest.LogCaptureFixture
 ) -> None:

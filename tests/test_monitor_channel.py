@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,10 @@ import pytest
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
+from tests.support.waits import settled, wait_until
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
@@ -53,13 +55,11 @@ def dms(slack: SlackSandbox, user: str) -> list[dict[str, Any]]:
 
 
 def wait_dms(slack: SlackSandbox, user: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def enough() -> list[dict[str, Any]] | None:
         found = dms(slack, user)
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"expected {count} DMs to {user}, got {dms(slack, user)}")
+        return found if len(found) >= count else None
+
+    return wait_until(enough, timeout, f"{count} DMs to {user}")
 
 
 def test_a_keyword_in_the_channel_alerts_the_creator_by_dm(
@@ -78,7 +78,7 @@ def test_no_alert_without_a_whole_word_match(monitor_bot: Runtime, slack: SlackS
     ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: down")
     slack.post_message(team["bob"], team["alerts"], "sundown and downtime, nothing to see")
     slack.post_message(team["bob"], team["alerts"], "all quiet")
-    time.sleep(1.5)
+    settled(slack, monitor_bot)
     assert dms(slack, team["alice"]) == []
 
 
@@ -93,7 +93,7 @@ def test_alerts_posted_in_the_watched_channel_do_not_trigger_themselves(
     )
     slack.post_message(team["bob"], team["alerts"], "we have an outage")
     slack.wait_for_bot_message(team["alerts"], predicate=lambda m: "outage" in m["text"])
-    time.sleep(1.5)
+    settled(slack, monitor_bot)  # including the message event for the alert itself
     assert len([m for m in slack.bot_messages(team["alerts"]) if "**outage**" in m["text"]]) == 1
 
 
@@ -103,7 +103,7 @@ def test_an_edited_message_alerts_at_most_once(monitor_bot: Runtime, slack: Slac
     slack.edit_message(team["bob"], team["alerts"], ts, "actually critical")
     wait_dms(slack, team["alice"], 1)
     slack.edit_message(team["bob"], team["alerts"], ts, "actually critical, still critical")
-    time.sleep(1.5)
+    settled(slack, monitor_bot)
     assert len(dms(slack, team["alice"])) == 1
 
 
@@ -116,7 +116,8 @@ def test_a_flood_becomes_one_alert_and_a_digest(
     first, digest = wait_dms(slack, team["alice"], 2, timeout=15)
     assert "error number" in first["text"]
     assert "Digest: 4 more matching messages" in digest["text"] and "**error** ×4" in digest["text"]
-    time.sleep(1)
+    settled(slack, monitor_bot)
+    assert monitor_bot.sweeper is not None and monitor_bot.sweeper.alerter.flush_digests() == 0  # nothing more due
     assert len(dms(slack, team["alice"])) == 2
 
 
@@ -130,7 +131,7 @@ def test_list_and_stop_rights(monitor_bot: Runtime, slack: SlackSandbox, team: d
     assert "Stopped 1 monitor" in stopped["text"]
     assert "No channel monitors are active" in ask(slack, team["alice"], team["general"], "list monitors")["text"]
     slack.post_message(team["bob"], team["alerts"], "error after stop")
-    time.sleep(1.5)
+    settled(slack, monitor_bot)
     assert dms(slack, team["alice"]) == []
 
 
@@ -165,13 +166,11 @@ def test_monitors_survive_a_restart(
 
 
 def _wait_home(slack: SlackSandbox, user: str, contains: str, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        view = slack.home_views.get(user)
-        if view is not None and contains in str(view["blocks"]):
-            return view
-        time.sleep(0.05)
-    raise AssertionError(f"home view of {user} never contained {contains!r}: {slack.home_views.get(user)}")
+    def view() -> dict[str, Any] | None:
+        found = slack.home_views.get(user)
+        return found if found is not None and contains in str(found["blocks"]) else None
+
+    return wait_until(view, timeout, f"a home view of {user} containing {contains!r}")
 
 
 def test_home_tab_shows_my_monitors_and_summaries_and_stops_a_monitor(
@@ -194,5 +193,5 @@ def test_home_tab_shows_my_monitors_and_summaries_and_stops_a_monitor(
     assert "Stopped the monitor" in wait_dms(slack, team["alice"], 1)[0]["text"]
     _wait_home(slack, team["alice"], "None yet._ Try")
     slack.post_message(team["bob"], team["alerts"], "pager went off")
-    time.sleep(1.5)
+    settled(slack, monitor_bot)
     assert len(dms(slack, team["alice"])) == 1  # just the "Stopped" note, no alert

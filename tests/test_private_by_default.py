@@ -6,6 +6,7 @@ the source; otherwise only the requester sees it (ephemeral in the thread, or a 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
+
+pytestmark = pytest.mark.e2e
 
 
 def link(channel: str, ts: str) -> str:
@@ -180,3 +183,40 @@ def test_asked_in_ones_own_dm_with_synapse_a_private_thread_is_answered_there_ev
     slack.slash_command(workspace["alice"], dm, f"summarize {link(secret, root)}")
     reply = slack.wait_for_bot_message(dm)
     assert "Initech" in reply["text"] and slack.ephemerals == []
+
+
+def _answers_from_its_tools(body: dict[str, Any]) -> Reply:
+    """Summaries quote the transcript; answers repeat the last tool result, slowly (so they stream)."""
+    if body.get("response_format"):
+        transcript = body["messages"][-1]["content"]
+        return Reply.json_content({"tldr": transcript[-300:], "key_points": [], "decisions": [], "action_items": []})
+    results = [str(m.get("content") or "") for m in body["messages"] if m.get("role") == "tool"]
+    return Reply.slowly("From what I read: " + (results[-1][:600] if results else "nothing"), piece_delay_s=0.01)
+
+
+def test_a_model_answer_quoting_a_private_channel_is_never_streamed_in_public(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    secret, root = secret_thread(slack, workspace)
+    model.script(Reply.calls(("summarize_thread", {"channel": secret, "thread_ts": root})))
+    model.set_responder(_answers_from_its_tools)
+    asked = slack.mention(workspace["alice"], workspace["general"], "what is going on in our secret thread?")
+    private = slack.wait_for_ephemeral(workspace["alice"], timeout=20)
+    assert "Initech" in private["text"] and "This quotes #secret" in private["text"]
+    assert slack.stream_log == []  # nothing was streamed: the model wrote only after reading #secret
+    assert slack.bot_messages(workspace["general"], thread_ts=asked) == []
+
+
+def test_text_streamed_before_a_tool_quoted_a_private_channel_becomes_a_note_and_the_answer_goes_privately(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    secret, root = secret_thread(slack, workspace)
+    call = json.dumps({"name": "summarize_thread", "arguments": {"channel": secret, "thread_ts": root}})
+    model.script(Reply.slowly(f"Let me read that thread first.\n<tool_call>{call}</tool_call>", piece_delay_s=0.01))
+    model.set_responder(_answers_from_its_tools)
+    asked = slack.mention(workspace["alice"], workspace["general"], "what is going on in our secret thread?")
+    private = slack.wait_for_ephemeral(workspace["alice"], timeout=20)
+    assert "Initech" in private["text"]
+    [public] = slack.bot_messages(workspace["general"], thread_ts=asked)
+    assert "answered" in public["text"] and "privately" in public["text"] and "Initech" not in public["text"]
+    assert "Initech" not in "".join(text for _, _, text, _ in slack.stream_log)  # nothing of it was ever streamed

@@ -8,12 +8,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from synapse_bot.sandbox.github_server import GitHubServer
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
-from tests.conftest import subprocess_env
+from tests.support.settings import subprocess_env
 
 
+@pytest.mark.e2e
 def test_python_m_synapse_bot_answers_over_the_wire_and_stops_on_sigterm(
     slack: SlackSandbox, workspace: dict[str, str], tmp_path: Path
 ) -> None:
@@ -58,10 +61,13 @@ def test_python_m_synapse_bot_answers_over_the_wire_and_stops_on_sigterm(
                         ]
                     }
                 ),
+                Reply.text("One open issue: #1 Crash on start, a **P1** bug."),
             )
             ts = slack.mention(workspace["alice"], workspace["general"], "what's going on in acme/widgets?")
             reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=60)
-            assert "Crash on start" in reply["text"] and "**P1**" in reply["text"]
+            assert reply["text"] == "One open issue: #1 Crash on start, a **P1** bug."
+            triaged = [m["content"] for m in model.requests[-1]["messages"] if m.get("role") == "tool"]
+            assert "Crash on start" in triaged[0] and "P1" in triaged[0]  # the tool's result went back to the model
             envelope = slack.slash_command(workspace["alice"], workspace["general"], "help")
             assert slack.wait_for_ack(envelope, timeout=3).latency_s < 3
         finally:

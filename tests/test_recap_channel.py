@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from synapse_bot.dispatch.fast_path import FastPath
 from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.runtime import Runtime
@@ -61,6 +63,7 @@ def test_synapses_own_posts_and_requests_to_it_do_not_count_as_channel_activity(
     assert head_fingerprint(quiet, False) != head_fingerprint(edited, False)
 
 
+@pytest.mark.e2e
 def test_a_recap_since_yesterday_covers_the_window_and_its_threads_offline(
     bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
@@ -75,6 +78,7 @@ def test_a_recap_since_yesterday_covers_the_window_and_its_threads_offline(
     assert "Covers 4 messages (1 thread read)" in reply
 
 
+@pytest.mark.e2e
 def test_a_recap_asked_again_costs_no_model_call_and_new_messages_only_update_it(
     model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
 ) -> None:
@@ -100,6 +104,7 @@ def test_a_recap_asked_again_costs_no_model_call_and_new_messages_only_update_it
     assert "<previous_summary>" not in recap_requests(model)[-1]["messages"][-1]["content"]
 
 
+@pytest.mark.e2e
 def test_what_happened_questions_go_to_the_model_which_calls_the_recap(
     model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
 ) -> None:
@@ -112,6 +117,7 @@ def test_what_happened_questions_go_to_the_model_which_calls_the_recap(
     assert model.requests[0].get("tools")  # the question went to the model, not the fast path
 
 
+@pytest.mark.e2e
 def test_recapping_a_channel_the_requester_is_not_in_is_refused(
     bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
@@ -123,6 +129,7 @@ def test_recapping_a_channel_the_requester_is_not_in_is_refused(
     assert slack.ephemerals == []
 
 
+@pytest.mark.e2e
 def test_a_private_channels_recap_asked_in_a_public_channel_reaches_only_the_requester(
     bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
@@ -134,6 +141,7 @@ def test_a_private_channels_recap_asked_in_a_public_channel_reaches_only_the_req
     assert slack.bot_messages(workspace["general"], thread_ts=asked) == []
 
 
+@pytest.mark.e2e
 def test_a_window_that_cannot_be_read_says_what_would_work(
     bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
@@ -142,6 +150,7 @@ def test_a_window_that_cannot_be_read_says_what_would_work(
     assert "I can't tell when" in reply and "`yesterday`" in reply
 
 
+@pytest.mark.e2e
 def test_an_empty_window_says_nothing_was_posted(bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]) -> None:
     quiet = slack.add_channel("quiet", members=[workspace["alice"]])
     slack.seed_message(quiet, workspace["alice"], "last week's news", at=time.time() - 8 * 86400)
@@ -150,6 +159,7 @@ def test_an_empty_window_says_nothing_was_posted(bot: Runtime, slack: SlackSandb
     assert f"Nothing was posted in <#{quiet}> since" in reply
 
 
+@pytest.mark.e2e
 def test_a_reply_also_sent_to_the_channel_is_recapped_once(
     bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
@@ -165,6 +175,7 @@ def test_a_reply_also_sent_to_the_channel_is_recapped_once(
     assert "Covers 2 messages" in reply and reply.count("rotated the logs") == 1
 
 
+@pytest.mark.e2e
 def test_a_busy_channel_is_recapped_with_every_model_call_under_the_budget(
     slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
 ) -> None:
@@ -191,6 +202,7 @@ def test_a_busy_channel_is_recapped_with_every_model_call_under_the_budget(
     assert len(slack.calls("conversations.history")) <= 2  # pages of 999
 
 
+@pytest.mark.e2e
 def test_two_requests_for_one_recap_at_once_do_the_model_work_once(
     model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
 ) -> None:
@@ -221,3 +233,6 @@ def test_the_fast_path_takes_recap_commands_and_leaves_threads_and_questions_alo
     assert parse("summarize #alerts") == [ToolCall("summarize_thread", {"refresh": False, "channel": "#alerts"})]
     assert parse("what happened in #incidents since yesterday?") is None
     assert isinstance(parse("recap #incidents since the blue moon"), FastPathError)
+    route = FastPath(default_registry()).route
+    assert route("recap #ops for the past 3 days").complete  # a whole command: no model needed
+    assert not route("recap #incidents since yesterday and list carol's action items").complete  # the model's

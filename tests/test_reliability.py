@@ -31,8 +31,9 @@ from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.limits import Limiter, LimitSettings, seconds_text
 from synapse_bot.store.outage import RedisWatch
-from tests.conftest import make_model_settings, make_settings, subprocess_env
 from tests.support.cluster import free_port
+from tests.support.settings import make_model_settings, make_settings, subprocess_env
+from tests.support.waits import all_acknowledged, settled, wait_until
 
 
 def keys() -> Keys:
@@ -80,6 +81,7 @@ def help_in_a_thread(slack: SlackSandbox, workspace: dict[str, str]) -> tuple[st
     return ts, request
 
 
+@pytest.mark.e2e
 def test_a_rerun_after_a_crash_between_post_and_record_does_not_post_again(
     bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
@@ -99,6 +101,7 @@ def test_a_rerun_after_a_crash_between_post_and_record_does_not_post_again(
 LONG_ANSWER = "\n\n".join(f"Paragraph {i}: " + "the deploy pipeline runs its checks in order. " * 20 for i in range(30))
 
 
+@pytest.mark.e2e
 def test_a_reply_cut_short_by_slack_is_never_repeated_and_says_what_is_missing(
     model_bot: Runtime, model: OpenAIServer, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
@@ -106,13 +109,15 @@ def test_a_reply_cut_short_by_slack_is_never_repeated_and_says_what_is_missing(
     slack.fail("chat.postMessage", "internal_error", after=1)  # the first part posts, the second is refused
     ts = slack.mention(workspace["alice"], workspace["general"], "walk me through the deploy pipeline")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30, count=2)
-    time.sleep(3.0)  # a retried job would repeat the first part now
-    messages = slack.bot_messages(workspace["general"], thread_ts=ts)
-    assert len(messages) == 2, [m["text"][:60] for m in messages]
-    assert messages[0]["text"].startswith("Paragraph 0:")
-    assert "could not be posted (internal_error). Ask again for the full answer" in messages[1]["text"]
+    settled(slack, model_bot)  # a retried job would have repeated the first part by now
+    texts = [m["text"] for m in slack.bot_messages(workspace["general"], thread_ts=ts)]
+    assert texts[0].startswith("Paragraph 0:")  # streamed, then continued in further messages
+    assert "could not be posted (internal_error). Ask again for the full answer" in texts[-1]
+    assert "could not be posted" not in "".join(texts[:-1])
+    assert all("".join(texts).count(f"Paragraph {i}:") <= 1 for i in range(30))  # nothing posted twice
 
 
+@pytest.mark.e2e
 def test_a_rerun_after_a_crash_between_parts_does_not_repeat_them_and_says_what_is_missing(
     model_bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
@@ -179,6 +184,7 @@ def test_seconds_text_reads_naturally() -> None:
     assert seconds_text(5 * 3600 + 60) == "5 h 1 min"
 
 
+@pytest.mark.e2e
 def test_a_rate_limited_person_gets_a_clear_reply_in_the_thread(
     slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
 ) -> None:
@@ -251,6 +257,7 @@ def test_group_membership_is_looked_up_only_for_named_groups_and_cached() -> Non
     assert lookups == ["S0ENG"]  # one lookup, cached
 
 
+@pytest.mark.e2e
 def test_a_denied_tool_gets_a_clear_reply_and_other_tools_still_work(
     slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
 ) -> None:
@@ -321,6 +328,7 @@ def test_deliveries_claimed_during_an_outage_are_recognised_after_it_by_every_ga
         server.stop()
 
 
+@pytest.mark.e2e
 def test_health_endpoint_and_command(
     slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
 ) -> None:
@@ -343,6 +351,7 @@ def test_health_endpoint_and_command(
     assert done.returncode == 1 and "unreachable" in done.stdout
 
 
+@pytest.mark.e2e
 def test_channel_messages_are_queued_only_where_a_monitor_watches(
     bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
@@ -350,7 +359,7 @@ def test_channel_messages_are_queued_only_where_a_monitor_watches(
     alerts = slack.add_channel("alerts", members=[workspace["alice"], workspace["bob"]])
     for i in range(5):
         slack.post_message(workspace["bob"], alerts, f"chatter {i}")
-    time.sleep(0.5)
+    wait_until(lambda: all_acknowledged(slack), what="acknowledging the chatter")  # acked after queueing, if queued
     assert bot.failover.queued == 0  # acknowledged, not turned into jobs
     ts = slack.mention(workspace["alice"], workspace["general"], "monitor #alerts for outage")
     slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
@@ -361,6 +370,7 @@ def test_channel_messages_are_queued_only_where_a_monitor_watches(
     assert bot.failover.queued == queued + 1
 
 
+@pytest.mark.e2e
 def test_a_job_over_its_time_limit_is_stopped_and_says_so(
     slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
 ) -> None:
@@ -382,6 +392,7 @@ def test_a_job_over_its_time_limit_is_stopped_and_says_so(
             runtime.stop()
 
 
+@pytest.mark.e2e
 def test_the_embedded_redis_is_restarted_when_it_dies_and_answers_continue(
     slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
 ) -> None:

@@ -18,6 +18,9 @@ INTERFACE_TOOLS = {
     "stop_monitor",
     "triage_issues",
     "review_pull_request",
+    "get_issue",
+    "search_issues",
+    "get_pull_request",
     "help",
 }
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from synapse_bot.dispatch.fast_path import FastPath
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.summaries.transcript import Line
-from synapse_bot.tools.search_thread import SearchThreadArgs, rank, select
+from synapse_bot.tools.grammar import ToolCall
+from synapse_bot.tools.registry import default_registry
+from synapse_bot.tools.search_thread import SearchThreadArgs, select
 
 
 def lines(*texts: str) -> list[Line]:
@@ -21,10 +26,10 @@ def echo_tool_result(body: dict[str, Any]) -> Reply:
     return Reply.text(str(results[-1]["content"]) if results else "no tool result")
 
 
-def test_ranking_puts_the_message_with_the_rare_query_word_first() -> None:
-    texts = ["the deploy is done", "the deploy broke the migration", "lunch?", "migration of the users table"]
-    assert rank("migration users", texts, 3) == [3, 1]
-    assert rank("nothing like it", texts, 3) == []
+def test_a_query_ranks_the_message_with_more_of_its_words_first_and_leaves_out_the_rest() -> None:
+    thread = lines("the deploy is done", "the deploy broke the migration", "lunch?", "migration of the users table")
+    assert select(thread, SearchThreadArgs(query="migration users", limit=3)) == [3, 1]
+    assert select(thread, SearchThreadArgs(query="nothing like it")) == []
 
 
 def test_a_range_counts_positions_from_one_and_negative_ones_from_the_end() -> None:
@@ -40,6 +45,7 @@ def test_a_query_within_a_range_only_ranks_that_range() -> None:
     assert select(thread, SearchThreadArgs(query="db", start=2, end=3)) == [2]
 
 
+@pytest.mark.e2e
 def test_search_this_thread_finds_a_message_deep_in_a_long_thread_with_its_permalink(
     bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
@@ -55,6 +61,7 @@ def test_search_this_thread_finds_a_message_deep_in_a_long_thread_with_its_perma
     assert len(slack.calls("chat.getPermalink")) == 1  # links are built from one
 
 
+@pytest.mark.e2e
 def test_the_model_reads_the_latest_messages_of_the_current_thread(
     model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
 ) -> None:
@@ -66,6 +73,7 @@ def test_the_model_reads_the_latest_messages_of_the_current_thread(
     assert "step 8 done" in reply["text"] and "step 10 done" in reply["text"] and "step 7 done" not in reply["text"]
 
 
+@pytest.mark.e2e
 def test_a_thread_in_a_private_channel_the_requester_is_not_in_is_refused(
     model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
 ) -> None:
@@ -79,6 +87,7 @@ def test_a_thread_in_a_private_channel_the_requester_is_not_in_is_refused(
     assert "Initech" not in reply["text"]
 
 
+@pytest.mark.e2e
 def test_a_member_searching_a_private_thread_from_a_public_channel_gets_the_result_privately(
     model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
 ) -> None:
@@ -94,3 +103,10 @@ def test_a_member_searching_a_private_thread_from_a_public_channel_gets_the_resu
 
 def test_a_range_past_the_end_is_empty() -> None:
     assert select(lines("one", "two"), SearchThreadArgs(start=5, end=9)) == []
+
+
+def test_an_unquoted_search_is_worded_by_the_model_when_there_is_one_and_a_quoted_one_is_a_command() -> None:
+    route = FastPath(default_registry()).route
+    assert not route("search this thread for pg_upgrade").complete
+    quoted = route('search this thread for "pg_upgrade"')
+    assert quoted.complete and quoted.result == [ToolCall("search_thread", {"query": "pg_upgrade"})]

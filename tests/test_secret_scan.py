@@ -4,7 +4,6 @@ the MLflow store, or anything posted to Slack."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,9 @@ from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from tests.support.cluster import BotProcess, cluster_env, free_port
+from tests.support.waits import processes_settled
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def echo_everything(body: dict[str, object]) -> Reply:
@@ -97,7 +97,7 @@ def test_configured_tokens_appear_nowhere_after_hostile_traffic(
                 slack.wait_for_bot_message(general, thread_ts=in_thread or ts, timeout=30)
             slack.slash_command(alice, general, f"triage acme/widgets {github.token}")
             slack.wait_for_bot_message(general, timeout=30)
-            time.sleep(2.0)  # let the tracking queue drain into the store
+            processes_settled(slack, [bot])  # every job done; stopping flushes the tracking queue into the store
         finally:
             assert bot.stop() == 0
         with redis.Redis.from_url(server.url) as client:

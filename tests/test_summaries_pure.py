@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.render.sanitize import has_mass_mention
 from synapse_bot.summaries.chunking import chunk_lines
+from synapse_bot.summaries.engine import SummaryEngine
 from synapse_bot.summaries.model import ThreadSummary, parse_summary, summary_response_format
 from synapse_bot.summaries.offline import extractive_digest
 from synapse_bot.summaries.render import Coverage, render_summary
@@ -111,3 +113,27 @@ def test_offline_digest_is_extractive_and_labelled() -> None:
     assert digest.open_questions == ["Do we need a changelog entry? (Carol)"]
     text = render_summary(digest, Coverage(5, "1700000004.0", None, "offline"))
     assert "offline digest" in text
+
+
+def test_summary_calls_are_sized_to_the_model() -> None:
+    from synapse_bot.config import Settings
+
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert defaults.summary_call_budget(128_000) == 32_000  # long prompts lose their middle: parts past 32k
+    assert defaults.summary_call_budget(8_192) == 8_192  # a small local model's whole window
+    chosen = Settings(_env_file=None, SYNAPSE_SUMMARY_CALL_TOKENS=6_000)  # type: ignore[call-arg]
+    assert chosen.summary_call_budget(128_000) == 6_000 and chosen.summary_call_budget(4_096) == 4_096
+
+
+def test_the_map_step_hands_every_chunk_to_map_calls() -> None:
+    handed: list[list[int]] = []
+
+    def map_calls(work: Any, items: Any) -> list[Any]:
+        handed.append(list(items))
+        return [work(i) for i in reversed(list(items))][::-1]  # any order of running; results in order
+
+    counter = TokenCounter("gpt-4o-mini")
+    engine = SummaryEngine(lambda msgs, purpose: '{"tldr": "t"}', counter, 2_000, 200, map_calls=map_calls)
+    lines = [Line(f"{1700000000 + i}.000100", "bob", "word " * 60) for i in range(60)]
+    engine.summarise(lines)
+    assert len(handed) == 1 and handed[0] == list(range(len(handed[0]))) and len(handed[0]) > 2

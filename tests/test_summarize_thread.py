@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.conftest import make_model_settings
+from tests.support.settings import make_model_settings
+from tests.support.waits import settled
+
+pytestmark = pytest.mark.e2e
 
 
 def summary_reply(body: dict[str, Any]) -> Reply:
@@ -80,7 +84,7 @@ def test_a_5000_message_thread_keeps_every_model_call_under_the_budget(
 ) -> None:
     budget = 6_000
     with OpenAIServer() as model:
-        model.set_responder(summary_reply)
+        model.set_responder(lambda body: Reply.delay(0.2, summary_reply(body)))  # a model that takes a moment
         settings = make_model_settings(
             slack,
             redis_server,
@@ -107,6 +111,20 @@ def test_a_5000_message_thread_keeps_every_model_call_under_the_budget(
     shown = sum(1 for part in parts for line in part.splitlines() if line.startswith("["))
     assert shown == 5000  # every message reached the model exactly once, in some chunk
     assert len([c for c in slack.calls("conversations.replies") if c.params.get("limit") in (1000, "1000")]) <= 6
+    assert model.peak_in_flight == 4  # the map step ran SYNAPSE_SUMMARY_PARALLEL_CALLS calls side by side
+
+
+def test_a_200_message_thread_is_one_call_for_a_large_context_model(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    model.set_responder(summary_reply)
+    texts = [f"reply {i}: the rollout of service {i % 9} needs a second look at its dashboards" for i in range(200)]
+    root = slack.seed_thread(workspace["general"], workspace["bob"], texts, repliers=[workspace["alice"]])
+    slack.message_shortcut(workspace["alice"], workspace["general"], root)
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=root, timeout=60)
+    assert "Covers 200 messages" in reply["text"]
+    [request] = model.requests  # gpt-4o-mini's 128k window: one call, no parts and no combine step
+    assert request["messages"][-1]["content"].count("reply ") == 200
 
 
 def test_reading_another_channels_thread_needs_membership(
@@ -149,6 +167,6 @@ def test_concurrent_requests_for_one_thread_do_the_work_once(
     for t in threads:
         t.join()
     slack.wait_for_bot_message(workspace["general"], thread_ts=root, count=2, timeout=20)
-    time.sleep(0.5)
+    settled(slack, model_bot)
     assert len(summary_requests(model)) == 1
     assert all("saw 10 lines" in m["text"] for m in slack.bot_messages(workspace["general"], thread_ts=root))

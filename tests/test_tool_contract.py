@@ -8,67 +8,21 @@ knows its name, verbs or action id.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
-from pydantic import Field
 
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tools import help as help_tool
-from synapse_bot.tools.base import ActionOutcome, Tool, ToolArgs, ToolResult
-from synapse_bot.tools.context import ToolContext
-from synapse_bot.tools.grammar import FastPathError, Grammar, RouteResult, ToolCall
 from synapse_bot.tools.registry import ToolRegistry
-from tests.conftest import make_model_settings
+from tests.support.settings import make_model_settings
+from tests.support.toy_tool import REROLL_ACTION, ROLL_TOOL
 
-REROLL_ACTION = "toy_reroll"
-
-
-class RollArgs(ToolArgs):
-    sides: int = Field(ge=2, le=100, description="How many sides the die has")
-
-    hints: ClassVar[Mapping[str, str]] = {"sides": "a number of sides from 2 to 100, e.g. `d20`"}
-
-
-def _roll(args: RollArgs, ctx: ToolContext) -> ToolResult:
-    button = {
-        "type": "button",
-        "action_id": REROLL_ACTION,
-        "value": str(args.sides),
-        "text": {"type": "plain_text", "text": "Reroll"},
-    }
-    return ToolResult(text=f"Rolled a d{args.sides}: {args.sides // 2} (a fair toy).", buttons=[button])
-
-
-def _reroll(ctx: ToolContext, value: str) -> ActionOutcome:
-    return ActionOutcome(f"<@{ctx.request.user_id}> rerolled the d{value}.")
-
-
-def _parse(text: str, lower: str) -> RouteResult:
-    if not lower.startswith("roll"):
-        return None
-    match = re.search(r"\bd(\d+)\b", lower)
-    if not match:
-        return FastPathError("Which die? Try `roll a d20`.")
-    return [ToolCall("roll_dice", {"sides": int(match.group(1))})]
-
-
-ROLL_TOOL = Tool(
-    name="roll_dice",
-    summary="roll a die with any number of sides",
-    description="Roll one die.",
-    args_model=RollArgs,
-    handler=_roll,
-    examples=("roll a d20",),
-    grammar=Grammar(verbs=("roll",), parse=_parse),
-    actions={REROLL_ACTION: _reroll},
-)
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
@@ -97,21 +51,24 @@ def test_a_new_tool_is_reached_by_fast_path_model_button_and_help_from_its_own_f
     assert "Rolled a d6" in answer["text"] and "Rolled a d8" in answer["text"]
 
     # A grammar's fixable problem is answered without the model.
-    ts = slack.mention(alice, general, "roll something")
+    ts = slack.mention(alice, general, "roll")
     assert "Try `roll a d20`" in slack.wait_for_bot_message(general, thread_ts=ts)["text"]
 
-    # Model path: the schema offered to the model came from the argument model; the call is validated by it.
-    model.script(Reply.calls(("roll_dice", {"sides": 12})))
+    # Model path: the schema offered to the model came from the argument model; the call is validated by it, run,
+    # and its result goes back to the model, which answers.
+    model.script(Reply.calls(("roll_dice", {"sides": 12})), Reply.text("You got a 6 on the d12."))
     ts = slack.mention(alice, general, "throw something for me please")
     answer = slack.wait_for_bot_message(general, thread_ts=ts)
-    assert "Rolled a d12" in answer["text"]
-    offered = {tool["function"]["name"]: tool["function"] for tool in model.requests[-1]["tools"]}
+    assert answer["text"] == "You got a 6 on the d12."
+    offered = {tool["function"]["name"]: tool["function"] for tool in model.requests[-2]["tools"]}
     assert offered["roll_dice"]["parameters"]["properties"]["sides"]["maximum"] == 100
+    assert "Rolled a d12" in model.requests[-1]["messages"][-1]["content"]
 
-    # Invalid arguments are explained with the argument model's hint.
-    model.script(Reply.calls(("roll_dice", {"sides": 1000})), Reply.calls(("roll_dice", {"sides": 1000})))
+    # Invalid arguments go back to the model explained with the argument model's hint.
+    model.script(Reply.calls(("roll_dice", {"sides": 1000})), Reply.text("My dice stop at 100 sides."))
     ts = slack.mention(alice, general, "what is the biggest die you have?")
-    assert "a number of sides from 2 to 100" in slack.wait_for_bot_message(general, thread_ts=ts)["text"]
+    assert slack.wait_for_bot_message(general, thread_ts=ts)["text"] == "My dice stop at 100 sides."
+    assert "a number of sides from 2 to 100" in model.requests[-1]["messages"][-1]["content"]
 
     # Its button: the actions listener and the job handler find it through the registry.
     ts = slack.mention(alice, general, "roll a d4")

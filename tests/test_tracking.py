@@ -9,13 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pytest
 
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tracking.recorder import MlflowRecorder
-from tests.conftest import make_model_settings, make_settings, subprocess_env
+from tests.support.settings import make_model_settings, make_settings, subprocess_env
+from tests.support.waits import settled, wait_until
+
+pytestmark = pytest.mark.e2e
 
 SUMMARY = {"tldr": "short", "key_points": [], "decisions": [], "action_items": [], "open_questions": []}
 SECRET_PHRASE = "zebra-quartz-launch-plan"
@@ -55,9 +59,7 @@ def test_traces_metrics_stats_and_privacy(
             slack.click_button(workspace["alice"], workspace["general"], answer["ts"], "synapse_feedback_up")
             sink = runtime.sink
             assert isinstance(sink, MlflowRecorder)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not slack.ephemerals:
-                time.sleep(0.1)
+            wait_until(lambda: slack.ephemerals, 30, "the feedback's ephemeral note")
             assert sink.flush(60)
             assert "feedback is recorded" in slack.ephemerals[-1]["text"]
         finally:
@@ -132,9 +134,7 @@ def test_an_unreachable_tracking_store_changes_nothing_for_people(
             latencies.append(time.monotonic() - started)
         sink = runtime.sink
         assert isinstance(sink, MlflowRecorder)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and sink.failed + sink.dropped < 3:
-            time.sleep(0.1)
+        wait_until(lambda: sink.failed + sink.dropped >= 3, 60, "three traces failed or dropped")
         assert sink.recorded == 0 and sink.failed == 1 and sink.dropped == 2  # tried once, then paused
     finally:
         runtime.stop()
@@ -174,9 +174,7 @@ def test_admins_see_the_days_figures_on_the_home_tab(
         assert isinstance(runtime.sink, MlflowRecorder) and runtime.sink.flush(60)
         for user in ("alice", "bob"):
             slack.open_home(workspace[user])
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(slack.home_views) < 2:
-            time.sleep(0.1)
+        wait_until(lambda: len(slack.home_views) >= 2, 60, "both home views")
     finally:
         runtime.stop()
     admin_view = str(slack.home_views[workspace["alice"]]["blocks"])
@@ -208,7 +206,7 @@ def test_retries_and_rate_limit_waits_are_recorded_on_the_spans_that_paid_them(
             ts = slack.mention(workspace["alice"], workspace["general"], "triage acme/widgets")
             reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=30)
             assert "Crash on start" in reply["text"]
-            time.sleep(0.5)
+            settled(slack, runtime)
             assert len(slack.bot_messages(workspace["general"], thread_ts=ts)) == 1  # posted once
             assert isinstance(runtime.sink, MlflowRecorder) and runtime.sink.flush(60)
         finally:

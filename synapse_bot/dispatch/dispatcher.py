@@ -1,8 +1,9 @@
-"""Turn a Slack request into tool calls and tool calls into an answer.
+"""Turn a Slack request into an answer: the fast path, the model working with tools, or offline help.
 
-Explicit commands take the fast path (no model). Everything else goes to the model when one is configured;
-offline, the answer says what works without one. Each request gets a token budget, and the thread's memory is
-read before and written after, so follow-ups carry context.
+Explicit commands that parse completely take the fast path (no model) and today's rendering. Everything else goes
+to the model when one is configured: it sees the thread it was asked in (within a budget), the thread's earlier
+exchanges, and works with tools until it answers; offline, the answer says what works without one. Each request
+gets a token budget, and the thread's memory is read before and written after, so follow-ups carry context.
 """
 
 from __future__ import annotations
@@ -12,19 +13,22 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from pydantic import ValidationError
 
 from synapse_bot.access import ToolAccess
 from synapse_bot.config import Settings
-from synapse_bot.dispatch.fast_path import MAX_TOOL_CALLS, FastPath
-from synapse_bot.dispatch.model_loop import ModelLoop
+from synapse_bot.context.cite import link_citations
+from synapse_bot.dispatch.fast_path import MAX_TOOL_CALLS, FastPath, Parsed
+from synapse_bot.dispatch.model_loop import LoopResult, ModelLoop, RequestContext, ShowText, ToolOutcome, tool_message
+from synapse_bot.dispatch.thread_context import read_thread_excerpt
 from synapse_bot.llm.client import ChatModel, LlmError, TokenBudget
 from synapse_bot.llm.schemas import supports_strict
 from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.request import RequestKind, SlackRequest
-from synapse_bot.store.memory import ThreadMemory, Turn
+from synapse_bot.store.memory import ThreadMemory
 from synapse_bot.tools.base import ToolResult
 from synapse_bot.tools.context import ToolContext, ToolServices
 from synapse_bot.tools.grammar import FastPathError, ToolCall, normalize
@@ -34,14 +38,8 @@ from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)
 
-MEMORY_RESULT_CHARS = 600
-
-
-@dataclass
-class ToolOutcome:
-    call: ToolCall
-    result: ToolResult
-    duration_ms: float
+MEMORY_ANSWER_CHARS = 1_500
+EXCERPT_SHARE = 0.4  # of the model's window, at most, for the thread excerpt
 
 
 @dataclass
@@ -51,6 +49,8 @@ class DispatchOutcome:
     tools: list[ToolOutcome] = field(default_factory=list)
     failed: bool = False
     budget: TokenBudget | None = None
+    exchange: list[dict[str, Any]] = field(default_factory=list)  # for thread memory
+    rounds: int = 0
 
     @property
     def buttons(self) -> list[dict[str, object]]:
@@ -85,28 +85,34 @@ class Dispatcher:
         self.memory = memory
         strict = supports_strict(settings.openai_model, settings.openai_base_url)
         self.fast_path = FastPath(registry)
-        self.model_loop = ModelLoop(llm, registry, strict=strict) if llm is not None else None
+        self.model_loop = (
+            ModelLoop(llm, registry, strict=strict, time_limit_s=settings.job_time_limit_seconds)
+            if llm is not None
+            else None
+        )
 
     # Entry point ---------------------------------------------------------------------------------
 
-    def dispatch(self, request: SlackRequest, trace: RequestTrace) -> DispatchOutcome:
+    def dispatch(self, request: SlackRequest, trace: RequestTrace, show: ShowText | None = None) -> DispatchOutcome:
+        """The answer to `request`; with `show`, a model-written answer is also streamed to it as it is written."""
         budget = TokenBudget(self.settings.request_token_budget)
-        history = self._recall(request)
         with trace.span("dispatch", span_type="CHAIN") as span:
-            routed = self.route(request)
-            if isinstance(routed, FastPathError):
+            parsed = self.route(request)
+            fast = parsed.result is not None and (parsed.complete or self.model_loop is None)
+            if fast and isinstance(parsed.result, FastPathError):
                 span.set(path="fast", valid=False)
-                outcome = DispatchOutcome(path="fast", text=routed.message, failed=True)
-            elif routed is not None:
-                span.set(path="fast", tool_calls=len(routed))
-                outcomes = [self.run_tool(call, request, trace, budget) for call in routed[:MAX_TOOL_CALLS]]
+                outcome = DispatchOutcome(path="fast", text=parsed.result.message, failed=True)
+            elif fast and isinstance(parsed.result, list):
+                span.set(path="fast", tool_calls=len(parsed.result))
+                outcomes = [self.run_tool(call, request, trace, budget) for call in parsed.result[:MAX_TOOL_CALLS]]
                 outcome = DispatchOutcome(path="fast", text=join_results(outcomes), tools=outcomes)
             elif self.model_loop is None:
                 span.set(path="offline")
                 outcome = DispatchOutcome(path="offline", text=self.unrecognised(request, budget, trace))
             else:
                 span.set(path="llm")
-                outcome = self._via_model(request, history, budget, trace)
+                outcome = self._via_model(request, budget, trace, show)
+                span.set(rounds=outcome.rounds)
             span.set(
                 prompt_tokens=budget.prompt_tokens,
                 completion_tokens=budget.completion_tokens,
@@ -116,33 +122,53 @@ class Dispatcher:
         self._remember(request, outcome)
         return outcome
 
-    def route(self, request: SlackRequest) -> list[ToolCall] | FastPathError | None:
+    def route(self, request: SlackRequest) -> Parsed:
         if request.kind is RequestKind.SHORTCUT:
             # The shortcut names its thread exactly; no parsing needed.
-            return [ToolCall("summarize_thread", {"channel": request.channel_id, "thread_ts": request.thread_ts})]
-        return self.fast_path.parse(request.text)
+            call = ToolCall("summarize_thread", {"channel": request.channel_id, "thread_ts": request.thread_ts})
+            return Parsed([call], True)
+        return self.fast_path.route(request.text)
 
     # Paths ---------------------------------------------------------------------------------------
 
     def _via_model(
-        self, request: SlackRequest, history: list[Turn], budget: TokenBudget, trace: RequestTrace
+        self, request: SlackRequest, budget: TokenBudget, trace: RequestTrace, show: ShowText | None = None
     ) -> DispatchOutcome:
-        assert self.model_loop is not None
+        assert self.model_loop is not None and self.llm is not None
+        question = normalize(request.text)
+        with trace.span("context.thread") as span:
+            room = min(self.settings.thread_context_tokens, int(self.llm.context_tokens * EXCERPT_SHARE))
+            excerpt = read_thread_excerpt(request, self.services, question, room, self.llm.counter.count)
+            if excerpt is not None:
+                span.set(messages=excerpt.total, shown=excerpt.shown, tokens=excerpt.tokens, summary=excerpt.summarised)
+        context = RequestContext(request, excerpt.text if excerpt else None, tuple(self.settings.default_repo_list))
+        history = self._recall(request)
+        quoted_elsewhere = False
+
+        def run(call: ToolCall) -> ToolOutcome:
+            nonlocal quoted_elsewhere
+            outcome = self.run_tool(call, request, trace, budget)
+            quoted_elsewhere |= any(source != request.channel_id for source in outcome.result.sources)
+            return outcome
+
+        def shown(text: str) -> None:
+            # Once a tool quoted another conversation, the answer waits for the privacy rule (jobs/reply.py).
+            if show is not None and not quoted_elsewhere:
+                show(text)
+
         try:
-            decision = self.model_loop.decide(request, history, budget, trace)
+            result = self.model_loop.run(context, history, budget, trace, run, shown if show is not None else None)
         except LlmError as exc:
             text = f"{exc.user_message}\n\nExplicit commands still work without the model, e.g. `help`."
             return DispatchOutcome(path="llm", text=text, failed=True)
-        outcomes = [self.run_tool(call, request, trace, budget) for call in decision.calls]
-        parts = [join_results(outcomes)] if outcomes else []
-        if decision.reply and not outcomes:
-            parts.append(neutralize_mass_mentions(decision.reply))
-        if decision.problems:
-            parts.append("I couldn't do all of that: " + " ".join(decision.problems))
-        text = "\n\n".join(p for p in parts if p) or (
-            "I couldn't work out what to do with that. Say `help` to see what I can do."
+        text = answer_text(result, excerpt.links if excerpt else {})
+        exchange = result.exchange
+        if not result.answer:
+            exchange = [*exchange, {"role": "assistant", "content": text[:MEMORY_ANSWER_CHARS]}]
+        failed = not result.answer and not result.tools
+        return DispatchOutcome(
+            path="llm", text=text, tools=result.tools, failed=failed, exchange=exchange, rounds=result.rounds
         )
-        return DispatchOutcome(path="llm", text=text, tools=outcomes, failed=bool(decision.problems) and not outcomes)
 
     def unrecognised(self, request: SlackRequest, budget: TokenBudget, trace: RequestTrace) -> str:
         context = self._context(request, trace, budget)
@@ -218,24 +244,60 @@ class Dispatcher:
 
     # Memory --------------------------------------------------------------------------------------
 
-    def _recall(self, request: SlackRequest) -> list[Turn]:
+    def _recall(self, request: SlackRequest) -> list[dict[str, Any]]:
         if self.memory is None or request.kind not in (RequestKind.MENTION, RequestKind.COMMAND):
             return []
         return self.memory.recall(request.team_id, request.channel_id, request.thread_ts)
 
     def _remember(self, request: SlackRequest, outcome: DispatchOutcome) -> None:
+        """Keep this exchange as the model would see it: real tool calls and results, never prose about them."""
         if self.memory is None or not request.thread_ts:
             return
-        turns = [Turn(role="user", text=normalize(request.text) or f"({request.kind.value})")]
-        if outcome.tools:
-            for tool in outcome.tools:
-                summary = tool.result.text[:MEMORY_RESULT_CHARS]
-                if tool.result.data:
-                    summary += "\n" + json.dumps(tool.result.data, default=str)[:MEMORY_RESULT_CHARS]
-                turns.append(Turn(role="assistant", text=summary, tool=tool.call.name, args=tool.call.args))
-        else:
-            turns.append(Turn(role="assistant", text=outcome.text[:MEMORY_RESULT_CHARS]))
-        self.memory.remember(request.team_id, request.channel_id, request.thread_ts, *turns)
+        exchange = outcome.exchange or fast_exchange(request, outcome)
+        self.memory.remember(request.team_id, request.channel_id, request.thread_ts, exchange)
+
+
+def fast_exchange(request: SlackRequest, outcome: DispatchOutcome) -> list[dict[str, Any]]:
+    """A fast-path or offline answer as chat messages: the question, the calls made, their results, the answer."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": normalize(request.text) or f"({request.kind.value})"}]
+    if outcome.tools:
+        ids = [f"call_fast_{i}" for i in range(len(outcome.tools))]
+        messages.append(
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "id": id_,
+                        "type": "function",
+                        "function": {"name": t.call.name, "arguments": json.dumps(t.call.args)},
+                    }
+                    for id_, t in zip(ids, outcome.tools, strict=True)
+                ],
+            }
+        )
+        messages += [
+            {"role": "tool", "tool_call_id": id_, "content": tool_message(t.result)}
+            for id_, t in zip(ids, outcome.tools, strict=True)
+        ]
+    messages.append({"role": "assistant", "content": outcome.text[:MEMORY_ANSWER_CHARS]})
+    return messages
+
+
+def answer_text(result: LoopResult, links: dict[str, str]) -> str:
+    """What the person reads: the model's answer with its citations linked, else what the tools produced."""
+    parts: list[str] = []
+    if result.answer:
+        parts.append(neutralize_mass_mentions(link_citations(result.answer, links)))
+    elif result.tools:
+        parts.append(join_results(result.tools))
+    elif result.problems:
+        parts.append("I couldn't do that: " + " ".join(result.problems))
+    else:
+        parts.append("I couldn't work out what to do with that. Say `help` to see what I can do.")
+    if result.cut_short:
+        parts.append(f"_I stopped before finishing because {result.cut_short}; this is what I had by then._")
+    return "\n\n".join(parts)
 
 
 def join_results(outcomes: list[ToolOutcome]) -> str:

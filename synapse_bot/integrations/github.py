@@ -1,15 +1,20 @@
-"""GitHub through PyGithub: open issues, labels, pull-request files, and the two writes (labels, reviews).
+"""GitHub through PyGithub: issues (one with its latest comments, open ones for triage, a search), labels, pull
+requests (files, metadata, reviews, checks), and the two writes (labels, reviews).
 
 Pages of 100; `GithubRetry` with a bounded wait, so a rate limit never holds a request longer than
 SYNAPSE_GITHUB_MAX_WAIT_SECONDS; every failure becomes a GitHubError whose message tells the person what to do.
+Reads are bounded in requests whatever the size of the thing read: the latest comments come from the last pages
+only, a search and the checks read one page, reviews at most MAX_REVIEW_PAGES.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from itertools import islice
 
 from github import (
     Auth,
@@ -19,14 +24,68 @@ from github import (
     RateLimitExceededException,
     UnknownObjectException,
 )
+from github.Commit import Commit
+from github.Repository import Repository
 from requests.exceptions import RequestException
 from urllib3.exceptions import HTTPError
 
 from synapse_bot.config import Settings
-from synapse_bot.github_data import FileData, IssueData, IssuePage, PullData
+from synapse_bot.github_data import (
+    CheckData,
+    CommentData,
+    FileData,
+    IssueData,
+    IssueDetail,
+    IssuePage,
+    PullData,
+    PullDetail,
+    ReviewData,
+    SearchHit,
+    SearchPage,
+)
 from synapse_bot.tracking.external import CountingGithubRetry, add_calls
 
 log = logging.getLogger(__name__)
+
+PAGE = 100  # per_page of every list call
+MAX_COMMENT_PAGES = 3  # the latest comments need one or two pages; a third only if comments vanished meanwhile
+MAX_REVIEW_PAGES = 3
+# Qualifiers the search arguments own: the repository scope, issue-or-PR and state never come from free text.
+_OWNED_QUALIFIERS = re.compile(
+    r'(?<!\S)-?(?:repo|org|user|owner|is|type|state|archived):(?:"[^"]*"|\S+)', re.IGNORECASE
+)
+
+
+def issue_search_query(repo: str, query: str, *, state: str, kind: str) -> str:
+    """The `q` of GitHub's issue search, scoped to `repo` whatever the free text says.
+
+    `state` is open, closed or all; `kind` is issues, pull_requests or both. Scope, kind and state qualifiers in
+    `query` are dropped: the arguments say those, so a query can never widen the search beyond its repository.
+    """
+    words = " ".join(_OWNED_QUALIFIERS.sub(" ", query).split())
+    parts = [f"repo:{repo}"]
+    if kind == "issues":
+        parts.append("is:issue")
+    elif kind == "pull_requests":
+        parts.append("is:pr")
+    if state in ("open", "closed"):
+        parts.append(f"is:{state}")
+    if words:
+        parts.append(words)
+    return " ".join(parts)
+
+
+def standing_reviews(reviews: list[ReviewData]) -> list[ReviewData]:
+    """Each reviewer's standing review, as GitHub shows it: the latest approval or change request (or dismissal),
+    else their latest comment; in the order reviewers first appeared."""
+    standing: dict[str, ReviewData] = {}
+    for review in reviews:
+        current = standing.get(review.reviewer)
+        if review.state == "COMMENTED" and current is not None and current.state != "COMMENTED":
+            continue
+        if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED", "COMMENTED"):
+            standing[review.reviewer] = review
+    return list(standing.values())
 
 
 class GitHubError(Exception):
@@ -159,8 +218,166 @@ class GitHubClient:
                 repository.language,
             )
 
+    def issue(self, repo: str, number: int, *, comments: int) -> IssueDetail:
+        """One issue (or a pull request, seen as an issue) and its `comments` most recent comments, oldest first.
+
+        Comments come from the last page or two only (the issue says how many there are), so an issue with a
+        thousand comments costs the same few requests as one with ten.
+        """
+        with self._errors(repo):
+            repository = self._gh.get_repo(repo)
+        with self._errors(repo, f"{repo} has no issue or pull request #{number} — check the number."):
+            try:
+                issue = repository.get_issue(number)
+            except GithubException as exc:
+                if exc.status != 410:
+                    raise
+                raise GitHubError(f"{repo}#{number} was deleted, or {repo} has issues turned off.") from None
+            total = issue.comments or 0
+            latest: list[CommentData] = []
+            if comments and total:
+                pages = issue.get_comments()
+                last = (total - 1) // PAGE
+                for page in range(last, max(-1, last - MAX_COMMENT_PAGES), -1):
+                    if len(latest) >= comments:
+                        break
+                    latest = [
+                        CommentData(c.user.login if c.user else "someone", c.body or "", c.created_at, c.html_url)
+                        for c in pages.get_page(page)
+                    ] + latest
+                latest = latest[-comments:]
+            return IssueDetail(
+                repo=repo,
+                number=issue.number,
+                title=issue.title or "",
+                state=issue.state or "open",
+                state_reason=issue.state_reason,
+                is_pull_request=issue.pull_request is not None,
+                author=issue.user.login if issue.user else "someone",
+                labels=[label.name for label in issue.labels],
+                assignees=[user.login for user in issue.assignees or []],
+                body=issue.body or "",
+                url=issue.html_url,
+                created_at=issue.created_at,
+                updated_at=issue.updated_at,
+                comments_total=total,
+                comments=latest,
+            )
+
+    def search_issues(self, repo: str, query: str, *, state: str, kind: str, limit: int) -> SearchPage:
+        """GitHub's issue search within `repo`, best matches first: one request, at most `limit` (≤ 100) hits."""
+        q = issue_search_query(repo, query, state=state, kind=kind)
+        with self._errors(repo):
+            try:
+                results = self._gh.search_issues(q)
+                hits = [
+                    SearchHit(
+                        item.number,
+                        item.title or "",
+                        item.state or "open",
+                        [label.name for label in item.labels],
+                        item.html_url,
+                        item.pull_request is not None,
+                    )
+                    for item in results.get_page(0)[:limit]
+                ]
+            except GithubException as exc:
+                if exc.status != 422:
+                    raise
+                raise GitHubError(_search_refusal(repo, exc)) from None
+            return SearchPage(q, results.totalCount, bool(results.incomplete_results), hits)
+
+    def pull_request(self, repo: str, number: int) -> PullDetail:
+        """A pull request's metadata, each reviewer's standing review and the checks on its head commit.
+
+        Checks are both kinds GitHub has: check runs (GitHub Actions and apps) and commit statuses (older CI
+        integrations); one page of each.
+        """
+        with self._errors(repo):
+            repository = self._gh.get_repo(repo)
+        with self._errors(repo, f"{repo} has no pull request #{number} — check the number."):
+            pr = repository.get_pull(number)
+        with self._errors(repo):
+            reviews = [
+                ReviewData(review.user.login if review.user else "someone", review.state or "COMMENTED")
+                for review in islice(pr.get_reviews(), PAGE * MAX_REVIEW_PAGES)
+            ]
+            checks, checks_total, unreadable = self._checks(repository, pr.head.sha)
+            return PullDetail(
+                repo=repo,
+                number=pr.number,
+                title=pr.title or "",
+                state=pr.state or "open",
+                merged=bool(pr.merged),
+                draft=bool(pr.draft),
+                author=pr.user.login if pr.user else "someone",
+                base=pr.base.ref,
+                head=pr.head.ref,
+                head_sha=pr.head.sha,
+                mergeable=pr.mergeable,
+                mergeable_state=pr.mergeable_state,
+                additions=pr.additions or 0,
+                deletions=pr.deletions or 0,
+                changed_files=pr.changed_files or 0,
+                commits=pr.commits or 0,
+                labels=[label.name for label in pr.labels],
+                body=pr.body or "",
+                url=pr.html_url,
+                requested_reviewers=[user.login for user in pr.requested_reviewers or []]
+                + [f"team {team.slug}" for team in pr.requested_teams or []],
+                reviews=standing_reviews(reviews),
+                checks=checks,
+                checks_total=checks_total,
+                checks_unreadable=unreadable,
+            )
+
+    def _checks(self, repository: Repository, sha: str) -> tuple[list[CheckData], int, list[str]]:
+        """One page of check runs and the commit's statuses, their total, and which of the two the token may not
+        read (a GitHub App without the Checks permission gets 403): the rest of the PR is still worth showing."""
+        # A lazy commit: fetching the commit itself would download its files just to name the sha.
+        commit = Commit(repository.requester.withLazy(True), url=f"{repository.url}/commits/{sha}")
+        checks: list[CheckData] = []
+        total = 0
+        unreadable: list[str] = []
+        try:
+            runs = commit.get_check_runs()
+            checks += [
+                CheckData(run.name, run.status or "queued", run.conclusion, run.html_url or run.details_url)
+                for run in runs.get_page(0)
+            ]
+            total += runs.totalCount or 0
+        except GithubException as exc:
+            if not _not_permitted(exc):
+                raise
+            unreadable.append("check runs")
+        try:
+            combined = commit.get_combined_status()
+            checks += [CheckData(s.context, s.state, None, s.target_url) for s in combined.statuses]
+            total += combined.total_count or 0
+        except GithubException as exc:
+            if not _not_permitted(exc):
+                raise
+            unreadable.append("commit statuses")
+        return checks, total, unreadable
+
     def post_review(self, repo: str, number: int, body: str, comments: list[dict[str, object]]) -> str:
         with self._errors(repo):
             pr = self._gh.get_repo(repo).get_pull(number)
             review = pr.create_review(body=body, event="COMMENT", comments=comments)  # type: ignore[arg-type]
             return str(review.html_url or review.id)
+
+
+def _not_permitted(exc: GithubException) -> bool:
+    """A 403 or 404 that means "this token may not read this", not a rate limit."""
+    rate_limited = isinstance(exc, RateLimitExceededException) or "rate limit" in str(exc.data).lower()
+    return exc.status in (403, 404) and not rate_limited
+
+
+def _search_refusal(repo: str, exc: GithubException) -> str:
+    """GitHub's 422 for a search: the repository cannot be searched, or the query is not one GitHub accepts."""
+    data = exc.data if isinstance(exc.data, dict) else {}
+    messages = " ".join(str(e.get("message", "")) for e in data.get("errors", []) if isinstance(e, dict))
+    if "cannot be searched" in messages:
+        return f"I can't see {repo} — check the name or give the token access (GITHUB_TOKEN)."
+    detail = f" ({messages[:200]})" if messages else ""
+    return f"GitHub could not run that search in {repo}{detail}; try simpler words."

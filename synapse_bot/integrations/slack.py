@@ -79,6 +79,7 @@ class SlackReplier:
 
     def __init__(self, client: WebClient, http_timeout: float = 10.0, secrets: Sequence[str] = ()) -> None:
         self._client = client
+        self.client = client
         self._http_timeout = http_timeout
         self._secrets = tuple(secrets)
 

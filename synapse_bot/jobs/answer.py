@@ -7,10 +7,14 @@ what to do; the only thing that can stop a reply is Slack itself refusing every 
 from __future__ import annotations
 
 import logging
+import time
 
 from synapse_bot.dispatch.dispatcher import Dispatcher
+from synapse_bot.dispatch.model_loop import ShowText
 from synapse_bot.integrations.slack import SlackReplier
+from synapse_bot.integrations.slack_stream import StreamedReply
 from synapse_bot.jobs.reply import ReplyPoster, target_of
+from synapse_bot.privacy import Delivery
 from synapse_bot.render.feedback import feedback_buttons
 from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.store.limits import Limiter, seconds_text
@@ -28,14 +32,19 @@ class AnswerJob:
         *,
         limiter: Limiter | None = None,
         feedback: bool = False,
+        streaming: bool = False,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.dispatcher = dispatcher
         self.replier = replier
         self.poster = poster
         self.limiter = limiter
         self.feedback = feedback
+        self.streaming = streaming
+        self.secrets = secrets
 
     def __call__(self, request: SlackRequest, trace: RequestTrace) -> None:
+        started = time.monotonic()
         if self.limiter is not None:
             admission = self.limiter.admit(request.team_id, request.user_id, request.channel_id)
             if not admission.allowed:
@@ -44,21 +53,38 @@ class AnswerJob:
                 return
         mentioned = request.message_ts if request.kind is RequestKind.MENTION else None
         sign = self.replier.start_working(target_of(request), mentioned)
+        stream = self._stream_for(request)
         try:
-            text, ok, buttons, sources = self._dispatch(request, trace)
+            text, ok, buttons, sources = self._dispatch(request, trace, stream.write if stream is not None else None)
             if self.feedback:
                 buttons = [*buttons, *feedback_buttons(trace.request_id)]
-            self.poster.post_once(request, trace, text, buttons, sources=sources)
+            if stream is not None and stream.started and not stream.broken:
+                trace.root.set(first_text_ms=round(((stream.first_text_at or 0) - started) * 1000, 1))
+                verdict = self.poster.verdict(request, sources)
+                if verdict.delivery is Delivery.IN_PLACE:
+                    self.poster.finish_stream(request, trace, stream, text, buttons)
+                else:
+                    self.poster.finish_stream_privately(request, trace, stream, text, buttons, verdict)
+            else:
+                if stream is not None:
+                    self.poster.abandon_stream(stream)
+                self.poster.post_once(request, trace, text, buttons, sources=sources)
         finally:
             self.replier.stop_working(sign)
         if not ok:
             trace.root.set(tool_error=True)
 
+    def _stream_for(self, request: SlackRequest) -> StreamedReply | None:
+        """Model-written answers to mentions stream into their thread (SYNAPSE_STREAMING)."""
+        if not self.streaming or self.dispatcher.model_loop is None or request.kind is not RequestKind.MENTION:
+            return None
+        return self.poster.open_stream(request, self.secrets)
+
     def _dispatch(
-        self, request: SlackRequest, trace: RequestTrace
+        self, request: SlackRequest, trace: RequestTrace, show: ShowText | None = None
     ) -> tuple[str, bool, list[dict[str, object]], list[str]]:
         try:
-            outcome = self.dispatcher.dispatch(request, trace)
+            outcome = self.dispatcher.dispatch(request, trace, show)
         except Exception as exc:
             log.exception("dispatch failed", extra={"kind": request.kind.value})
             return (

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 POSTED_PREFIX = "ts:"
 LEASE_PREFIX = "posting:"
+STREAMING_PREFIX = "streaming:"  # an answer being streamed: its message exists and is still being written
 
 
 class ClaimState(Enum):
@@ -29,6 +30,7 @@ class ClaimState(Enum):
     POSTED = "posted"  # a reply exists: do nothing
     IN_DOUBT = "in_doubt"  # an earlier run started posting and never finished: look before posting
     UNGUARDED = "unguarded"  # Redis is unreachable: post (twice beats never)
+    STREAMING = "streaming"  # an earlier run was streaming the answer and died: mark that message, post nothing
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,14 @@ class ReplyGuard:
         text = str(value) if value else ""
         return text.removeprefix(POSTED_PREFIX) if text.startswith(POSTED_PREFIX) else None
 
+    def streaming(self, team_id: str, request_key: str) -> str | None:
+        """The ts of this request's answer if a run was streaming it and never finished."""
+        try:
+            value = str(self._r.get(self._keys.reply(team_id, request_key)) or "")
+        except (redis.RedisError, OSError):
+            return None
+        return value.removeprefix(STREAMING_PREFIX) if value.startswith(STREAMING_PREFIX) else None
+
     def claim(self, team_id: str, request_key: str) -> ReplyClaim:
         key = self._keys.reply(team_id, request_key)
         token = uuid.uuid4().hex
@@ -68,12 +78,22 @@ class ReplyGuard:
             return ReplyClaim(ClaimState.UNGUARDED, team_id, request_key)
         if current.startswith(POSTED_PREFIX):
             return ReplyClaim(ClaimState.POSTED, team_id, request_key, posted_ts=current.removeprefix(POSTED_PREFIX))
+        if current.startswith(STREAMING_PREFIX):
+            ts = current.removeprefix(STREAMING_PREFIX)
+            return ReplyClaim(ClaimState.STREAMING, team_id, request_key, token, posted_ts=ts)
         # A lease from an earlier run (or one that just expired): take it over and look before posting.
         try:
             self._r.set(key, LEASE_PREFIX + token, ex=self._lease)
         except (redis.RedisError, OSError):
             return ReplyClaim(ClaimState.UNGUARDED, team_id, request_key)
         return ReplyClaim(ClaimState.IN_DOUBT, team_id, request_key, token)
+
+    def record_stream(self, claim: ReplyClaim, ts: str) -> None:
+        """The answer's message exists and is being streamed: a rerun must not post another one."""
+        try:
+            self._r.set(self._keys.reply(claim.team_id, claim.request_key), STREAMING_PREFIX + ts, ex=self._ttl)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("stream not recorded", extra={"error": type(exc).__name__})
 
     def record(self, claim: ReplyClaim, ts: str) -> None:
         try:

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from synapse_bot.integrations.slack import PartialReply, ReplyTarget, SlackReplier, lost_parts_notice
 from synapse_bot.integrations.slack_audience import ConversationAudience
+from synapse_bot.integrations.slack_stream import StreamedReply, mark_cut_stream
 from synapse_bot.jobs.guard import ClaimState, ReplyClaim, ReplyGuard
 from synapse_bot.privacy import Conversation, Delivery, Verdict, Visibility
 from synapse_bot.request import SlackRequest
@@ -43,8 +44,91 @@ class ReplyPoster:
         self.audience = audience
 
     def already_posted(self, request: SlackRequest) -> str | None:
-        """The ts of this request's answer if a previous run of its job posted it."""
-        return self.guard.posted(request.team_id, request.dedupe_key) if self.guard else None
+        """The ts of this request's answer if a previous run of its job posted it (or died streaming it)."""
+        if self.guard is None:
+            return None
+        posted = self.guard.posted(request.team_id, request.dedupe_key)
+        if posted is not None:
+            return posted
+        cut = self.guard.streaming(request.team_id, request.dedupe_key)
+        if cut is not None:
+            # The earlier run died mid-stream: its message says so now, and no second answer follows.
+            mark_cut_stream(self.replier.client, request.channel_id, cut)
+            self.guard.record(ReplyClaim(ClaimState.STREAMING, request.team_id, request.dedupe_key), cut)
+        return cut
+
+    # Streaming -------------------------------------------------------------------------------------
+
+    def open_stream(self, request: SlackRequest, secrets: tuple[str, ...] = ()) -> StreamedReply | None:
+        """A stream for this request's answer, claimed like a post; None when the answer must not be streamed here."""
+        if not request.thread_ts or request.response_url:
+            return None  # slash commands answer through their own path (and may need the private fallback)
+        claim = self.guard.claim(request.team_id, request.dedupe_key) if self.guard else None
+        if claim is not None and claim.state not in (ClaimState.FRESH, ClaimState.UNGUARDED):
+            return None  # posted already, or in doubt (the lease stays for post_once to look before posting)
+        guard = self.guard
+
+        def started(ts: str) -> None:
+            if guard is not None and claim is not None:
+                guard.record_stream(claim, ts)
+
+        stream = StreamedReply(
+            self.replier.client,
+            target_of(request),
+            request.team_id,
+            marker=request.dedupe_key,
+            secrets=secrets,
+            on_started=started,
+        )
+        stream.claim = claim
+        return stream
+
+    def finish_stream(
+        self,
+        request: SlackRequest,
+        trace: RequestTrace,
+        stream: StreamedReply,
+        text: str,
+        buttons: list[dict[str, Any]],
+    ) -> None:
+        """The streamed message becomes exactly the final answer (more messages if long), recorded as posted."""
+        with trace.span("slack.reply", span_type="UNKNOWN") as span:
+            claim = stream.claim
+            try:
+                posted = stream.finish(text, buttons)
+            except PartialReply as partial:
+                # The streamed part is in Slack and a later part was refused: keep it, say what is missing.
+                if self.guard is not None and claim is not None:
+                    self.guard.record(claim, partial.posted[0])
+                span.set(messages=len(partial.posted), error=partial.error, streamed=True)
+                self.notice(target_of(request), lost_parts_notice(partial.total - len(partial.posted), partial.error))
+                return
+            if self.guard is not None and claim is not None:
+                self.guard.record(claim, posted[0])
+            span.set(messages=len(posted), chars=len(text), streamed=True)
+
+    def finish_stream_privately(
+        self,
+        request: SlackRequest,
+        trace: RequestTrace,
+        stream: StreamedReply,
+        text: str,
+        buttons: list[dict[str, Any]],
+        verdict: Verdict,
+    ) -> None:
+        """A stream that started before the answer quoted a conversation not everyone here can read (only text
+        written before such a tool result is ever streamed): the streamed message becomes a one-line note, and the
+        answer goes to the requester alone, with the reason."""
+        note = (
+            f"_I answered <@{request.user_id}> privately: the answer quotes a conversation not everyone here can read._"
+        )
+        self.finish_stream(request, trace, stream, note, [])
+        self._post_privately(request, target_of(request), verdict, text, buttons, None)
+
+    def abandon_stream(self, stream: StreamedReply) -> None:
+        """The stream never started: give its claim back so the answer can be posted normally."""
+        if self.guard is not None and stream.claim is not None and not stream.started:
+            self.guard.release(stream.claim)
 
     def post_once(
         self,
@@ -65,6 +149,11 @@ class ReplyPoster:
             claim = guard.claim(request.team_id, request.dedupe_key) if guard else None
             if claim is not None and claim.state is ClaimState.POSTED:
                 span.set(skipped="already_posted")
+                return
+            if guard is not None and claim is not None and claim.state is ClaimState.STREAMING and claim.posted_ts:
+                mark_cut_stream(self.replier.client, request.channel_id, claim.posted_ts)
+                guard.record(claim, claim.posted_ts)
+                span.set(skipped="cut_stream_marked")
                 return
             if guard is not None and claim is not None and claim.state is ClaimState.IN_DOUBT:
                 found = self.replier.find_reply(target, request.dedupe_key, request.received_at)

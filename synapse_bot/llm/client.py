@@ -8,12 +8,15 @@ an LlmError whose message can be shown to the person who asked.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import openai
 
+from synapse_bot.llm.context_window import UNKNOWN_MODEL_WINDOW, known_window, reported_window
 from synapse_bot.llm.prices import PriceTable
 from synapse_bot.llm.tokens import TokenCounter
 
@@ -47,19 +50,21 @@ class CallRecord:
 
 @dataclass
 class TokenBudget:
-    """Tokens one request may spend across all its model calls."""
+    """Tokens one request may spend across all its model calls (charged from any thread)."""
 
     limit: int
     used: int = 0
     calls: list[CallRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def remaining(self) -> int:
         return max(0, self.limit - self.used)
 
     def charge(self, record: CallRecord) -> None:
-        self.calls.append(record)
-        self.used += record.prompt_tokens + record.completion_tokens
+        with self._lock:
+            self.calls.append(record)
+            self.used += record.prompt_tokens + record.completion_tokens
 
     @property
     def cost_usd(self) -> float:
@@ -93,6 +98,11 @@ class ChatModel(Protocol):
     model: str
     counter: TokenCounter
 
+    @property
+    def context_tokens(self) -> int:
+        """Prompt + answer of one call."""
+        ...
+
     def chat(
         self,
         messages: list[dict[str, Any]],
@@ -102,6 +112,7 @@ class ChatModel(Protocol):
         tools: list[dict[str, Any]] | None = None,
         response_format: dict[str, Any] | None = None,
         max_output_tokens: int | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> ChatResult: ...
 
 
@@ -117,6 +128,7 @@ class LlmClient:
         max_retries: int = 2,
         max_output_tokens: int = 2_000,
         prices: PriceTable | None = None,
+        context_tokens: int = 0,
     ) -> None:
         self.model = model
         self.prices = prices or PriceTable()
@@ -124,6 +136,24 @@ class LlmClient:
         self.max_output_tokens = max_output_tokens
         self.counter = TokenCounter(model)
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries)
+        self._context_tokens = context_tokens or known_window(model) or 0
+
+    @property
+    def context_tokens(self) -> int:
+        """OPENAI_CONTEXT_TOKENS, else OpenAI's published window, else what the server reports (asked once)."""
+        if not self._context_tokens:
+            self._context_tokens = self._ask_server_window() or UNKNOWN_MODEL_WINDOW
+        return self._context_tokens
+
+    def _ask_server_window(self) -> int | None:
+        try:
+            listing = self._client.with_options(max_retries=0, timeout=5.0).models.list()
+        except openai.OpenAIError:
+            return None
+        for entry in listing.data:
+            if entry.id == self.model:
+                return reported_window(entry.model_dump())
+        return None
 
     def chat(
         self,
@@ -134,8 +164,12 @@ class LlmClient:
         tools: list[dict[str, Any]] | None = None,
         response_format: dict[str, Any] | None = None,
         max_output_tokens: int | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> ChatResult:
-        """One completion, within the budget; tries fallback models before giving up."""
+        """One completion, within the budget; tries fallback models before giving up.
+
+        With `on_text`, the answer is streamed and each piece of its text is handed over as it arrives.
+        """
         output_cap = min(max_output_tokens or self.max_output_tokens, self.max_output_tokens)
         estimate = self.counter.count_messages(messages, tools)
         if estimate + output_cap > budget.remaining:
@@ -144,13 +178,17 @@ class LlmClient:
                 "left in this request's budget. Try a narrower question (e.g. fewer issues or one thread).",
                 kind="budget",
             )
+        if estimate + output_cap > self.context_tokens:
+            raise LlmError(too_long_text(self.model, estimate + output_cap, self.context_tokens), kind="context_length")
         last_error: LlmError | None = None
         for model in self.models:
             try:
-                return self._call(model, messages, tools, response_format, output_cap, estimate, budget, purpose)
+                return self._call(
+                    model, messages, tools, response_format, output_cap, estimate, budget, purpose, on_text
+                )
             except LlmError as exc:
                 last_error = exc
-                if exc.kind in ("auth", "bad_request"):
+                if exc.kind in ("auth", "bad_request", "context_length"):
                     break  # another model will not fix a bad key or a malformed request
                 log.warning("model call failed", extra={"model": model, "kind": exc.kind})
         assert last_error is not None
@@ -166,6 +204,7 @@ class LlmClient:
         estimate: int,
         budget: TokenBudget,
         purpose: str,
+        on_text: Callable[[str], None] | None = None,
     ) -> ChatResult:
         kwargs: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": output_cap}
         if tools:
@@ -175,36 +214,112 @@ class LlmClient:
             kwargs["response_format"] = response_format
         started = time.perf_counter()
         try:
-            response = self._client.chat.completions.create(**kwargs)
+            answer = self._streamed(kwargs, on_text) if on_text is not None else self._whole(kwargs)
         except openai.APIError as exc:
             latency = (time.perf_counter() - started) * 1000
             budget.charge(CallRecord(model, 0, 0, latency, purpose, ok=False, error=type(exc).__name__))
-            raise _explain(exc) from None
+            raise _explain(exc, estimate + output_cap, self.context_tokens, model) from None
         latency = (time.perf_counter() - started) * 1000
-        usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else estimate
-        completion_tokens = usage.completion_tokens if usage else 0
-        cost = self.prices.cost(response.model or model, prompt_tokens, completion_tokens)
+        prompt_tokens = answer.prompt_tokens if answer.prompt_tokens is not None else estimate
+        completion_tokens = (
+            answer.completion_tokens
+            if answer.completion_tokens is not None
+            else self.counter.count((answer.content or "") + "".join(c["arguments"] or "" for c in answer.tool_calls))
+        )
+        cost = self.prices.cost(answer.model or model, prompt_tokens, completion_tokens)
         budget.charge(CallRecord(model, prompt_tokens, completion_tokens, latency, purpose, cost_usd=cost))
-        if not response.choices:
+        if answer.empty:
             raise LlmError("The model returned an empty answer. Please try again.", kind="empty")
+        return ChatResult(
+            content=answer.content,
+            tool_calls=answer.tool_calls,
+            model=answer.model or model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            finish_reason=answer.finish_reason,
+        )
+
+    def _whole(self, kwargs: dict[str, Any]) -> _Answer:
+        response = self._client.chat.completions.create(**kwargs)
+        usage = response.usage
+        if not response.choices:
+            return _Answer(None, [], response.model, None, None, None, empty=True)
         choice = response.choices[0]
         tool_calls = [
             {"id": call.id, "name": call.function.name, "arguments": call.function.arguments}
             for call in (choice.message.tool_calls or [])
             if getattr(call, "function", None) is not None
         ]
-        return ChatResult(
-            content=choice.message.content,
-            tool_calls=tool_calls,
-            model=response.model or model,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            finish_reason=choice.finish_reason,
+        return _Answer(
+            choice.message.content,
+            tool_calls,
+            response.model,
+            usage.prompt_tokens if usage else None,
+            usage.completion_tokens if usage else None,
+            choice.finish_reason,
         )
 
+    def _streamed(self, kwargs: dict[str, Any], on_text: Callable[[str], None]) -> _Answer:
+        """The same completion over server-sent events: text pieces go to `on_text`, tool calls are assembled."""
+        stream = self._client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+        content: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        model, finish, prompt_tokens, completion_tokens, seen = None, None, None, None, False
+        for chunk in stream:
+            model = chunk.model or model
+            if chunk.usage is not None:
+                prompt_tokens, completion_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+            for choice in chunk.choices[:1]:
+                seen = True
+                finish = choice.finish_reason or finish
+                delta = choice.delta
+                if delta.content:
+                    content.append(delta.content)
+                    on_text(delta.content)
+                for piece in delta.tool_calls or []:
+                    call = calls.setdefault(piece.index, {"id": None, "name": "", "arguments": ""})
+                    call["id"] = piece.id or call["id"]
+                    if piece.function is not None:
+                        call["name"] += piece.function.name or ""
+                        call["arguments"] += piece.function.arguments or ""
+        tool_calls = [
+            {"id": c["id"] or f"call_{i}", "name": c["name"], "arguments": c["arguments"]}
+            for i, c in sorted(calls.items())
+        ]
+        text = "".join(content) if content else None
+        return _Answer(text, tool_calls, model, prompt_tokens, completion_tokens, finish, empty=not seen)
 
-def _explain(exc: openai.APIError) -> LlmError:
+
+@dataclass(frozen=True)
+class _Answer:
+    content: str | None
+    tool_calls: list[dict[str, Any]]
+    model: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None
+    empty: bool = False
+
+
+def too_long_text(model: str, needed: int, window: int) -> str:
+    return (
+        f"This conversation is too long for the configured model ({model}): it needs about {needed:,} tokens and "
+        f"the model takes {window:,}. Ask about a shorter part, or an admin can set OPENAI_CONTEXT_TOKENS to the "
+        "server's real context size or choose a model with a larger one."
+    )
+
+
+_TOO_LONG = ("context length", "context_length", "maximum context", "context window", "too many tokens", "too long")
+
+
+def _server_message(exc: openai.APIError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    message = str((error or {}).get("message") or exc.message or "")
+    return " ".join(message.split())[:300]
+
+
+def _explain(exc: openai.APIError, needed: int = 0, window: int = 0, model: str = "") -> LlmError:
     if isinstance(exc, openai.AuthenticationError):
         return LlmError("The model endpoint rejected our API key. An admin needs to check OPENAI_API_KEY.", kind="auth")
     if isinstance(exc, openai.RateLimitError):
@@ -225,8 +340,16 @@ def _explain(exc: openai.APIError) -> LlmError:
             "SYNAPSE_OPENAI_FALLBACK_MODELS).",
             kind="model_not_found",
         )
-    if isinstance(exc, openai.BadRequestError):
-        return LlmError("The model endpoint refused the request as malformed.", kind="bad_request")
+    if isinstance(exc, openai.BadRequestError) or (
+        isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 413, 422)
+    ):
+        said = _server_message(exc)
+        if (
+            any(marker in said.lower() for marker in _TOO_LONG)
+            or getattr(exc, "code", None) == "context_length_exceeded"
+        ):
+            return LlmError(too_long_text(model, needed, window) + f" (The server said: {said})", kind="context_length")
+        return LlmError(f"The model endpoint refused the request: {said or 'no reason given'}.", kind="bad_request")
     if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
         return LlmError(
             "The model service is having trouble (it returned errors, and I retried). Please try again later.",

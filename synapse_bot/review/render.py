@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 
 from synapse_bot.render.sanitize import neutralize_mass_mentions
+from synapse_bot.review.classify import VENDORED
 from synapse_bot.review.model import PullReview
-from synapse_bot.review.packing import PackedDiff
+from synapse_bot.review.packing import OVER_BUDGET, PackedDiff
 
 
 def line_link(pr_url: str, path: str, start: int, end: int) -> str:
@@ -15,16 +16,22 @@ def line_link(pr_url: str, path: str, start: int, end: int) -> str:
 
 
 def left_out_note(packed: PackedDiff) -> list[str]:
+    """What the review did not see, for the person: the same facts the model was given."""
     lines = []
     if packed.deleted:
-        lines.append(
-            f"Deleted files (names only): {', '.join(f'`{d}`' for d in packed.deleted[:20])}"
-            + (" …" if len(packed.deleted) > 20 else "")
-        )
-    if packed.left_out:
-        shown = ", ".join(f"`{name}` ({why})" for name, why in packed.left_out[:15])
-        more = f" and {len(packed.left_out) - 15} more" if len(packed.left_out) > 15 else ""
-        lines.append(f"Not reviewed: {shown}{more}.")
+        named = packed.deleted[: len(packed.deleted) - packed.deleted_counted]
+        counted = f", {packed.deleted_counted:,} of them vendored or lockfiles" if packed.deleted_counted else ""
+        names = ", ".join(f"`{d}`" for d in named[:20]) + (" …" if len(named) > 20 else "")
+        lines.append(f"Deleted files (names only, {len(packed.deleted):,}{counted}){': ' + names if names else ''}")
+    vendored = [name for name, why in packed.left_out if why == VENDORED]
+    skipped = [(name, why) for name, why in packed.left_out if why not in (VENDORED, OVER_BUDGET)]
+    cut = [(name, f"cut short by the token budget: {n:,} of {of:,} changed lines") for name, n, of in packed.cut]
+    listed = skipped + cut + [(name, why) for name, why in packed.left_out if why == OVER_BUDGET]
+    if listed or vendored:
+        shown = ", ".join(f"`{name}` ({why})" for name, why in listed[:15])
+        more = f" and {len(listed) - 15:,} more" if len(listed) > 15 else ""
+        counted = f"{len(vendored):,} vendored file{'s' if len(vendored) != 1 else ''}" if vendored else ""
+        lines.append(f"Not reviewed: {shown}{more}{'; ' if shown and counted else ''}{counted}.")
     return lines
 
 

@@ -1,15 +1,21 @@
-"""A GitHub REST v3 stand-in that PyGithub talks to unchanged: repositories, issues, labels, pull requests.
+"""A GitHub REST v3 stand-in that PyGithub talks to unchanged: repositories, issues and their comments, labels,
+issue search, pull requests with their reviews, check runs and commit statuses.
 
 Paging follows GitHub exactly (per_page up to 100, RFC 5988 `Link` headers), every response carries the
 X-RateLimit headers, and errors use GitHub's status codes and bodies (401 Bad credentials, 404 Not Found, 403 rate
-limit). Mutating calls are recorded in `writes`, so tests can prove that nothing was written without a click.
+limit, 422 for a search over a repository that cannot be searched). Search understands the qualifiers Synapse
+sends (`repo:`, `is:`, `state:`, `label:`, `author:`) and matches every other word against titles, bodies and
+comments. Mutating calls are recorded in `writes`, so tests can prove that nothing was written without a click.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +24,21 @@ from aiohttp import web
 from synapse_bot.sandbox.server import BackgroundServer, StandIn
 
 CREATED = "2026-01-05T10:00:00Z"
+_SEARCH_TOKEN = re.compile(r'(-?)([a-z]+):("[^"]*"|\S+)|"([^"]*)"|(\S+)', re.I)
+_UNSEARCHABLE = (
+    "The listed users and repositories cannot be searched either because the resources do not exist or you do not "
+    "have permission to view them."
+)
+
+
+def _at(minutes: int) -> str:
+    """A GitHub timestamp `minutes` after CREATED, so fixtures have a real order."""
+    return (datetime(2026, 1, 5, 10, tzinfo=UTC) + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def head_sha(number: int) -> str:
+    """The head commit of the sandbox's pull request `number`."""
+    return f"{number:040d}"
 
 
 @dataclass
@@ -39,6 +60,9 @@ class _Repo:
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     files: dict[int, list[FileChange]] = field(default_factory=dict)
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    check_runs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class GitHubServer(StandIn):
@@ -52,6 +76,8 @@ class GitHubServer(StandIn):
         self.apps: dict[str, tuple[str, int]] = {}
         self.installation_tokens: list[str] = []  # app id -> (public key PEM, installation id)
         self.fail_statuses: list[int] = []
+        self.stalls: list[float] = []
+        self.denied: set[str] = set()
         self._lock = threading.RLock()
         self._ids = iter(range(1000, 10_000_000))
         app = web.Application(client_max_size=32 * 1024 * 1024)
@@ -100,6 +126,9 @@ class GitHubServer(StandIn):
         labels: list[str] | None = None,
         user: str = "octocat",
         updated_at: str = CREATED,
+        state: str = "open",
+        state_reason: str | None = None,
+        assignees: list[str] | None = None,
     ) -> int:
         with self._lock:
             repo = self.repos[full_name.lower()]
@@ -108,13 +137,26 @@ class GitHubServer(StandIn):
                 "number": number,
                 "title": title,
                 "body": body,
-                "state": "open",
+                "state": state,
+                "state_reason": state_reason,
                 "user": user,
+                "assignees": list(assignees or []),
                 "labels": [repo.labels.get(n.lower()) or self._label(full_name, n) for n in labels or []],
                 "updated_at": updated_at,
                 "comments": 0,
             }
+            repo.comments[number] = []
             return number
+
+    def add_comment(self, full_name: str, number: int, body: str, *, user: str = "octocat") -> int:
+        """A comment on an issue or pull request, each one a minute after the previous; returns its id."""
+        with self._lock:
+            repo = self.repos[full_name.lower()]
+            comments = repo.comments[number]
+            comment_id = next(self._ids)
+            comments.append({"id": comment_id, "body": body, "user": user, "created_at": _at(len(comments) + 1)})
+            repo.issues[number]["comments"] = len(comments)
+            return comment_id
 
     def add_pull(
         self,
@@ -124,14 +166,93 @@ class GitHubServer(StandIn):
         *,
         files: list[FileChange] | None = None,
         user: str = "octocat",
+        draft: bool = False,
+        merged: bool = False,
+        mergeable: bool | None = True,
+        base: str = "main",
+        requested_reviewers: list[str] | None = None,
+        labels: list[str] | None = None,
     ) -> int:
-        number = self.add_issue(full_name, title, body, user=user)
+        number = self.add_issue(full_name, title, body, user=user, labels=labels, state="closed" if merged else "open")
         with self._lock:
             repo = self.repos[full_name.lower()]
-            repo.issues[number]["pull_request"] = True
+            repo.issues[number]["pull_request"] = {
+                "draft": draft,
+                "merged": merged,
+                "mergeable": mergeable,
+                "base": base,
+                "requested_reviewers": list(requested_reviewers or []),
+            }
             repo.files[number] = list(files or [])
             repo.reviews[number] = []
+            repo.check_runs[number] = []
+            repo.statuses[number] = []
         return number
+
+    def add_review(self, full_name: str, number: int, user: str, state: str = "APPROVED") -> None:
+        """A submitted review (APPROVED, CHANGES_REQUESTED, COMMENTED) on a pull request, as a reviewer left it."""
+        with self._lock:
+            repo = self.repos[full_name.lower()]
+            reviews = repo.reviews[number]
+            reviews.append(
+                {
+                    "id": next(self._ids),
+                    "node_id": "PRR_x",
+                    "body": "",
+                    "state": state,
+                    "user": {"login": user, "id": 4},
+                    "html_url": f"https://github.com/{repo.full_name}/pull/{number}#pullrequestreview-{len(reviews)}",
+                    "commit_id": head_sha(number),
+                    "submitted_at": _at(len(reviews) + 1),
+                }
+            )
+
+    def add_check_run(
+        self, full_name: str, number: int, name: str, *, status: str = "completed", conclusion: str | None = "success"
+    ) -> None:
+        """A check run (GitHub Actions job, say) on the pull request's head commit."""
+        with self._lock:
+            repo = self.repos[full_name.lower()]
+            run_id = next(self._ids)
+            repo.check_runs[number].append(
+                {
+                    "id": run_id,
+                    "node_id": "CR_x",
+                    "name": name,
+                    "head_sha": head_sha(number),
+                    "status": status,
+                    "conclusion": conclusion if status == "completed" else None,
+                    "url": f"{self.base_url}/repos/{repo.full_name}/check-runs/{run_id}",
+                    "html_url": f"https://github.com/{repo.full_name}/runs/{run_id}",
+                    "details_url": f"https://github.com/{repo.full_name}/runs/{run_id}",
+                    "started_at": CREATED,
+                    "completed_at": CREATED if status == "completed" else None,
+                }
+            )
+
+    def add_status(self, full_name: str, number: int, context: str, state: str = "success") -> None:
+        """A commit status (the older API CI services use) on the pull request's head commit."""
+        with self._lock:
+            repo = self.repos[full_name.lower()]
+            status_id = next(self._ids)
+            repo.statuses[number].append(
+                {
+                    "id": status_id,
+                    "node_id": "SC_x",
+                    "state": state,
+                    "context": context,
+                    "description": f"{context}: {state}",
+                    "target_url": f"https://ci.example.com/builds/{status_id}",
+                    "url": f"{self.base_url}/repos/{repo.full_name}/statuses/{head_sha(number)}",
+                    "created_at": CREATED,
+                    "updated_at": CREATED,
+                }
+            )
+
+    def delete_issue(self, full_name: str, number: int) -> None:
+        """GitHub answers 410 Gone for a deleted issue."""
+        with self._lock:
+            self.repos[full_name.lower()].issues[number]["deleted"] = True
 
     def labels_of(self, full_name: str, number: int) -> list[str]:
         with self._lock:
@@ -144,6 +265,15 @@ class GitHubServer(StandIn):
 
     def fail_next(self, status: int = 502, times: int = 1) -> None:
         self.fail_statuses.extend([status] * times)
+
+    def deny(self, path_suffix: str) -> None:
+        """Answer 403 "Resource not accessible by integration" to every path ending so (e.g. `/check-runs`), like a
+        GitHub App installed without that permission."""
+        self.denied.add(path_suffix)
+
+    def stall_next(self, seconds: float, times: int = 1) -> None:
+        """The next `times` requests wait `seconds` before answering, like a GitHub that is slow to respond."""
+        self.stalls.extend([seconds] * times)
 
     # Server -----------------------------------------------------------------------------------------
 
@@ -177,10 +307,14 @@ class GitHubServer(StandIn):
                 "authorized": bool(token),
             }
         )
+        if self.stalls:
+            await asyncio.sleep(self.stalls.pop(0))
         if self.fail_statuses:
             return self._error(self.fail_statuses.pop(0), "Server Error")
         if token and token not in self.tokens and not request.path.startswith("/app/"):
             return self._error(401, "Bad credentials")
+        if any(request.path.endswith(suffix) for suffix in self.denied):
+            return self._error(403, "Resource not accessible by integration")
         if self.rate_limited_until is not None and time.time() < self.rate_limited_until:
             return self._error(403, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support...")
         parts = [p for p in request.path.split("/") if p]
@@ -213,6 +347,8 @@ class GitHubServer(StandIn):
             return (
                 self._json({"login": "synapse-bot", "id": 1}) if authed else self._error(401, "Requires authentication")
             )
+        if parts == ["search", "issues"]:
+            return self._search_issues(request, authed)
         if len(parts) < 3 or parts[0] != "repos":
             return self._error(404, "Not Found")
         repo = self.repos.get(f"{parts[1]}/{parts[2]}".lower())
@@ -229,8 +365,13 @@ class GitHubServer(StandIn):
             issue = repo.issues.get(int(rest[1]))
             if issue is None:
                 return self._error(404, "Not Found")
+            if issue.get("deleted"):
+                return self._error(410, "This issue was deleted")
             if len(rest) == 2:
                 return self._json(self._issue_json(repo, issue))
+            if rest[2:] == ["comments"] and method == "GET":
+                comments = repo.comments[issue["number"]]
+                return self._paged(request, [self._comment_json(repo, issue["number"], c) for c in comments])
             if rest[2:] == ["labels"] and method == "POST":
                 names = body.get("labels", []) if isinstance(body, dict) else list(body or [])
                 self.writes.append(
@@ -266,9 +407,20 @@ class GitHubServer(StandIn):
                 return self._json(review)
             if rest[2:] == ["reviews"]:
                 return self._paged(request, repo.reviews[number])
+        if len(rest) == 3 and rest[0] == "commits" and method == "GET":
+            pull_number = next((n for n in repo.check_runs if head_sha(n) == rest[1]), None)
+            if pull_number is None:
+                return self._error(404, "Not Found")  # GitHub: "No commit found for SHA"
+            if rest[2] == "check-runs":
+                return self._paged(request, repo.check_runs[pull_number], list_item="check_runs")
+            if rest[2] == "status":
+                return self._json(self._combined_status(repo, pull_number, request))
         return self._error(404, "Not Found")
 
-    def _paged(self, request: web.Request, items: list[Any]) -> web.Response:
+    def _paged(
+        self, request: web.Request, items: list[Any], *, list_item: str | None = None, **envelope: Any
+    ) -> web.Response:
+        """One page of `items`; with `list_item`, wrapped as GitHub wraps search and check-run pages."""
         per_page = max(1, min(int(request.query.get("per_page", 30)), 100))
         page = max(1, int(request.query.get("page", 1)))
         last = max(1, -(-len(items) // per_page))
@@ -277,8 +429,105 @@ class GitHubServer(StandIn):
         if page < last:
             links.append(f'<{self.base_url}{request.path}?{urlencode({**query, "page": page + 1})}>; rel="next"')
             links.append(f'<{self.base_url}{request.path}?{urlencode({**query, "page": last})}>; rel="last"')
+        if page > 1:
+            links.append(f'<{self.base_url}{request.path}?{urlencode({**query, "page": page - 1})}>; rel="prev"')
+            links.append(f'<{self.base_url}{request.path}?{urlencode({**query, "page": 1})}>; rel="first"')
         extra = {"Link": ", ".join(links)} if links else {}
-        return self._json(items[(page - 1) * per_page : page * per_page], extra=extra)
+        chunk = items[(page - 1) * per_page : page * per_page]
+        if list_item is None:
+            return self._json(chunk, extra=extra)
+        return self._json({"total_count": len(items), **envelope, list_item: chunk}, extra=extra)
+
+    def _search_issues(self, request: web.Request, authed: bool) -> web.Response:
+        """GET /search/issues: the qualifiers Synapse uses, every other word matched in title, body or comments."""
+        repos: list[_Repo] = []
+        kinds: set[str] = set()
+        states: set[str] = set()
+        labels: list[str] = []
+        excluded: list[str] = []
+        authors: list[str] = []
+        words: list[str] = []
+        for match in _SEARCH_TOKEN.finditer(request.query.get("q", "")):
+            negated, key, value, quoted, bare = match.groups()
+            if key is None:
+                words.append((quoted if quoted is not None else bare).lower())
+                continue
+            key, value = key.lower(), value.strip('"').lower()
+            if key == "repo":
+                repo = self.repos.get(value)
+                if repo is None or (repo.private and not authed):
+                    return self._json(
+                        {
+                            "message": "Validation Failed",
+                            "errors": [
+                                {"message": _UNSEARCHABLE, "resource": "Search", "field": "q", "code": "invalid"}
+                            ],
+                            "documentation_url": "https://docs.github.com/v3/search/",
+                        },
+                        422,
+                    )
+                repos.append(repo)
+            elif key in ("is", "type") and value in ("issue", "pr", "pull-request"):
+                kinds.add("pr" if value != "issue" else "issue")
+            elif key in ("is", "state") and value in ("open", "closed"):
+                states.add(value)
+            elif key == "label":
+                (excluded if negated else labels).append(value)
+            elif key == "author":
+                authors.append(value)
+            else:
+                words.append(f"{key}:{value}")
+        hits = []
+        for repo in repos or [r for r in self.repos.values() if authed or not r.private]:
+            for issue in sorted(repo.issues.values(), key=lambda i: -i["number"]):
+                kind = "pr" if issue.get("pull_request") else "issue"
+                names = {label["name"].lower() for label in issue["labels"]}
+                text = " ".join(
+                    [issue["title"], issue["body"], *(c["body"] for c in repo.comments[issue["number"]])]
+                ).lower()
+                if (
+                    (not kinds or kind in kinds)
+                    and (not states or issue["state"] in states)
+                    and all(label in names for label in labels)
+                    and not any(label in names for label in excluded)
+                    and (not authors or issue["user"].lower() in authors)
+                    and all(word in text for word in words)
+                ):
+                    hits.append({**self._issue_json(repo, issue), "score": 1.0})
+        return self._paged(request, hits[:1000], list_item="items", incomplete_results=False)
+
+    def _combined_status(self, repo: _Repo, number: int, request: web.Request) -> dict[str, Any]:
+        statuses = repo.statuses[number]
+        states = {s["state"] for s in statuses}
+        if states & {"failure", "error"}:
+            state = "failure"
+        elif not statuses or "pending" in states:
+            state = "pending"
+        else:
+            state = "success"
+        per_page = max(1, min(int(request.query.get("per_page", 100)), 100))
+        return {
+            "state": state,
+            "sha": head_sha(number),
+            "total_count": len(statuses),
+            "statuses": statuses[:per_page],
+            "commit_url": f"{self.base_url}/repos/{repo.full_name}/commits/{head_sha(number)}",
+            "url": f"{self.base_url}/repos/{repo.full_name}/commits/{head_sha(number)}/status",
+        }
+
+    def _comment_json(self, repo: _Repo, number: int, comment: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": comment["id"],
+            "node_id": "IC_x",
+            "body": comment["body"],
+            "user": {"login": comment["user"], "id": 5},
+            "created_at": comment["created_at"],
+            "updated_at": comment["created_at"],
+            "author_association": "CONTRIBUTOR",
+            "url": f"{self.base_url}/repos/{repo.full_name}/issues/comments/{comment['id']}",
+            "html_url": f"https://github.com/{repo.full_name}/issues/{number}#issuecomment-{comment['id']}",
+            "issue_url": f"{self.base_url}/repos/{repo.full_name}/issues/{number}",
+        }
 
     def _issues(self, request: web.Request, repo: _Repo) -> web.Response:
         query = request.query
@@ -316,11 +565,14 @@ class GitHubServer(StandIn):
             "title": issue["title"],
             "body": issue["body"],
             "state": issue["state"],
+            "state_reason": issue["state_reason"],
             "labels": issue["labels"],
+            "assignees": [{"login": login, "id": 6} for login in issue["assignees"]],
             "comments": issue["comments"],
             "user": {"login": issue["user"], "id": 3},
             "created_at": CREATED,
             "updated_at": issue["updated_at"],
+            "closed_at": CREATED if issue["state"] == "closed" else None,
             "url": f"{self.base_url}/repos/{repo.full_name}/issues/{number}",
             "html_url": f"https://github.com/{repo.full_name}/issues/{number}",
             "repository_url": f"{self.base_url}/repos/{repo.full_name}",
@@ -336,19 +588,33 @@ class GitHubServer(StandIn):
     def _pull_json(self, repo: _Repo, issue: dict[str, Any]) -> dict[str, Any]:
         number = issue["number"]
         files = repo.files[number]
+        pull = issue["pull_request"]
         return {
             "id": 200000 + number,
             "node_id": "PR_x",
             "number": number,
             "title": issue["title"],
             "body": issue["body"],
-            "state": "open",
-            "draft": False,
+            "state": issue["state"],
+            "draft": pull["draft"],
+            "merged": pull["merged"],
+            "merged_at": CREATED if pull["merged"] else None,
+            "mergeable": pull["mergeable"],
+            "mergeable_state": {True: "clean", False: "dirty", None: "unknown"}[pull["mergeable"]],
+            "labels": issue["labels"],
+            "requested_reviewers": [{"login": login, "id": 7} for login in pull["requested_reviewers"]],
+            "requested_teams": [],
+            "commits": 1,
+            "comments": issue["comments"],
             "user": {"login": issue["user"], "id": 3},
             "url": f"{self.base_url}/repos/{repo.full_name}/pulls/{number}",
             "html_url": f"https://github.com/{repo.full_name}/pull/{number}",
-            "head": {"sha": f"{number:040d}", "ref": f"feature-{number}"},
-            "base": {"ref": "main", "sha": "0" * 40},
+            "head": {
+                "sha": head_sha(number),
+                "ref": f"feature-{number}",
+                "label": f"{repo.full_name}:feature-{number}",
+            },
+            "base": {"ref": pull["base"], "sha": "0" * 40, "label": f"{repo.full_name}:{pull['base']}"},
             "changed_files": len(files),
             "additions": sum(f.additions for f in files),
             "deletions": sum(f.deletions for f in files),

@@ -34,10 +34,16 @@ class Reply:
     message: str = ""
     delay_s: float = 0.0
     then: Reply | None = None
+    piece_delay_s: float = 0.0  # when streamed: the pause between pieces of text (a model writing slowly)
 
     @classmethod
     def text(cls, content: str) -> Reply:
         return cls("text", content=content)
+
+    @classmethod
+    def slowly(cls, content: str, piece_delay_s: float) -> Reply:
+        """Text that, when streamed, arrives in 16-character pieces `piece_delay_s` apart."""
+        return cls("text", content=content, piece_delay_s=piece_delay_s)
 
     @classmethod
     def json_content(cls, data: Any) -> Reply:
@@ -89,6 +95,9 @@ class OpenAIServer(StandIn):
     api_key: str = "sk-sandbox-key"
     known_models: set[str] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
+    peak_in_flight: int = 0  # most requests answered at the same time (are calls made side by side?)
+    _in_flight: int = 0
+    first_tokens: list[float] = field(default_factory=list)  # time.time() when each streamed answer's text began
     _script: list[Reply] = field(default_factory=list)
     _responder: Responder = _default_responder
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -159,14 +168,22 @@ class OpenAIServer(StandIn):
         if self.known_models is not None and model not in self.known_models:
             return _error(404, f"The model `{model}` does not exist", "invalid_request_error", "model_not_found")
         reply = self._next(body)
-        while reply.kind == "delay":
-            await asyncio.sleep(reply.delay_s)
-            assert reply.then is not None
-            reply = reply.then
+        self._in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            while reply.kind == "delay":
+                await asyncio.sleep(reply.delay_s)
+                assert reply.then is not None
+                reply = reply.then
+        finally:
+            self._in_flight -= 1
         if reply.kind == "error":
             return _status_error(reply)
         if body.get("stream"):
             return await self._stream(request, body, reply)
+        if reply.piece_delay_s and reply.content:  # not streamed: the whole answer arrives once written
+            self.first_tokens.append(time.time())
+            await asyncio.sleep(reply.piece_delay_s * len(_pieces(reply.content, 16)))
         return web.json_response(self._completion(body, reply))
 
     def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
@@ -210,8 +227,12 @@ class OpenAIServer(StandIn):
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
         await send({"role": "assistant", "content": ""})
-        for piece in _pieces(reply.content or "", 16):
+        for index, piece in enumerate(_pieces(reply.content or "", 16)):
             await send({"content": piece})
+            if index == 0:
+                self.first_tokens.append(time.time())
+            if reply.piece_delay_s:
+                await asyncio.sleep(reply.piece_delay_s)
         for index, (name, arguments) in enumerate(reply.tool_calls):
             await send(
                 {

@@ -1,13 +1,17 @@
-"""Thread memory: the recent turns of a Slack thread, so follow-ups ("now only the bugs") carry context.
+"""Thread memory: the earlier exchanges of a Slack thread, kept as the model saw them, so follow-ups carry context.
 
-A Redis list per thread, newest last, trimmed to a fixed number of turns, each turn truncated, with a TTL
-refreshed on every write. Bounded in size whatever people send.
+An exchange is the chat messages of one request: the person's question, the assistant's tool calls, the tool
+results (trimmed) and the answer. Keeping the real tool calls and results — never prose such as "[I ran …]" —
+means a model cannot learn to imitate a tool run it never made. A Redis list per thread, newest last, trimmed to
+SYNAPSE_MEMORY_TURNS exchanges, each message's text bounded, with a TTL refreshed on every write. A reader gets
+whole exchanges only, so a tool result never arrives without the call it answers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import redis
 from pydantic import BaseModel, ValidationError
@@ -16,12 +20,19 @@ from synapse_bot.store.keys import Keys
 
 log = logging.getLogger(__name__)
 
+Message = dict[str, Any]
 
-class Turn(BaseModel):
-    role: str  # "user" or "assistant"
-    text: str
-    tool: str | None = None
-    args: dict[str, object] | None = None
+
+class Exchange(BaseModel):
+    messages: list[Message]
+
+
+def _clip(message: Message, max_chars: int) -> Message:
+    clipped = dict(message)
+    content = clipped.get("content")
+    if isinstance(content, str) and len(content) > max_chars:
+        clipped["content"] = content[:max_chars] + " …[trimmed]"
+    return clipped
 
 
 class ThreadMemory:
@@ -41,36 +52,34 @@ class ThreadMemory:
         self.ttl_seconds = ttl_seconds
 
     def _key(self, team_id: str, channel_id: str, thread_ts: str) -> str:
-        return self._keys.key(team_id, "memory", channel_id, thread_ts)
+        return self._keys.key(team_id, "conversation", channel_id, thread_ts)
 
-    def recall(self, team_id: str, channel_id: str, thread_ts: str | None) -> list[Turn]:
-        """The thread's recent turns, oldest first; empty when Redis is unavailable (memory fails soft)."""
-        if not thread_ts:
+    def recall(self, team_id: str, channel_id: str, thread_ts: str | None) -> list[Message]:
+        """The thread's earlier exchanges as chat messages, oldest first; empty when Redis is unavailable."""
+        if not thread_ts or self.max_turns == 0:
             return []
         try:
             raw = self._client.lrange(self._key(team_id, channel_id, thread_ts), 0, -1)
         except (redis.RedisError, OSError):
             log.warning("thread memory unavailable")
             return []
-        turns = []
+        messages: list[Message] = []
         for item in raw:
             try:
-                turns.append(Turn.model_validate_json(item))
+                messages.extend(Exchange.model_validate_json(item).messages)
             except ValidationError:
                 continue
-        return turns
+        return messages
 
-    def remember(self, team_id: str, channel_id: str, thread_ts: str | None, *turns: Turn) -> None:
-        if not thread_ts or not turns:
+    def remember(self, team_id: str, channel_id: str, thread_ts: str | None, messages: list[Message]) -> None:
+        """Keep one exchange (fails soft: a reply matters more than its memory)."""
+        if not thread_ts or not messages or self.max_turns == 0:
             return
         key = self._key(team_id, channel_id, thread_ts)
-        payloads = []
-        for turn in turns:
-            clipped = turn.model_copy(update={"text": turn.text[: self.max_chars]})
-            payloads.append(json.dumps(clipped.model_dump(exclude_none=True), ensure_ascii=False, default=str))
+        exchange = Exchange(messages=[_clip(m, self.max_chars) for m in messages])
         try:
             pipe = self._client.pipeline(transaction=True)
-            pipe.rpush(key, *payloads)
+            pipe.rpush(key, json.dumps(exchange.model_dump(), ensure_ascii=False, default=str))
             pipe.ltrim(key, -self.max_turns, -1)
             pipe.expire(key, self.ttl_seconds)
             pipe.execute()

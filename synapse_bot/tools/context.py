@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 from slack_sdk import WebClient
@@ -32,12 +34,17 @@ class ToolServices:
     redis: redis.Redis | None = None
     keys: Keys = field(default_factory=lambda: Keys("synapse"))
     bot_user_id: str | None = None
+    workspace_url: str = ""  # https://<team>.slack.com/ from auth.test: message links are built from it
     summaries: SummaryCache | None = None
     monitors: MonitorStore | None = None
     github: GitHubClient | None = None
     pending: PendingWrites | None = None
     writers: GitHubWriters | None = None  # who may confirm GitHub writes; None: nobody
     secrets: tuple[str, ...] = ()  # configured secret values: scrubbed from Slack text before it is used or stored
+
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -53,6 +60,21 @@ class ToolContext:
     @property
     def offline(self) -> bool:
         return self.llm is None
+
+    def side_by_side(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """Run `work` over `items` on up to SYNAPSE_SUMMARY_PARALLEL_CALLS threads (model calls that do not depend
+        on each other); results in order, each thread's spans nested where the work was handed out."""
+        workers = min(self.settings.summary_parallel_calls, len(items))
+        if workers <= 1:
+            return [work(item) for item in items]
+        parent = self.trace.current()
+
+        def run(item: T) -> R:
+            with self.trace.adopted(parent):
+                return work(item)
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synapse-map") as pool:
+            return list(pool.map(run, items))
 
     def complete(
         self,

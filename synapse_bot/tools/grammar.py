@@ -39,11 +39,15 @@ class Grammar:
     `verbs` are regular-expression alternatives that start one of its commands ("summari[sz]e", "triage"); the
     compound-command splitter splits "…and triage acme/widgets" only before a registered verb. `parse` turns one
     command into calls, or a FastPathError for a recognised but incomplete command, or None when it is not this
-    tool's.
+    tool's. `words` matches the rest of what its commands say (besides channels, links, repositories, numbers and
+    quoted phrases): a command that says more than that ("summarize what bob said about the migration") is not
+    parsed completely, and with a model configured it goes to the model instead.
     """
 
     verbs: tuple[str, ...]
     parse: Parser
+    words: str = ""  # regex of everything else its commands may say; leftover words mean "more than a command"
+    exact: bool = False  # the parser itself accepts only whole commands (full matches): what it parses is complete
 
 
 REPO_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"  # owner/name, for argument models

@@ -56,5 +56,9 @@ TOOL = Tool(
     args_model=HelpArgs,
     handler=_help,
     examples=("help",),
-    grammar=Grammar(verbs=(), parse=_parse),  # no verbs: "…and help" never splits off a second command
+    grammar=Grammar(
+        verbs=(),
+        parse=_parse,
+        words=r"^\s*(?:help|usage|commands|what can you do)\b(?:\s+(?:with|on|about|for))?(?:\s+\w+)?\s*$",
+    ),  # no verbs: "…and help" never splits off a second command
 )

@@ -270,7 +270,12 @@ TOOL = Tool(
     args_model=MonitorChannelArgs,
     handler=_monitor,
     examples=("monitor slack channel #alerts for keywords: error, critical, down",),
-    grammar=Grammar(verbs=("monitor", "watch"), parse=_parse_monitor),
+    grammar=Grammar(
+        verbs=("monitor", "watch"),
+        parse=_parse_monitor,
+        words=r"\b(?:for\s+)?(?:keywords?|words?|phrases?|terms?)\b.*$|\bfor\b.*$|\b(?:monitor(?:ing)?|watch|slack|channel|"
+        r"(?:alert|notify|post|send)\w*|alerts?|in|to)\b",
+    ),
 )
 
 LIST_TOOL = Tool(
@@ -280,7 +285,9 @@ LIST_TOOL = Tool(
     args_model=ListMonitorsArgs,
     handler=_list,
     examples=("list monitors",),
-    grammar=Grammar(verbs=("list",), parse=_parse_list),
+    grammar=Grammar(
+        verbs=("list",), parse=_parse_list, words=r"\b(?:list|show|all|my|the|active|monitors?|in|of|for)\b"
+    ),
 )
 
 STOP_TOOL = Tool(
@@ -290,6 +297,10 @@ STOP_TOOL = Tool(
     args_model=StopMonitorArgs,
     handler=_stop,
     examples=("stop monitoring #alerts",),
-    grammar=Grammar(verbs=("stop",), parse=_parse_stop),
+    grammar=Grammar(
+        verbs=("stop",),
+        parse=_parse_stop,
+        words=r"\b(?:stop|cancel|remove|delete|disable|unmonitor|monitoring|monitors?|watching|in|of|all|my|the)\b",
+    ),
     actions={STOP_MONITOR_ACTION: _stop_clicked},
 )

@@ -284,8 +284,9 @@ def _engine(ctx: ToolContext) -> SummaryEngine:
             max_output_tokens=settings.summary_output_tokens,
         ),
         ctx.llm.counter,
-        call_budget=settings.summary_call_tokens,
+        call_budget=settings.summary_call_budget(ctx.llm.context_tokens),
         output_tokens=settings.summary_output_tokens,
+        map_calls=ctx.side_by_side,
     )
 
 
@@ -356,6 +357,13 @@ _REFRESH = re.compile(r"[\s,(]*\b(?:refresh|rebuild|again|fresh)\b\)?$", re.I)
 _WINDOW_WORD = re.compile(r"^(?:since|from|over|during|for the|in the)\b", re.I)
 
 
+_WORDS = (
+    r"\b(?:recap|summari[sz]e|summary|of|for|the|this|channel|here|since|from|until|till|to|over|in|during|on|last|"
+    r"past|now|ago|an?|one|today|yesterday|morning|week|month|minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|"
+    r"(?:mon|tue|wed|thu|fri|sat|sun)\w*|refresh|rebuild|again|fresh)\b"
+)
+
+
 def _parse(text: str, lower: str) -> RouteResult:
     """`recap #incidents since yesterday`, `recap this channel`, `recap since monday`; `summarize #x since …`.
 
@@ -410,5 +418,5 @@ TOOL = Tool(
     args_model=RecapChannelArgs,
     handler=_recap,
     examples=("recap #incidents since yesterday", "recap this channel since monday"),
-    grammar=Grammar(verbs=("recap",), parse=_parse),
+    grammar=Grammar(verbs=("recap",), parse=_parse, words=_WORDS),
 )

@@ -7,15 +7,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from synapse_bot.llm.schemas import function_parameters
-from synapse_bot.tools import help as help_tool
 from synapse_bot.tools import (
+    get_issue,
+    get_pull_request,
     monitor_channel,
     recap_channel,
     review_pull_request,
+    search_issues,
     search_thread,
     summarize_thread,
     triage_issues,
 )
+from synapse_bot.tools import help as help_tool
 from synapse_bot.tools.base import ActionHandler, Tool
 
 
@@ -76,6 +79,9 @@ def default_registry() -> ToolRegistry:
             monitor_channel.STOP_TOOL,
             triage_issues.TOOL,
             review_pull_request.TOOL,
+            get_issue.TOOL,
+            search_issues.TOOL,
+            get_pull_request.TOOL,
             help_tool.TOOL,
         ]
     )

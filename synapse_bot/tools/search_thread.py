@@ -7,15 +7,14 @@ cite it. Output is bounded (at most MAX_LIMIT messages, each clipped). No model 
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import ClassVar
 
 from pydantic import Field
 
+from synapse_bot.context.retrieval import rank
 from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
 from synapse_bot.request import RequestKind
 from synapse_bot.summaries.slack_text import mentioned_users
@@ -55,34 +54,6 @@ class SearchThreadArgs(ToolArgs):
 
 def _fail(text: str) -> ToolResult:
     return ToolResult(text=text, ok=False)
-
-
-# Ranking -------------------------------------------------------------------------------------------------
-
-_WORD = re.compile(r"[\w][\w'.-]*\w|\w", re.UNICODE)
-
-
-def _terms(text: str) -> list[str]:
-    return _WORD.findall(text.lower())  # common words weigh little: IDF
-
-
-def rank(query: str, texts: list[str], top_k: int) -> list[int]:
-    """Indices of the texts that share words with `query`, best first (IDF-weighted overlap, ties by position).
-
-    A minimal stand-in with the signature of `synapse_bot.context.retrieval.rank` (BM25): switch to that once it
-    is merged.
-    """
-    wanted = set(_terms(query))
-    if not wanted:
-        return []
-    documents = [Counter(_terms(text)) for text in texts]
-    frequency = Counter(term for doc in documents for term in wanted & doc.keys())
-    scores = []
-    for index, doc in enumerate(documents):
-        score = sum(math.log(1 + len(texts) / frequency[t]) * (1 + math.log(doc[t])) for t in wanted & doc.keys())
-        if score > 0:
-            scores.append((-score, index))
-    return [index for _, index in sorted(scores)[:top_k]]
 
 
 # Selection (pure) ------------------------------------------------------------------------------------------
@@ -227,5 +198,6 @@ TOOL = Tool(
     args_model=SearchThreadArgs,
     handler=_search,
     examples=("search this thread for migration",),
-    grammar=Grammar(verbs=("search",), parse=_parse),
+    # The query is free text: unquoted, it is "more than a command", so with a model the model words the search.
+    grammar=Grammar(verbs=("search",), parse=_parse, words=r"\b(?:search|find|in|this|thread|for)\b"),
 )

@@ -190,8 +190,9 @@ def _engine(ctx: ToolContext) -> SummaryEngine:
             msgs, purpose, response_format=summary_response_format(), max_output_tokens=settings.summary_output_tokens
         ),
         ctx.llm.counter,
-        call_budget=settings.summary_call_tokens,
+        call_budget=settings.summary_call_budget(ctx.llm.context_tokens),
         output_tokens=settings.summary_output_tokens,
+        map_calls=ctx.side_by_side,
     )
 
 
@@ -246,5 +247,10 @@ TOOL = Tool(
     args_model=SummarizeThreadArgs,
     handler=_summarize,
     examples=("summarize this thread", "summarize slack thread in #general with timestamp 1712345678.123456"),
-    grammar=Grammar(verbs=("summari[sz]e",), parse=_parse),
+    grammar=Grammar(
+        verbs=("summari[sz]e",),
+        parse=_parse,
+        words=r"\b(?:summari[sz]e|summary|tl;?dr|recap|of|this|the|that|slack|thread|conversation|discussion|channel|"
+        r"in|with|at|from|timestamp|ts|message|refresh|rebuild|again|fresh|it|here)\b",
+    ),
 )

@@ -205,6 +205,11 @@ TOOL = Tool(
     args_model=TriageIssuesArgs,
     handler=_triage,
     examples=("triage github issues in acme/widgets", "triage acme/widgets unlabelled limit 10"),
-    grammar=Grammar(verbs=("triage",), parse=_parse),
+    grammar=Grammar(
+        verbs=("triage",),
+        parse=_parse,
+        words=r"\blabel(?:led|ed)?\s*[:=]?\s*\S+|\b(?:triage|the|github|open|issues?|in|of|for|on|repo|repository|"
+        r"unlabell?ed|without|no|labels?|only|limit|top|first|max|since)\b",
+    ),
     actions={APPLY_LABELS_ACTION: _apply_labels},
 )

@@ -6,6 +6,7 @@ a finished RequestTrace into an MLflow trace on its own thread.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,7 +49,14 @@ class RequestTrace:
 
     root: SpanRecord
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
-    _open: list[SpanRecord] = field(default_factory=list, repr=False)
+    # Open spans per thread: work a request fans out to several threads (a long thread's summary chunks) nests
+    # each thread's spans under the span it was started from, never under another thread's.
+    _stacks: dict[int, list[SpanRecord]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def _open(self) -> list[SpanRecord]:
+        return self._stacks.setdefault(threading.get_ident(), [])
 
     @classmethod
     def start(cls, kind: str, **attributes: AttrValue) -> RequestTrace:
@@ -60,7 +68,8 @@ class RequestTrace:
     ) -> Iterator[SpanRecord]:
         """A child of `parent`, by default of the innermost span still open (so a tool's model calls nest in it)."""
         record = SpanRecord(name=name, span_type=span_type, attributes=dict(attributes))
-        (parent or (self._open[-1] if self._open else self.root)).children.append(record)
+        with self._lock:
+            (parent or (self._open[-1] if self._open else self.root)).children.append(record)
         self._open.append(record)
         try:
             yield record
@@ -71,6 +80,17 @@ class RequestTrace:
             record.finish(record.status, record.error)
         finally:
             self._open.remove(record)
+
+    @contextmanager
+    def adopted(self, parent: SpanRecord) -> Iterator[None]:
+        """In another thread: spans opened inside nest under `parent` (the span the work was handed out from)."""
+        stack = self._open
+        saved = list(stack)
+        stack[:] = [parent]
+        try:
+            yield
+        finally:
+            stack[:] = saved
 
     def current(self) -> SpanRecord:
         """The innermost open span (the running tool's, inside a tool), else the root."""

@@ -8,6 +8,7 @@ stand-in (`synapse_bot/sandbox/openai_server.py`) plays the same part for the re
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ class ScriptedModel:
     model: str = "gpt-4o-mini"
     counter: TokenCounter = field(default_factory=lambda: TokenCounter("gpt-4o-mini"))
     requests: list[dict[str, Any]] = field(default_factory=list)
+    context_tokens: int = 128_000
 
     def chat(
         self,
@@ -45,6 +47,7 @@ class ScriptedModel:
         tools: list[dict[str, Any]] | None = None,
         response_format: dict[str, Any] | None = None,
         max_output_tokens: int | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> ChatResult:
         self.requests.append({"messages": [dict(m) for m in messages], "purpose": purpose, "tools": tools})
         if not self.script:
@@ -54,4 +57,7 @@ class ScriptedModel:
             budget.charge(CallRecord(self.model, 0, 0, 1.0, purpose, ok=False, error=reply.kind))
             raise reply
         budget.charge(CallRecord(self.model, reply.prompt_tokens, reply.completion_tokens, 1.0, purpose))
+        if on_text is not None and reply.content:
+            for start in range(0, len(reply.content), 8):
+                on_text(reply.content[start : start + 8])
         return reply

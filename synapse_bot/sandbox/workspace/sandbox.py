@@ -49,6 +49,7 @@ class SlackSandbox:
         self.ephemerals: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []
+        self.stream_log: list[tuple[str, str, str, float]] = []  # (start|append|stop, ts, text, time.time())
         self.reaction_log: list[tuple[str, str, str, str]] = []
         self.response_url_posts: list[dict[str, Any]] = []
         self._rate_limits: dict[str, list[float]] = {}
@@ -442,8 +443,8 @@ class SlackSandbox:
             found = []
             for channel in channels:
                 for message in channel.messages.values():
-                    if message.get("bot_id") != self.workspace.bot_id:
-                        continue
+                    if message.get("bot_id") != self.workspace.bot_id or message.get("streaming"):
+                        continue  # a message still being streamed is not finished
                     if thread_ts and message.get("thread_ts") != thread_ts:
                         continue
                     if channel_id and not thread_ts and message.get("thread_ts") not in (None, message["ts"]):
@@ -460,6 +461,14 @@ class SlackSandbox:
                     for m in c.messages.values()
                     if m.get("bot_id") == self.workspace.bot_id
                 ),
+                key=lambda m: float(m["ts"]),
+            )
+
+    def all_messages(self) -> list[dict[str, Any]]:
+        """Every message in every conversation (channels, threads, DMs), oldest first, each with its `channel`."""
+        with self.workspace.lock:
+            return sorted(
+                ({**m, "channel": c.id} for c in self.workspace.channels.values() for m in c.messages.values()),
                 key=lambda m: float(m["ts"]),
             )
 

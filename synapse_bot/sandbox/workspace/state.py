@@ -86,15 +86,18 @@ class Workspace:
         self.channels: dict[str, Channel] = {}
         self.user_groups: dict[str, list[str]] = {}
         self._ids = itertools.count(1)
-        self._ts_base = int(time.time()) - 86400
-        self._ts_counter = itertools.count(1)
+        self._last_ts_us = 0
+        self._ts_lock = threading.Lock()
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}0{next(self._ids):07d}"
 
     def next_ts(self) -> str:
-        n = next(self._ts_counter) * 100  # 100 µs apart, strictly increasing
-        return f"{self._ts_base + n // 1_000_000}.{n % 1_000_000:06d}"
+        """Now, as Slack stamps a message (so dates read as today), kept strictly increasing, >= 100 µs apart."""
+        with self._ts_lock:
+            self._last_ts_us = max(time.time_ns() // 1000, self._last_ts_us + 100)
+            micros = self._last_ts_us
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def channel(self, channel_id: str) -> Channel | None:
         return self.channels.get(channel_id)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 Handler = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]] | dict[str, Any]]
 MAX_TEXT = 40_000
 MAX_BLOCKS = 50
-JSON_FIELDS = ("blocks", "attachments", "view", "users", "metadata")
+JSON_FIELDS = ("blocks", "attachments", "view", "users", "metadata", "chunks")
 
 
 @dataclass
@@ -222,6 +222,8 @@ class WebApi:
         message["text"] = str(params.get("text") or message.get("text", ""))
         if "blocks" in params:
             message["blocks"] = params["blocks"]
+        if isinstance(params.get("metadata"), dict):
+            message["metadata"] = params["metadata"]
         message["edited"] = {"user": self.ws.bot_user_id, "ts": self.ws.next_ts()}
         return {"channel": channel.id, "ts": message["ts"], "text": message["text"]}
 
@@ -409,16 +411,27 @@ class WebApi:
 
     def start_stream(self, params: dict[str, Any], token: str) -> dict[str, Any]:
         channel = self._channel(params, need_member=True)
+        if not params.get("thread_ts"):
+            raise SlackApiFailure("invalid_arguments", errors=["thread_ts is required"])
+        if not channel.is_im and not (params.get("recipient_team_id") and params.get("recipient_user_id")):
+            raise SlackApiFailure(
+                "missing_recipient_team_id" if not params.get("recipient_team_id") else "missing_recipient_user_id"
+            )
         message = self.ws.add_message(
             channel,
             {
                 "user": self.ws.bot_user_id,
                 "bot_id": self.ws.bot_id,
-                "text": str(params.get("markdown_text") or ""),
-                "thread_ts": params.get("thread_ts"),
+                "app_id": self.sb.app_id,
+                "text": _stream_text(params),
+                "thread_ts": channel.messages[str(params["thread_ts"])].get("thread_ts", params["thread_ts"])
+                if str(params["thread_ts"]) in channel.messages
+                else params["thread_ts"],
+                "team": self.ws.team_id,
                 "streaming": True,
             },
         )
+        self.sb.stream_log.append(("start", message["ts"], message["text"], time.time()))
         return {"channel": channel.id, "ts": message["ts"]}
 
     def append_stream(self, params: dict[str, Any], token: str) -> dict[str, Any]:
@@ -426,7 +439,9 @@ class WebApi:
         message = channel.messages.get(str(params.get("ts", "")))
         if message is None or not message.get("streaming"):
             raise SlackApiFailure("message_not_in_streaming_state")
-        message["text"] += str(params.get("markdown_text") or "")
+        piece = _stream_text(params)
+        message["text"] += piece
+        self.sb.stream_log.append(("append", message["ts"], piece, time.time()))
         return {"channel": channel.id, "ts": message["ts"]}
 
     def stop_stream(self, params: dict[str, Any], token: str) -> dict[str, Any]:
@@ -434,8 +449,21 @@ class WebApi:
         message = channel.messages.get(str(params.get("ts", "")))
         if message is None or not message.get("streaming"):
             raise SlackApiFailure("message_not_in_streaming_state")
-        message["text"] += str(params.get("markdown_text") or "")
+        piece = _stream_text(params)
+        message["text"] += piece
         if params.get("blocks"):
             message["blocks"] = params["blocks"]
+        if isinstance(params.get("metadata"), dict):
+            message["metadata"] = params["metadata"]
         message.pop("streaming", None)
+        self.sb.stream_log.append(("stop", message["ts"], piece, time.time()))
         return {"channel": channel.id, "ts": message["ts"], "message": dict(message)}
+
+
+def _stream_text(params: dict[str, Any]) -> str:
+    """The text a streaming call carries: `markdown_text`, and/or `chunks` of type markdown_text."""
+    text = str(params.get("markdown_text") or "")
+    for chunk in params.get("chunks") or []:
+        if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
+            text += str(chunk.get("text") or "")
+    return text

@@ -1,0 +1,67 @@
+"""The thread a question was asked in, as the model will see it: read from Slack, cut to the context budget.
+
+Only for questions asked inside a thread (a reply, a DM thread, a follow-up): a mention at a channel's top level
+has no thread to read. The thread is read once (one `conversations.replies` page for up to 1,000 messages); a
+cached summary of it is used for the older part when there is one, never made for this.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from synapse_bot.context.excerpt import CountTokens, Excerpt, ThreadMessage, thread_excerpt
+from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
+from synapse_bot.request import RequestKind, SlackRequest
+from synapse_bot.summaries.model import ThreadSummary
+from synapse_bot.summaries.slack_text import mentioned_users
+from synapse_bot.summaries.transcript import build_lines
+from synapse_bot.tools.context import ToolServices
+
+log = logging.getLogger(__name__)
+
+
+def in_a_thread(request: SlackRequest) -> bool:
+    return bool(request.thread_ts) and request.kind is RequestKind.MENTION and request.thread_ts != request.message_ts
+
+
+def permalink(workspace_url: str, channel: str, ts: str, thread_ts: str) -> str:
+    """A message's link, built as Slack builds it (no API call per message)."""
+    link = f"{workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+    return link if ts == thread_ts else f"{link}?thread_ts={thread_ts}&cid={channel}"
+
+
+def summary_text(summary: ThreadSummary) -> str:
+    parts = [summary.tldr, *[f"- {p}" for p in summary.key_points]]
+    parts += [f"- decided: {d}" for d in summary.decisions]
+    parts += [f"- to do: {a.task}" + (f" ({a.owner})" if a.owner else "") for a in summary.action_items]
+    parts += [f"- open: {q}" for q in summary.open_questions]
+    return "\n".join(parts)
+
+
+def read_thread_excerpt(
+    request: SlackRequest, services: ToolServices, question: str, budget: int, count: CountTokens
+) -> Excerpt | None:
+    """The excerpt of the request's thread for `question`; None outside a thread or when Slack refuses the read."""
+    if not in_a_thread(request) or services.slack is None or not request.thread_ts:
+        return None
+    channel, thread_ts = request.channel_id, request.thread_ts
+    reader = SlackReader(services.slack, services.redis, services.keys, request.team_id, services.secrets)
+    try:
+        messages = [m for m in reader.replies(channel, thread_ts) if str(m.get("ts")) != request.message_ts]
+        people = {str(m.get("user", "")) for m in messages}
+        for message in messages:
+            people |= mentioned_users(str(message.get("text", "")))
+        names = reader.user_names(people)
+    except SlackReadError as exc:
+        log.info("thread not readable for context", extra={"error": str(exc)[:200]})
+        return None
+    position = {str(m.get("ts")): index + 1 for index, m in enumerate(messages)}
+    lines = build_lines(messages, names, bot_user_id=services.bot_user_id)
+    url = services.workspace_url
+    thread = [
+        ThreadMessage(f"m{position[line.ts]}", line, permalink(url, channel, line.ts, thread_ts) if url else None)
+        for line in lines
+    ]
+    cached = services.summaries.get(request.team_id, channel, thread_ts) if services.summaries else None
+    summary = summary_text(cached.summary) if cached and not cached.offline else None
+    return thread_excerpt(thread, question, budget, count, where=f"Slack channel {channel}", summary=summary)

@@ -1,0 +1,87 @@
+"""`synapse-bot shell`: people, channels, threads and plain messages in a local workspace with the real bot, so a
+monitor fires on someone else's plain message and a thread of plain messages can be summarized."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from synapse_bot.shell import (
+    GoTo,
+    Help,
+    Quit,
+    Say,
+    Slash,
+    SpeakAs,
+    ToggleThread,
+    Unknown,
+    parse_line,
+    run_shell,
+    slack_markup,
+)
+
+
+def test_parse_line() -> None:
+    assert parse_line("  ") is None
+    assert parse_line("@synapse help") == Say("@synapse help")
+    assert parse_line("/as @Bob") == SpeakAs("bob")
+    assert parse_line("/in #alerts") == GoTo("alerts")
+    assert parse_line("/thread") == ToggleThread()
+    assert parse_line("/synapse list monitors") == Slash("list monitors")
+    assert parse_line("/help") == Help()
+    assert parse_line("exit") == Quit() and parse_line("/quit") == Quit()
+    assert parse_line("/as") == Unknown("/as") and parse_line("/frobnicate x") == Unknown("/frobnicate x")
+
+
+def test_slack_markup_is_what_slacks_composer_sends() -> None:
+    people = {"synapse": "UBOT", "bob": "U2"}
+    channels = {"alerts": "C9"}
+    assert slack_markup("@synapse watch #alerts for <b> & @bob, not #5 or @carol", people, channels) == (
+        "<@UBOT> watch <#C9|alerts> for &lt;b&gt; &amp; <@U2>, not #5 or @carol"
+    )
+    assert slack_markup("review acme/widgets#5 mail a@b.c", people, channels) == "review acme/widgets#5 mail a@b.c"
+    assert slack_markup("@Synapse in #Alerts", people, channels) == "<@UBOT> in <#C9|alerts>"
+
+
+def test_a_monitor_fires_on_bobs_plain_message_and_a_thread_of_plain_messages_is_summarized(tmp_path: Path) -> None:
+    typed = "\n".join(
+        [
+            '@synapse monitor slack channel #alerts for keywords: error, critical, "disk full"',
+            "/as bob",
+            "/in #alerts",
+            "the disk full alarm fired on db-2",
+            "/in #general",
+            "Release 2.3 is blocked on the flaky auth test. Ideas?",
+            "/thread",
+            "I think it's the token refresh race again.",
+            "/as alice",
+            "Agreed, we'll go with disabling the cache warmup for now.",
+            "@synapse summarize this thread",
+            "/thread",
+            "/synapse list monitors",
+            "/help",
+            "/quit",
+            "@synapse this line comes after /quit and is never sent",
+        ]
+    )
+    out = io.StringIO()
+    assert run_shell(stdin=io.StringIO(typed + "\n"), out=out, data_dir=tmp_path / "shell") == 0
+    printed = out.getvalue()
+
+    assert "Watching #alerts for disk full, error, critical" in printed
+    # bob's plain message in #alerts, and the alert in alice's DM
+    assert "  bob: the disk full alarm fired on db-2" in printed
+    assert "[DM @alice] synapse: 🔔 disk full in #alerts from @bob:" in printed
+    # the plain messages went into one thread, and the summary covers them
+    assert "(in the thread of: 'Release 2.3 is blocked on the flaky auth test. Ideas?')" in printed
+    assert "    ↳ bob: I think it's the token refresh race again." in printed
+    summary = printed[printed.index("↳ synapse: Thread summary") :]
+    assert "token refresh race" in summary and "disabling the cache warmup" in summary
+    assert "Covers 3 messages" in summary
+    # the slash command still works, outside the thread
+    assert "synapse: @alice asked /synapse list monitors" in printed and "1 active monitor" in printed
+    # /help lists the shell's commands; nothing after /quit was sent
+    for command in ("/as <person>", "/in #<channel>", "/thread", "/synapse <text>", "/help", "/quit"):
+        assert command in printed
+    assert "never sent" not in printed
+    assert "**" not in printed and "](" not in printed
