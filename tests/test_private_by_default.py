@@ -145,8 +145,9 @@ def _repeats_everything_it_was_told(body: dict[str, Any]) -> Reply:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="thread memory keeps the privately delivered answer without its sources, so a follow-up by someone else "
-    "in the destination thread can repeat it publicly; memory turns must carry sources (store/memory.py rewrite)",
+    reason="thread memory keeps the tool results of a privately delivered answer without their sources, so a "
+    "follow-up by someone else in the destination thread can repeat them publicly; remembered messages must carry "
+    "their sources into DispatchOutcome.sources (store/memory.py, dispatcher)",
 )
 def test_a_follow_up_in_the_destination_thread_does_not_repeat_a_private_answer_publicly(
     model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
