@@ -31,6 +31,7 @@ from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.health import HealthServer
 from synapse_bot.integrations.github import GitHubClient
 from synapse_bot.integrations.slack import SlackReplier
+from synapse_bot.integrations.slack_audience import ConversationAudience
 from synapse_bot.jobs.actions import ActionJob
 from synapse_bot.jobs.alerts import DigestSweeper, KeywordAlerter
 from synapse_bot.jobs.answer import AnswerJob
@@ -244,11 +245,16 @@ class Runtime:
             services=self.services,
             access=ToolAccess(AccessRules.parse(settings.access_rules), settings.admin_ids, groups),
         )
+        audience = ConversationAudience(client, self.redis, keys, self.bot_user_id)
         self.alerts = KeywordAlerter(
-            self.monitors, client, interval_s=settings.monitor_alert_interval_seconds, bot_user_id=self.bot_user_id
+            self.monitors,
+            client,
+            interval_s=settings.monitor_alert_interval_seconds,
+            bot_user_id=self.bot_user_id,
+            audience=audience,
         )
         replier = SlackReplier(client, secrets=settings.secrets())
-        poster = ReplyPoster(replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds))
+        poster = ReplyPoster(replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds), audience)
         activity = ActivityLog(self.redis, keys)
         home = HomePublisher(
             settings,

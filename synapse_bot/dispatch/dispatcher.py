@@ -148,10 +148,21 @@ class Dispatcher:
             links=dict(excerpt.links) if excerpt else {},
         )
         history = self._recall(request)
+        quoted_elsewhere = False
+
+        def run(call: ToolCall) -> ToolOutcome:
+            nonlocal quoted_elsewhere
+            outcome = self.run_tool(call, request, trace, budget)
+            quoted_elsewhere |= any(source != request.channel_id for source in outcome.result.sources)
+            return outcome
+
+        def shown(text: str) -> None:
+            # Once a tool quoted another conversation, the answer waits for the privacy rule (jobs/reply.py).
+            if show is not None and not quoted_elsewhere:
+                show(text)
+
         try:
-            result = self.model_loop.run(
-                context, history, budget, trace, lambda call: self.run_tool(call, request, trace, budget), show
-            )
+            result = self.model_loop.run(context, history, budget, trace, run, shown if show is not None else None)
         except LlmError as exc:
             text = f"{exc.user_message}\n\nExplicit commands still work without the model, e.g. `help`."
             return DispatchOutcome(path="llm", text=text, failed=True)

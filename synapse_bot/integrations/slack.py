@@ -169,6 +169,44 @@ class SlackReplier:
                 return False
         return True
 
+    def reply_privately(
+        self,
+        target: ReplyTarget,
+        markdown: str,
+        buttons: list[dict[str, Any]] | None = None,
+        *,
+        note_here: str = "",
+        note_elsewhere: str = "",
+    ) -> str | None:
+        """Show `markdown` to the requester alone: ephemeral messages in the thread, else a DM.
+
+        `note_here` heads the ephemeral answer, `note_elsewhere` the DM (which must say where it was asked).
+        Returns where it went ("ephemeral" or the DM's channel id), or None if Slack refused both.
+        """
+
+        def payloads(note: str) -> list[dict[str, Any]]:
+            parts = message_payloads(redact(f"{note}\n\n{markdown}" if note else markdown, self._secrets))
+            if buttons and parts:
+                parts[-1]["blocks"] = [*parts[-1]["blocks"], {"type": "actions", "elements": buttons[:25]}]
+            return parts
+
+        try:
+            for payload in payloads(note_here):
+                self._client.chat_postEphemeral(
+                    channel=target.channel_id, user=target.user_id, thread_ts=target.thread_ts, **payload
+                )
+            return "ephemeral"
+        except SlackApiError as exc:
+            log.info("private reply not shown in the channel", extra={"error": exc.response.get("error")})
+        try:
+            channel = str(self._client.conversations_open(users=target.user_id)["channel"]["id"])
+            for payload in payloads(note_elsewhere):
+                self._client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **payload)
+            return channel
+        except SlackApiError as exc:
+            log.warning("private reply not delivered", extra={"error": exc.response.get("error")})
+            return None
+
     def start_working(self, target: ReplyTarget, message_ts: str | None) -> WorkingSign | None:
         """A visible sign that work is under way: 👀 on the request's message, else the thread's status."""
         try:

@@ -20,7 +20,9 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from synapse_bot.integrations.slack_audience import ConversationAudience
 from synapse_bot.monitors.matcher import InvalidKeyword, KeywordMatcher
+from synapse_bot.privacy import Delivery
 from synapse_bot.render.sanitize import clip_neutralized, neutralize_mass_mentions
 from synapse_bot.startup import network_cause
 from synapse_bot.store.connection import OutageReport
@@ -71,9 +73,18 @@ def _by_destination(
 
 
 class KeywordAlerter:
-    def __init__(self, store: MonitorStore, client: WebClient, *, interval_s: int, bot_user_id: str | None) -> None:
+    def __init__(
+        self,
+        store: MonitorStore,
+        client: WebClient,
+        *,
+        interval_s: int,
+        bot_user_id: str | None,
+        audience: ConversationAudience | None = None,
+    ) -> None:
         self.store = store
         self.client = client
+        self.audience = audience  # who reads what: an alert quotes the watched channel (see synapse_bot/privacy.py)
         self.interval_s = interval_s
         self.bot_user_id = bot_user_id
         self._compiled: dict[tuple[str, str], _Compiled] = {}
@@ -153,12 +164,35 @@ class KeywordAlerter:
         except SlackApiError:
             return None
 
+    def _private_destination(self, rule: MonitorRule, text: str) -> tuple[str, str] | None:
+        """Where an alert may go under the privacy rule, and the text to post; None: nowhere (log only).
+
+        The watched channel is the source. An alert channel some of whose readers cannot read it gets nothing; the
+        rule's creator gets the alert by DM with the reason. A creator who can no longer read it gets nothing.
+        """
+        destination = self._destination(rule)
+        if self.audience is None or destination == rule.channel_id:
+            return destination, text
+        verdict = self.audience.verdict(rule.team_id, [rule.channel_id], destination, rule.creator)
+        if verdict.delivery is Delivery.IN_PLACE:
+            return destination, text
+        if verdict.delivery is Delivery.WITHHELD or not rule.alert_channel:
+            log.info("monitor alert withheld", extra={"rule": rule.id, "delivery": verdict.delivery.value})
+            return None
+        dm = str(self.client.conversations_open(users=rule.creator)["channel"]["id"])
+        reason = verdict.reason(f"in <#{rule.alert_channel}>", what="This alert", then="so I sent it to you directly")
+        return dm, f"_{reason}_\n\n{text}"
+
     def _post(self, rule: MonitorRule, text: str) -> None:
         """Every alert and digest leaves through here, neutralised (keywords and snippets are people's text)."""
         text = neutralize_mass_mentions(text)
         try:
+            target = self._private_destination(rule, text)
+            if target is None:
+                return
+            destination, text = target
             self.client.chat_postMessage(
-                channel=self._destination(rule),
+                channel=destination,
                 text=text,
                 unfurl_links=False,
                 blocks=[{"type": "markdown", "text": text}],

@@ -102,11 +102,19 @@ class SlackSandbox:
     # Workspace setup ----------------------------------------------------------------------------------
 
     def add_user(
-        self, name: str, *, real_name: str | None = None, display_name: str | None = None, is_admin: bool = False
+        self,
+        name: str,
+        *,
+        real_name: str | None = None,
+        display_name: str | None = None,
+        is_admin: bool = False,
+        is_guest: bool = False,
     ) -> str:
         with self.workspace.lock:
             user_id = self.workspace.new_id("U")
-            self.workspace.users[user_id] = User(user_id, name, real_name or name, display_name or name, is_admin)
+            self.workspace.users[user_id] = User(
+                user_id, name, real_name or name, display_name or name, is_admin, is_guest=is_guest
+            )
             return user_id
 
     def users(self) -> list[dict[str, Any]]:
@@ -253,6 +261,19 @@ class SlackSandbox:
                     {"user": repliers[i % len(repliers)], "text": text, "thread_ts": root["ts"], "team": self.team_id},
                 )
             return str(root["ts"])
+
+    def seed_message(
+        self, channel_id: str, user: str, text: str, *, at: float | None = None, thread_ts: str | None = None
+    ) -> str:
+        """Store one message posted at `at` (epoch seconds; default now) without emitting events. Returns its ts."""
+        with self.workspace.lock:
+            channel = self.workspace.channels[channel_id]
+            message: dict[str, Any] = {"user": user, "text": text, "team": self.team_id}
+            if at is not None:
+                message["ts"] = f"{at:.6f}"
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+            return str(self.workspace.add_message(channel, message)["ts"])
 
     def slash_command(self, user: str, channel_id: str, text: str, command: str = "/synapse") -> str:
         with self.workspace.lock:
@@ -514,6 +535,19 @@ class SlackSandbox:
                 )
                 where = f"{channel_id} thread={thread_ts}"
                 raise AssertionError(f"no bot message in {where} within {timeout}s; bot posted:\n{dump or '  nothing'}")
+            time.sleep(0.02)
+
+    def wait_for_ephemeral(
+        self, user: str, timeout: float = 10.0, predicate: MessagePredicate | None = None
+    ) -> dict[str, Any]:
+        """The newest ephemeral message shown to `user` (matching `predicate`); AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in list(self.ephemerals) if e["user"] == user and (predicate is None or predicate(e))]
+            if found:
+                return found[-1]
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no ephemeral message for {user} within {timeout}s; got {self.ephemerals}")
             time.sleep(0.02)
 
     def calls(self, method: str) -> list[ApiCall]:

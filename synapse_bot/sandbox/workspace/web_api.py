@@ -74,6 +74,7 @@ class WebApi:
             "conversations.join": self.join,
             "conversations.open": self.open_im,
             "users.info": self.users_info,
+            "users.list": self.users_list,
             "usergroups.users.list": self.usergroup_users,
             "reactions.add": self.reactions_add,
             "reactions.remove": self.reactions_remove,
@@ -228,6 +229,8 @@ class WebApi:
 
     def post_ephemeral(self, params: dict[str, Any], token: str) -> dict[str, Any]:
         channel = self._channel(params, need_member=True)
+        if str(params.get("user", "")) not in channel.members and not channel.is_im:
+            raise SlackApiFailure("user_not_in_channel")
         self._validate_content(params)
         ts = self.ws.next_ts()
         self.sb.ephemerals.append(
@@ -339,6 +342,11 @@ class WebApi:
         if user is None:
             raise SlackApiFailure("user_not_found")
         return {"user": user.as_api(self.ws.team_id)}
+
+    def users_list(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        people = [u.as_api(self.ws.team_id) for u in sorted(self.ws.users.values(), key=lambda u: u.id)]
+        page, cursor = _page(people, params, 100, 1000)
+        return {"members": page, "response_metadata": {"next_cursor": cursor}}
 
     def usergroup_users(self, params: dict[str, Any], token: str) -> dict[str, Any]:
         group = str(params.get("usergroup", ""))
