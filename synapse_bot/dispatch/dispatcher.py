@@ -28,7 +28,7 @@ from synapse_bot.llm.client import ChatModel, LlmError, TokenBudget
 from synapse_bot.llm.schemas import supports_strict
 from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.request import RequestKind, SlackRequest
-from synapse_bot.store.memory import ThreadMemory
+from synapse_bot.store.memory import Recollection, ThreadMemory
 from synapse_bot.tools.base import ToolResult
 from synapse_bot.tools.context import ToolContext, ToolServices
 from synapse_bot.tools.grammar import FastPathError, ToolCall, normalize
@@ -51,6 +51,7 @@ class DispatchOutcome:
     budget: TokenBudget | None = None
     exchange: list[dict[str, Any]] = field(default_factory=list)  # for thread memory
     rounds: int = 0
+    remembered_sources: list[str] = field(default_factory=list)  # what the thread memory shown to the model quoted
 
     @property
     def buttons(self) -> list[dict[str, object]]:
@@ -59,7 +60,8 @@ class DispatchOutcome:
     @property
     def sources(self) -> list[str]:
         """Every Slack conversation whose content the answer quotes (the reply path decides who may read it)."""
-        return list(dict.fromkeys(source for tool in self.tools for source in tool.result.sources))
+        quoted = [source for tool in self.tools for source in tool.result.sources]
+        return list(dict.fromkeys([*quoted, *self.remembered_sources]))
 
     @property
     def ok(self) -> bool:
@@ -147,8 +149,10 @@ class Dispatcher:
             tuple(self.settings.default_repo_list),
             links=dict(excerpt.links) if excerpt else {},
         )
-        history = self._recall(request)
-        quoted_elsewhere = False
+        recollection = self._recall(request)
+        history = recollection.messages
+        # Earlier answers in this thread may have quoted other conversations: the model may repeat them.
+        quoted_elsewhere = any(source != request.channel_id for source in recollection.sources)
 
         def run(call: ToolCall) -> ToolOutcome:
             nonlocal quoted_elsewhere
@@ -172,7 +176,13 @@ class Dispatcher:
             exchange = [*exchange, {"role": "assistant", "content": text[:MEMORY_ANSWER_CHARS]}]
         failed = not result.answer and not result.tools
         return DispatchOutcome(
-            path="llm", text=text, tools=result.tools, failed=failed, exchange=exchange, rounds=result.rounds
+            path="llm",
+            text=text,
+            tools=result.tools,
+            failed=failed,
+            exchange=exchange,
+            rounds=result.rounds,
+            remembered_sources=recollection.sources,
         )
 
     def unrecognised(self, request: SlackRequest, budget: TokenBudget, trace: RequestTrace) -> str:
@@ -249,9 +259,9 @@ class Dispatcher:
 
     # Memory --------------------------------------------------------------------------------------
 
-    def _recall(self, request: SlackRequest) -> list[dict[str, Any]]:
+    def _recall(self, request: SlackRequest) -> Recollection:
         if self.memory is None or request.kind not in (RequestKind.MENTION, RequestKind.COMMAND):
-            return []
+            return Recollection()
         return self.memory.recall(request.team_id, request.channel_id, request.thread_ts)
 
     def _remember(self, request: SlackRequest, outcome: DispatchOutcome) -> None:
@@ -259,7 +269,7 @@ class Dispatcher:
         if self.memory is None or not request.thread_ts:
             return
         exchange = outcome.exchange or fast_exchange(request, outcome)
-        self.memory.remember(request.team_id, request.channel_id, request.thread_ts, exchange)
+        self.memory.remember(request.team_id, request.channel_id, request.thread_ts, exchange, outcome.sources)
 
 
 def fast_exchange(request: SlackRequest, outcome: DispatchOutcome) -> list[dict[str, Any]]:
