@@ -70,6 +70,8 @@ class RequestHandler:
             team=request.team_id,
             channel=request.channel_id,
             user=request.user_id,
+            thread=request.thread_ts or request.message_ts,
+            text=request.text[:500] or None,  # content: kept out of MLflow unless SYNAPSE_TRACE_CONTENT=true
             retry_attempt=request.retry_attempt,
             queue_wait_ms=0.0,
         )
@@ -136,6 +138,7 @@ class RequestHandler:
                 "Please try again; if it keeps happening, tell your Synapse admin.",
                 False,
             )
+        trace.root.set(reply=text[:500])  # content, like `text` above
         if self.feedback:
             buttons = [*buttons, *feedback_buttons(trace.request_id)]
         try:
