@@ -74,7 +74,9 @@ class MlflowRecorder:
         scrubber: Scrubber | None = None,
         metrics_interval_s: float = 60.0,
         batch_window_s: float = BATCH_WINDOW_S,
+        preload: bool = False,
     ) -> None:
+        self.preload = preload
         self.batch_window_s = batch_window_s
         self._hurry = threading.Event()  # flush() and close(): write what is gathered now, do not wait for more
         self.metrics_interval_s = metrics_interval_s
@@ -164,6 +166,8 @@ class MlflowRecorder:
         return items
 
     def _run(self) -> None:
+        if self.preload:
+            self._load_mlflow()
         while True:
             items = self._next_batch()
             stop = items[-1] is None
@@ -210,16 +214,24 @@ class MlflowRecorder:
         for item in feedback:
             self._write_feedback(item)
 
+    def _load_mlflow(self) -> None:
+        """Import MLflow now, on this thread, while the process starts: not later, in the middle of serving, where
+        its second of GIL-holding imports would stall the first requests' acknowledgements."""
+        # MLflow logs its own INFO chatter (table creation, queue flushing) unless told otherwise, and its HTTP
+        # client retries a dead server for minutes; the recorder would rather fail fast and pause.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        try:
+            import synapse_bot.tracking.export  # noqa: F401  (imports mlflow)
+        except Exception as exc:  # a broken install: every write will fail and be counted
+            self._warn("could not load MLflow", error=f"{type(exc).__name__}: {exc}"[:300])
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+
     def _ensure_experiment(self) -> str:
         if self._experiment_id is None:
-            # MLflow logs its own INFO chatter (table creation, queue flushing) unless told otherwise, and its HTTP
-            # client retries a dead server for minutes; the recorder would rather fail fast and pause.
-            os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+            self._load_mlflow()
             import mlflow
-
-            logging.getLogger("mlflow").setLevel(logging.WARNING)
 
             mlflow.set_tracking_uri(self.tracking_uri)
             experiment = mlflow.set_experiment(self.experiment_name)
