@@ -163,14 +163,14 @@ def _check_the_trace_list_tells_the_story(tracking_uri: str, experiment_id: str,
         by_kind.setdefault(trace.info.request_preview.split(" · ")[0], []).append(trace)
     assert sorted((k, len(v)) for k, v in by_kind.items()) == [("action", 1), ("mention", 2), ("shortcut", 2)]
     for mention in by_kind["mention"]:
-        assert mention.info.request_preview == "mention · command · tools: help"
-        assert mention.info.response_preview.startswith("ok · ")
+        assert mention.info.request_preview == "mention · fast path · tools: help"
+        assert mention.info.response_preview == "ok"
         assert mention.info.trace_metadata[TraceMetadataKey.TRACE_USER] == workspace["alice"]
-        assert mention.info.trace_metadata[TraceMetadataKey.TRACE_SESSION].startswith(workspace["general"] + "/")
+        assert mention.info.trace_metadata[TraceMetadataKey.TRACE_SESSION].endswith("@" + workspace["general"])
         assert mention.info.token_usage is None  # no model call
     fresh = next(t for t in by_kind["shortcut"] if "model call" in t.info.response_preview)
     cached = next(t for t in by_kind["shortcut"] if t is not fresh)
-    assert fresh.info.request_preview == "shortcut · command · tools: summarize_thread"
+    assert fresh.info.request_preview == "shortcut · fast path · tools: summarize_thread"
     assert fresh.info.response_preview.startswith("ok · 1 model call, ")
     assert {
         fresh.info.trace_metadata[TraceMetadataKey.TRACE_USER],

@@ -64,8 +64,8 @@ def test_the_story_names_kind_tools_and_outcome_and_adds_text_only_with_content(
     trace = _answered_trace()
     plain = tell(trace, Scrubber(["my-custom-secret"]))
     assert plain.request_preview == "mention · via the model · tools: triage_issues"
-    assert plain.response_preview.startswith("error (TimeoutError) · 1 model call, 1,234 tokens · ")
-    assert (plain.user, plain.session, plain.prompt_tokens, plain.completion_tokens) == ("U1", "C1/17.1", 1200, 34)
+    assert plain.response_preview == "error (TimeoutError) · 1 model call, 1,234 tokens"
+    assert (plain.user, plain.session, plain.prompt_tokens, plain.completion_tokens) == ("U1", "17.1@C1", 1200, 34)
     told = tell(trace, Scrubber(["my-custom-secret"], trace_content=True))
     assert told.request_preview.endswith(' — "why is [redacted] red?"')
     assert told.response_preview.endswith(' — "Because of [redacted]."')
@@ -82,6 +82,6 @@ def test_model_calls_carry_mlflow_token_usage_and_the_root_carries_the_previews(
     root = spans["slack.mention"]
     assert root.parent_id is None and spans["llm.triage"].parent_id == spans["tool.triage_issues"].span_id
     assert root.attributes[SpanAttributeKey.INPUTS]["messages"][0]["content"].startswith("mention · via the model")
-    assert root.attributes["user.id"] == "U1" and root.attributes["session.id"] == "C1/17.1"
+    assert root.attributes["user.id"] == "U1" and root.attributes["session.id"] == "17.1@C1"
     assert "text" not in root.attributes and "reply" not in root.attributes  # content stays out by default
     assert root.status.status_code == "ERROR"

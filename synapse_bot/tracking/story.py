@@ -20,7 +20,7 @@ class TraceStory:
     request_preview: str
     response_preview: str
     user: str | None  # Slack user id: MLflow's mlflow.trace.user
-    session: str | None  # the Slack thread: MLflow's mlflow.trace.session
+    session: str | None  # the Slack thread, "<thread ts>@<channel>": MLflow's mlflow.trace.session
     prompt_tokens: int
     completion_tokens: int
 
@@ -65,7 +65,7 @@ def _outcome(trace: RequestTrace) -> str:
 
 def _path(trace: RequestTrace) -> str | None:
     path = trace.root.attributes.get("path")
-    return {"fast": "command", "llm": "via the model", "offline": "offline"}.get(str(path)) if path else None
+    return {"fast": "fast path", "llm": "via the model", "offline": "offline"}.get(str(path)) if path else None
 
 
 def tell(trace: RequestTrace, scrubber: Scrubber) -> TraceStory:
@@ -89,7 +89,6 @@ def tell(trace: RequestTrace, scrubber: Scrubber) -> TraceStory:
     response = [_outcome(trace)]
     if llm:
         response.append(f"{len(llm)} model call{'s' if len(llm) != 1 else ''}, {prompt + completion:,} tokens")
-    response.append(f"{trace.root.duration_ms / 1000:.1f} s")
     response_preview = " · ".join(response)
 
     if scrubber.trace_content:
@@ -103,7 +102,8 @@ def tell(trace: RequestTrace, scrubber: Scrubber) -> TraceStory:
         request_preview=_clip(scrubber.text(request_preview)),
         response_preview=_clip(scrubber.text(response_preview)),
         user=str(user) if user else None,
-        session=f"{channel}/{thread}" if channel and thread else None,
+        # The thread's own timestamp first: MLflow's list shows a session's first characters only.
+        session=f"{thread}@{channel}" if channel and thread else None,
         prompt_tokens=prompt,
         completion_tokens=completion,
     )
