@@ -69,21 +69,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 mentions instead of 400")
     parser.add_argument("--out", type=Path, default=Path("bench/results/overhead.json"))
+    parser.add_argument(
+        "--tracking-off", action="store_true", help="MLflow tracking off (not the default; for comparison only)"
+    )
     args = parser.parse_args()
+    env = {"SYNAPSE_TRACKING_ENABLED": "false"} if args.tracking_off else {}
     mentions, idle_s = (100, 3.0) if args.quick else (400, 10.0)
     stored: dict[str, int] = {}
-    with deployment() as deploy:
+    with deployment(**env) as deploy:
         split = measure(
             deploy, {"gateway": deploy.launch("gateway"), "worker": deploy.launch("worker")}, mentions, idle_s
         )
         deploy.stop_all()
         stored["gateway + worker"] = deploy.traces_stored()
-    with deployment() as deploy:
+    with deployment(**env) as deploy:
         single = measure(deploy, {"run": deploy.launch("run")}, mentions, idle_s)
         deploy.stop_all()
         stored["run"] = deploy.traces_stored()
     results = {**split, **single}
-    print(f"overhead per handled mention ({mentions} mentions at 20/s, model and Slack answer instantly)")
+    traced = "MLflow tracking OFF (not the default)" if args.tracking_off else "MLflow tracking on (the default)"
+    print(f"overhead per handled mention ({mentions} mentions at 20/s, model and Slack answer instantly; {traced})")
     print(f"{'process':>10} {'CPU ms/mention':>15} {'idle CPU %':>11} {'RSS MB':>8}")
     for name, r in results.items():
         print(f"{name:>10} {r['cpu_ms_per_mention']:>15} {r['idle_cpu_percent']:>11} {r['rss_mb']:>8}")
@@ -91,7 +96,10 @@ def main() -> None:
     print(f"gateway + worker: {total:.1f} CPU ms per mention")
     for shape, count in stored.items():
         print(f"traces in the MLflow store, {shape}: {count} of {WARM_UP + mentions} requests")
-    write_json(args.out, {"mentions": mentions, "results": results, "traces_stored": stored})
+    write_json(
+        args.out,
+        {"mentions": mentions, "tracking": not args.tracking_off, "results": results, "traces_stored": stored},
+    )
 
 
 if __name__ == "__main__":

@@ -156,6 +156,11 @@ class MlflowRecorder:
             return items
         deadline = time.monotonic() + self.batch_window_s
         while len(items) < BATCH_SIZE and items[-1] is not None:
+            try:  # what is already queued joins the batch in any case
+                items.append(self._queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._hurry.is_set():
                 break
