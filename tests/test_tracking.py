@@ -333,3 +333,35 @@ def test_a_burst_of_traces_is_written_whole(tmp_path: Path) -> None:
     assert len(stored) == 400
     assert sorted(t.info.token_usage["input_tokens"] for t in stored) == list(range(100, 500))
     assert {t.info.tags["synapse.request_id"] for t in stored} == {t.request_id for t in traces}
+
+
+RECORD_ONE_TRACE = """
+import sys
+from synapse_bot.tracking.recorder import MlflowRecorder
+from synapse_bot.tracking.trace import RequestTrace
+recorder = MlflowRecorder(sys.argv[1], "synapse", metrics_interval_s=3600)
+trace = RequestTrace.start("mention")
+trace.finish()
+recorder.record(trace)
+recorder.flush(120)
+recorder.close()
+print(recorder.recorded, recorder.failed)
+"""
+
+
+def test_processes_starting_together_on_a_new_sqlite_store_all_write(tmp_path: Path) -> None:
+    """MLflow migrates a new store in whichever process opens it first; without a lock, the others failed."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", RECORD_ONE_TRACE, uri], env=subprocess_env(), stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=300)[0].strip() for process in processes]
+    assert outputs == ["1 0", "1 0", "1 0"]
+    experiment = MlflowClient(uri).get_experiment_by_name("synapse")
+    assert experiment is not None
+    assert len(MlflowClient(uri).search_traces(locations=[experiment.experiment_id])) == 3

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from synapse_bot.tracking.metrics import MetricsWindow
 from synapse_bot.tracking.privacy import Scrubber
+from synapse_bot.tracking.store_init import opening_store
 from synapse_bot.tracking.trace import RequestTrace
 
 if TYPE_CHECKING:
@@ -239,7 +240,8 @@ class MlflowRecorder:
             import mlflow
 
             mlflow.set_tracking_uri(self.tracking_uri)
-            experiment = mlflow.set_experiment(self.experiment_name)
+            with opening_store(self.tracking_uri):
+                experiment = mlflow.set_experiment(self.experiment_name)
             self._experiment_id = experiment.experiment_id
         return self._experiment_id
 
