@@ -86,7 +86,8 @@ class Shape(StrEnum):
         return self is not Shape.GATEWAY
 
 
-def build_sink(settings: Settings) -> TraceSink:
+def build_sink(settings: Settings, preload: bool = True) -> TraceSink:
+    """`preload`: load MLflow while starting (a process that runs jobs); a gateway records nothing and skips it."""
     if not settings.tracking_enabled:
         return NullRecorder()
     if not settings.mlflow_tracking_uri:
@@ -98,6 +99,7 @@ def build_sink(settings: Settings) -> TraceSink:
         queue_size=settings.tracking_queue_size,
         scrubber=scrubber,
         metrics_interval_s=settings.metrics_interval_seconds,
+        preload=preload,
     )
 
 
@@ -216,7 +218,7 @@ class Runtime:
     def _build_handler(self, client: WebClient) -> RequestHandler:
         assert self.redis is not None and self.bot_user_id is not None
         settings = self.settings
-        self.sink = build_sink(settings)
+        self.sink = build_sink(settings, preload=self.shape.has_worker)
         keys = Keys(settings.key_prefix)
         memory = ThreadMemory(
             self.redis, keys, max_turns=settings.memory_turns, ttl_seconds=settings.memory_ttl_seconds

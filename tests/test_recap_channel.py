@@ -17,7 +17,7 @@ from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tools.grammar import FastPathError, ToolCall
 from synapse_bot.tools.recap_channel import head_fingerprint, relevant
 from synapse_bot.tools.registry import default_registry
-from tests.conftest import make_model_settings
+from tests.support.settings import make_model_settings
 
 
 def incidents_channel(slack: SlackSandbox, workspace: dict[str, str]) -> str:

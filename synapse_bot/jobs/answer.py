@@ -56,6 +56,7 @@ class AnswerJob:
         stream = self._stream_for(request)
         try:
             text, ok, buttons, sources = self._dispatch(request, trace, stream.write if stream is not None else None)
+            trace.root.set(reply=text[:500])  # content, like the request's text: MLflow gets it only when asked
             if self.feedback:
                 buttons = [*buttons, *feedback_buttons(trace.request_id)]
             if stream is not None and stream.started and not stream.broken:

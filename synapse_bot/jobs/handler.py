@@ -105,6 +105,8 @@ def _start_trace(request: SlackRequest) -> RequestTrace:
         team=request.team_id,
         channel=request.channel_id,
         user=request.user_id,
+        thread=request.thread_ts or request.message_ts,
+        text=request.text[:500] or None,  # content: kept out of MLflow unless SYNAPSE_TRACE_CONTENT=true
         retry_attempt=request.retry_attempt,
         queue_wait_ms=0.0,
     )

@@ -13,6 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from synapse_bot.tracking.store_init import opening_store
+
 
 def percentile(values: list[float], q: float) -> float:
     if not values:
@@ -53,7 +55,8 @@ def collect(tracking_uri: str, experiment_name: str, hours: float = 24.0, max_tr
 
     mlflow.set_tracking_uri(tracking_uri)
     stats = Stats()
-    experiment = mlflow.get_experiment_by_name(experiment_name)
+    with opening_store(tracking_uri):
+        experiment = mlflow.get_experiment_by_name(experiment_name)
     if experiment is None:
         return stats
     since_ms = (time.time() - hours * 3600) * 1000
