@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     max_output_tokens: int = Field(default=2_000, ge=64, alias="SYNAPSE_MAX_OUTPUT_TOKENS")
     memory_turns: int = Field(default=12, ge=0, le=100, alias="SYNAPSE_MEMORY_TURNS")
     memory_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_MEMORY_TTL_SECONDS")
-    thread_context_tokens: int = Field(default=2_500, ge=500, alias="SYNAPSE_THREAD_CONTEXT_TOKENS")
+    thread_context_tokens: int = Field(default=2_000, ge=500, alias="SYNAPSE_THREAD_CONTEXT_TOKENS")
     default_repos: str = Field(default="", alias="SYNAPSE_DEFAULT_REPOS")
     streaming: bool = Field(default=True, alias="SYNAPSE_STREAMING")
 
