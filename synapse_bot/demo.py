@@ -70,8 +70,15 @@ def mlflow_commands(tracking_uri: str) -> list[tuple[str, str]]:
         prefix = f"{bin_dir}/" if (bin_dir / "synapse-bot").exists() else ""
     return [
         ("a summary in the terminal", f"{prefix}synapse-bot stats --store {tracking_uri}"),
-        ("full MLflow, once (the UI is not in mlflow-skinny)", f"{prefix}pip install 'mlflow>=3.1,<4'"),
-        ("the MLflow UI (then open http://127.0.0.1:5000)", f"{prefix}mlflow ui --backend-store-uri {tracking_uri}"),
+        (
+            "full MLflow for the UI, once, in its own environment (it brings pandas and pyarrow; the bot needs "
+            "only mlflow-skinny)",
+            "python3 -m venv .venv-mlflow && .venv-mlflow/bin/pip install 'mlflow>=3.1,<4'",
+        ),
+        (
+            "the MLflow UI (then open http://127.0.0.1:5000)",
+            f".venv-mlflow/bin/mlflow ui --backend-store-uri {tracking_uri}",
+        ),
     ]
 
 
