@@ -131,6 +131,7 @@ class Settings(BaseSettings):
     memory_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_MEMORY_TTL_SECONDS")
     thread_context_tokens: int = Field(default=2_500, ge=500, alias="SYNAPSE_THREAD_CONTEXT_TOKENS")
     default_repos: str = Field(default="", alias="SYNAPSE_DEFAULT_REPOS")
+    follow_ups: bool = Field(default=True, alias="SYNAPSE_FOLLOW_UPS")
 
     # Jobs, workers and health
     queue_heartbeat_seconds: float = Field(default=5.0, ge=1.0, le=600, alias="SYNAPSE_QUEUE_HEARTBEAT_SECONDS")

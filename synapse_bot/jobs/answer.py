@@ -10,7 +10,8 @@ import logging
 
 from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.integrations.slack import SlackReplier
-from synapse_bot.jobs.reply import ReplyPoster, target_of
+from synapse_bot.integrations.working_sign import WorkingSigns
+from synapse_bot.jobs.reply import ReplyPoster
 from synapse_bot.render.feedback import feedback_buttons
 from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.store.limits import Limiter, seconds_text
@@ -28,12 +29,14 @@ class AnswerJob:
         *,
         limiter: Limiter | None = None,
         feedback: bool = False,
+        signs: WorkingSigns | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.replier = replier
         self.poster = poster
         self.limiter = limiter
         self.feedback = feedback
+        self.signs = signs
 
     def __call__(self, request: SlackRequest, trace: RequestTrace) -> None:
         if self.limiter is not None:
@@ -42,15 +45,15 @@ class AnswerJob:
                 trace.root.set(limited=True)
                 self.poster.post_once(request, trace, admission.message)
                 return
-        mentioned = request.message_ts if request.kind is RequestKind.MENTION else None
-        sign = self.replier.start_working(target_of(request), mentioned)
+        sign = self.signs.begin(request) if self.signs else None
         try:
             text, ok, buttons = self._dispatch(request, trace)
-            if self.feedback:
+            if self.feedback and trace.root.attributes.get("path") == "llm":  # feedback on what the model wrote
                 buttons = [*buttons, *feedback_buttons(trace.request_id)]
             self.poster.post_once(request, trace, text, buttons)
         finally:
-            self.replier.stop_working(sign)
+            if self.signs:
+                self.signs.end(request, sign)
         if not ok:
             trace.root.set(tool_error=True)
 

@@ -6,13 +6,14 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, BoltRequest
 
+from synapse_bot.listeners.follow_ups import FollowUps
 from synapse_bot.listeners.intake import Intake, retry_attempt, slack_request
 from synapse_bot.request import RequestKind
 
 MONITORED_SUBTYPES = {None, "message_changed", "thread_broadcast", "file_share", "me_message"}
 
 
-def register(app: App, intake: Intake) -> None:
+def register(app: App, intake: Intake, follow_ups: FollowUps | None = None) -> None:
     @app.event("app_mention")
     def on_mention(
         body: dict[str, Any], event: dict[str, Any], context: BoltContext, request: BoltRequest, ack: Ack
@@ -49,6 +50,8 @@ def register(app: App, intake: Intake) -> None:
                     retry_attempt=retry_attempt(request.headers),
                 )
             )
+        if follow_ups is not None:
+            follow_ups.consider(event, context, retry_attempt(request.headers))
         ack()
 
     @app.event("app_home_opened")

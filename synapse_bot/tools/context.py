@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ class ToolServices:
     pending: PendingWrites | None = None
     writers: GitHubWriters | None = None  # who may confirm GitHub writes; None: nobody
     secrets: tuple[str, ...] = ()  # configured secret values: scrubbed from Slack text before it is used or stored
+    progress: Callable[[SlackRequest, str], None] | None = None  # a status line in the request's thread
 
 
 @dataclass

@@ -269,6 +269,7 @@ TOOL = Tool(
     ),
     args_model=MonitorChannelArgs,
     handler=_monitor,
+    status="is setting up the monitor…",
     examples=("monitor slack channel #alerts for keywords: error, critical, down",),
     grammar=Grammar(
         verbs=("monitor", "watch"),
@@ -284,6 +285,7 @@ LIST_TOOL = Tool(
     description="List active keyword monitors, optionally for one channel.",
     args_model=ListMonitorsArgs,
     handler=_list,
+    status="is looking up the monitors…",
     examples=("list monitors",),
     grammar=Grammar(
         verbs=("list",), parse=_parse_list, words=r"\b(?:list|show|all|my|the|active|monitors?|in|of|for)\b"
@@ -296,6 +298,7 @@ STOP_TOOL = Tool(
     description="Stop the keyword monitors of a channel (only their creator or an admin may).",
     args_model=StopMonitorArgs,
     handler=_stop,
+    status="is stopping the monitor…",
     examples=("stop monitoring #alerts",),
     grammar=Grammar(
         verbs=("stop",),
