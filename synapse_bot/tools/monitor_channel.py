@@ -98,6 +98,11 @@ def _monitor(args: MonitorChannelArgs, ctx: ToolContext) -> ToolResult:
     reader, store = parts
     try:
         channel = reader.resolve_channel(args.channel)
+        if channel.startswith("D"):
+            return _fail(
+                "Monitors watch channels, not direct messages. Name the channel to watch, e.g. "
+                "`monitor #alerts for keywords: error, down`; alerts come to you here."
+            )
         if not reader.channel_info(channel).get("is_member"):
             return _fail(
                 f"I'm not in <#{channel}>, so I can't see its messages. Invite me with "

@@ -8,7 +8,7 @@ from typing import Any
 
 from synapse_bot.llm.schemas import function_parameters
 from synapse_bot.tools import help as help_tool
-from synapse_bot.tools import monitor_channel, review_pull_request, summarize_thread, triage_issues
+from synapse_bot.tools import monitor_channel, read_channel, review_pull_request, summarize_thread, triage_issues
 from synapse_bot.tools.base import ActionHandler, Tool
 
 
@@ -61,6 +61,7 @@ def default_registry() -> ToolRegistry:
     return ToolRegistry(
         [
             summarize_thread.TOOL,
+            read_channel.TOOL,
             monitor_channel.TOOL,
             monitor_channel.LIST_TOOL,
             monitor_channel.STOP_TOOL,
