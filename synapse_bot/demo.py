@@ -196,6 +196,14 @@ def _play(sandbox: SlackSandbox, runtime: Runtime, alice: str, bob: str, general
     out.write(f"  (command acknowledged in {ack.latency_s * 1000:.0f} ms)\n")
     ok &= wait_reply(general, None, before)
     print_thread(sandbox, general, None, seen, out)
+
+    out.write("\n── 9. alice writes to Synapse directly (a DM), and follows up in its thread\n")
+    ts = sandbox.direct_message(alice, "list monitors")
+    ok &= wait_reply(dm, ts, count(dm, ts))
+    before = count(dm, ts)
+    sandbox.direct_message(alice, "stop monitoring #alerts", thread_ts=ts)
+    ok &= wait_reply(dm, ts, before)
+    print_thread(sandbox, dm, ts, seen, out)
     if not ok:
         out.write("\nSome answers did not arrive in time: run `synapse-bot demo --verbose` to see the bot's logs.\n")
     return ok

@@ -26,6 +26,7 @@ def test_demo_runs_the_conversation_and_exits_zero(tmp_path: Path) -> None:
     assert "Labels applied in acme/widgets" in out and "Review of [acme/widgets#5]" in out
     assert "Thread summary" in out  # the shortcut's summary
     assert "acknowledged in" in out
+    assert "alice: stop monitoring #alerts" in out and "Stopped" in out  # the DM conversation
     assert (tmp_path / ".synapse" / "demo" / "mlflow.db").exists()
     assert (tmp_path / ".synapse" / "demo" / "redis" / "appendonlydir").exists() or any(
         (tmp_path / ".synapse" / "demo" / "redis").iterdir()
