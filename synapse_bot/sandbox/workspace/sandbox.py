@@ -54,6 +54,7 @@ class SlackSandbox:
         self.reaction_log: list[tuple[str, str, str, str]] = []
         self.response_url_posts: list[dict[str, Any]] = []
         self._rate_limits: dict[str, list[float]] = {}
+        self.api_latency_s = 0.0  # every Web API call takes this long (benchmarks: a real network's round trip)
         self._failures: dict[str, list[str | None]] = {}
         self._event_envelopes: list[tuple[str, str]] = []  # (event type, envelope id)
         app = web.Application(client_max_size=16 * 1024 * 1024)

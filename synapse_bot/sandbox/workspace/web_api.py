@@ -94,6 +94,8 @@ class WebApi:
         params = await self._params(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or str(params.pop("token", ""))
         params.pop("token", None)
+        if self.sb.api_latency_s:
+            await asyncio.sleep(self.sb.api_latency_s)  # the way to Slack and back, as from a real network
         call = ApiCall(method, params)
         self.sb.api_calls.append(call)
         knob = self.sb.take_rate_limit(method)
