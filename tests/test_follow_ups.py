@@ -92,9 +92,7 @@ def test_a_follow_up_still_feeds_the_channel_monitors(
 
 
 @pytest.fixture
-def bot_without_follow_ups(
-    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path
-) -> Iterator[Runtime]:
+def bot_without_follow_ups(slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path) -> Iterator[Runtime]:
     runtime = Runtime(make_settings(slack, redis_server, tmp_path, SYNAPSE_FOLLOW_UPS=False)).start()
     assert slack.wait_connected(1, timeout=10)
     yield runtime
