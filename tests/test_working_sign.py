@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
@@ -15,9 +16,12 @@ from synapse_bot.config import Settings
 from synapse_bot.integrations.working_sign import SignSender, SlackSigns, TokenBucket
 from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.signs import DONE, SignRecords
+from tests.conftest import make_model_settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -95,3 +99,25 @@ def test_the_budget_refills_and_pauses() -> None:
     paused = TokenBucket(capacity=2, per_minute=60)
     paused.pause(30)  # a 429's Retry-After
     assert not paused.take()
+
+
+def test_a_request_that_waits_behind_others_says_how_many_are_ahead(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
+) -> None:
+    with OpenAIServer() as model:
+        model.set_responder(lambda body: Reply.delay(1.0, Reply.text("done")))
+        settings = make_model_settings(slack, redis_server, tmp_path, model, SYNAPSE_WORKER_THREADS=1)
+        runtime = Runtime(settings).start()
+        try:
+            assert slack.wait_connected(1, timeout=10)
+            threads = [slack.mention(workspace["alice"], workspace["general"], f"question {i}") for i in range(6)]
+            signs = [_first_status(slack, workspace["general"], ts) for ts in threads]
+        finally:
+            runtime.stop()
+    assert signs[0] == "is working on it…"
+    assert any("ahead of it" in sign for sign in signs[3:])
+
+
+def _first_status(slack: SlackSandbox, channel: str, thread_ts: str) -> str:
+    _until(lambda: bool(_statuses(slack, channel, thread_ts)))
+    return _statuses(slack, channel, thread_ts)[0]

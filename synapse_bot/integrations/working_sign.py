@@ -42,7 +42,7 @@ def queued_status(ahead: int) -> str:
     """The status while the request waits behind others (Slack shows it after the app's name)."""
     if ahead <= 0:
         return WORKING_STATUS
-    return f"has your request — {ahead} ahead of it, I'll be on it shortly…"
+    return f"has your request — about {ahead} ahead of it, I'll be on it shortly…"
 
 
 def wants_sign(request: SlackRequest) -> bool:
@@ -167,7 +167,9 @@ class SignSender:
         self._signs = signs
         self._records = records
         self._waiting = waiting
-        self._queue: queue.Queue[tuple[float, SlackRequest] | None] = queue.Queue(QUEUE_LIMIT)
+        self._queue: queue.Queue[tuple[float, int, SlackRequest] | None] = queue.Queue(QUEUE_LIMIT)
+        self._offered = 0  # requests offered so far: those offered after one were queued behind it
+        self._count_lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._run, name=f"synapse-sign-{i}", daemon=True) for i in range(threads)
         ]
@@ -191,8 +193,11 @@ class SignSender:
     def offer(self, request: SlackRequest) -> None:
         if not wants_sign(request):
             return
+        with self._count_lock:
+            self._offered += 1
+            seq = self._offered
         try:
-            self._queue.put_nowait((time.monotonic(), request))
+            self._queue.put_nowait((time.monotonic(), seq, request))
         except queue.Full:
             self.dropped += 1
 
@@ -201,20 +206,27 @@ class SignSender:
             item = self._queue.get()
             if item is None:
                 return
-            offered, request = item
+            offered, seq, request = item
             try:
-                self._send(offered, request)
+                self._send(offered, seq, request)
             except Exception:
                 log.exception("working sign failed")
 
-    def _send(self, offered: float, request: SlackRequest) -> None:
+    def _ahead(self, seq: int) -> int:
+        """Jobs waiting before this one: the queue's length, less this one and those this gateway queued after it."""
+        if self._waiting is None:
+            return 0
+        behind = self._offered - seq
+        return max(0, self._waiting() - behind - 1)
+
+    def _send(self, offered: float, seq: int, request: SlackRequest) -> None:
         if time.monotonic() - offered > STALE_AFTER_S:
             self.dropped += 1
             return
         try:
             if self._records.finished(request.team_id, request.dedupe_key):
                 return  # answered already
-            ahead = self._waiting() if self._waiting is not None else 0
+            ahead = self._ahead(seq)
         except (redis.RedisError, OSError):
             return  # without the record the worker could not clear it: show nothing rather than a stuck sign
         kind = self._signs.show(request, queued_status(ahead))
