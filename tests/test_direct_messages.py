@@ -53,7 +53,10 @@ def test_a_dm_that_mentions_synapse_is_answered_once(
 ) -> None:
     alice = workspace["alice"]
     dm = slack.im_channel(alice).id
-    ts = slack.direct_message(alice, f"<@{slack.bot_user_id}> list monitors")
+    text = f"<@{slack.bot_user_id}> list monitors"
+    ts = slack.direct_message(alice, text)
+    # Were Slack to send an app_mention for it too, it must not make a second answer.
+    slack.send_event({"type": "app_mention", "user": alice, "text": text, "ts": ts, "channel": dm, "event_ts": ts})
     slack.wait_for_bot_message(dm, thread_ts=ts)
     later = slack.direct_message(alice, "help")  # a barrier: answered after the first request was handled
     slack.wait_for_bot_message(dm, thread_ts=later)

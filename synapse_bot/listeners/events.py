@@ -18,6 +18,9 @@ def register(app: App, intake: Intake, follow_ups: FollowUps | None = None) -> N
     def on_mention(
         body: dict[str, Any], event: dict[str, Any], context: BoltContext, request: BoltRequest, ack: Ack
     ) -> None:
+        if str(event.get("channel", "")).startswith("D"):  # a DM is answered from its message event, once
+            ack()
+            return
         if event.get("subtype") in ("message_changed", "message_deleted", "bot_message") or event.get("bot_id"):
             ack()
             return
