@@ -44,6 +44,8 @@ class AnswerJob:
             if not admission.allowed:
                 trace.root.set(limited=True)
                 self.poster.post_once(request, trace, admission.message)
+                if self.signs:
+                    self.signs.end(request, None)  # the gateway's sign comes down with the refusal
                 return
         sign = self.signs.begin(request) if self.signs else None
         try:
