@@ -3,9 +3,10 @@ is refused), under a burst of mentions at 50/s while the model stand-in takes 2 
 default settings (`python -m synapse_bot run`, 8 worker threads, tracking on).
 
 The naive way — the sign set by the worker when it starts the job, as before — is measured in the same run: it is
-when the model stand-in receives the job's first call (the job's first act after setting that sign).
+when the model stand-in receives the job's first call (the job's first act after setting that sign). Every Web API
+call takes `--slack-latency-ms` (default 150, a real network's round trip) in the Slack stand-in.
 
-    python -m bench.sign_latency [--quick] [--out bench/results/sign_latency.json]
+    python -m bench.sign_latency [--quick] [--slack-latency-ms 150] [--out bench/results/sign_latency.json]
 """
 
 from __future__ import annotations
