@@ -113,3 +113,14 @@ def test_a_channel_only_tool_asked_from_the_panel_says_what_it_needs(
         json.loads(m["content"])["result"] for m in model.wait_for_requests(3)[2]["messages"] if m.get("role") == "tool"
     ]
     assert any("Which channel?" in r for r in results) and any("Monitors watch channels" in r for r in results)
+
+
+def test_a_redelivered_thread_start_greets_once(bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]) -> None:
+    alice = workspace["alice"]
+    dm, thread = slack.start_assistant_thread(alice)
+    _said(slack, dm, thread)
+    slack.deliver_again(slack.last_envelope_for_event("assistant_thread_started"))
+    slack.direct_message(alice, "help", thread_ts=thread)  # a barrier: answered after the redelivery was handled
+    _said(slack, dm, thread, 2)
+    greetings = [m for m in slack.bot_messages(dm, thread_ts=thread) if m["text"].startswith("Hi <@")]
+    assert len(greetings) == 1
