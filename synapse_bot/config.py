@@ -136,6 +136,7 @@ class Settings(BaseSettings):
     thread_context_tokens: int = Field(default=2_000, ge=500, alias="SYNAPSE_THREAD_CONTEXT_TOKENS")
     default_repos: str = Field(default="", alias="SYNAPSE_DEFAULT_REPOS")
     streaming: bool = Field(default=True, alias="SYNAPSE_STREAMING")
+    follow_ups: bool = Field(default=True, alias="SYNAPSE_FOLLOW_UPS")
 
     # Jobs, workers and health
     queue_heartbeat_seconds: float = Field(default=5.0, ge=1.0, le=600, alias="SYNAPSE_QUEUE_HEARTBEAT_SECONDS")

@@ -247,6 +247,14 @@ def _play(
     say(f"  (command acknowledged in {ack.latency_s * 1000:.0f} ms)", style="dim")
     ok &= wait_reply(general, None, before)
     printer.print_new(focus=general)
+
+    step("9. alice writes to Synapse directly (a DM), and follows up in its thread")
+    ts = sandbox.direct_message(alice, "list monitors")
+    ok &= wait_reply(dm, ts, count(dm, ts))
+    before = count(dm, ts)
+    sandbox.direct_message(alice, "stop monitoring #alerts", thread_ts=ts)
+    ok &= wait_reply(dm, ts, before)
+    printer.print_new(focus=dm)
     if not ok:
         say("\nSome answers did not arrive in time: run `synapse-bot demo --verbose` to see the bot's logs.")
     return ok

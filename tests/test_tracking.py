@@ -28,9 +28,11 @@ SECRET_PHRASE = "zebra-quartz-launch-plan"
 
 def _run_sequence(slack: SlackSandbox, runtime: Runtime, model: OpenAIServer, workspace: dict[str, str]) -> None:
     assert slack.wait_connected(1)
-    for _ in range(2):
-        ts = slack.mention(workspace["alice"], workspace["general"], "help")
-        slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    ts = slack.mention(workspace["alice"], workspace["general"], "help")  # the fast path: no feedback buttons
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    model.script(Reply.text("I summarize threads and triage issues."))
+    ts = slack.mention(workspace["alice"], workspace["general"], "what are you good at?")  # the model answers
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
     root = slack.post_message(workspace["bob"], workspace["general"], f"the {SECRET_PHRASE} is on")
     model.script(Reply.json_content(SUMMARY))
     slack.message_shortcut(workspace["alice"], workspace["general"], root)
@@ -56,8 +58,10 @@ def test_traces_metrics_stats_and_privacy(
         runtime = Runtime(settings).start()
         try:
             _run_sequence(slack, runtime, model, workspace)
-            answer = next(m for m in slack.all_bot_messages() if "summarize_thread" in m["text"])
-            slack.click_button(workspace["alice"], workspace["general"], answer["ts"], "synapse_feedback_up")
+            fast = next(m for m in slack.all_bot_messages() if "summarize_thread" in m["text"])
+            assert not any(b["type"] == "context_actions" for b in fast["blocks"])
+            answer = next(m for m in slack.all_bot_messages() if m["text"].startswith("I summarize threads"))
+            slack.click_feedback(workspace["alice"], workspace["general"], answer["ts"], positive=True)
             sink = runtime.sink
             assert isinstance(sink, MlflowRecorder)
             wait_until(lambda: slack.ephemerals, 30, "the feedback's ephemeral note")
@@ -66,7 +70,7 @@ def test_traces_metrics_stats_and_privacy(
         finally:
             runtime.stop()
         usage = [(r["messages"], r) for r in model.requests]
-    assert len(usage) == 1
+    assert len(usage) == 2
     mlflow.set_tracking_uri(settings.tracking_uri)
     _check_feedback_and_metrics(settings.tracking_uri, workspace)
     experiment = mlflow.get_experiment_by_name("synapse")
@@ -109,7 +113,7 @@ def test_traces_metrics_stats_and_privacy(
     assert "requests 5 · errors 0" in out.stdout
     assert "by kind: action 1, mention 2, shortcut 2" in out.stdout
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[4:] if line.strip()}
-    assert rows["help"][1] == "2" and rows["summarize_thread"][1] == "2"
+    assert rows["help"][1] == "1" and rows["summarize_thread"][1] == "2"
     total_tokens = llm.attributes["prompt_tokens"] + llm.attributes["completion_tokens"]
     assert rows["summarize_thread"][5] == f"{total_tokens:,}"
 

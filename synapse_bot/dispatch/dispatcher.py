@@ -139,6 +139,8 @@ class Dispatcher:
         assert self.model_loop is not None and self.llm is not None
         question = normalize(request.text)
         with trace.span("context.thread") as span:
+            if self.services.progress is not None and request.thread_ts != request.message_ts:
+                self.services.progress(request, "is reading the thread…")
             room = min(self.settings.thread_context_tokens, int(self.llm.context_tokens * EXCERPT_SHARE))
             excerpt = read_thread_excerpt(request, self.services, question, room, self.llm.counter.count)
             if excerpt is not None:
@@ -228,6 +230,8 @@ class Dispatcher:
                     result = ToolResult(text=tool.explain_invalid(exc), ok=False)
                 else:
                     span.set(args=args.model_dump_json()[:500])
+                    if self.services.progress is not None:
+                        self.services.progress(request, tool.working_status)
                     context = self._context(request, trace, budget)
                     result = self._run_safely(tool.name, lambda: tool.run(args, context))
             span.set(ok=result.ok, result_chars=len(result.text))

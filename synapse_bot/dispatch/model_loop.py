@@ -134,6 +134,8 @@ class ModelLoop:
             + (" (in a thread)" if request.thread_ts and request.thread_ts != request.message_ts else "")
             + f", at {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC.",
         ]
+        if request.context_channel_id:
+            facts.append(f"The person is looking at Slack channel {request.context_channel_id}: 'this channel' is it.")
         if context.default_repos:
             facts.append(
                 "This team's GitHub repositories (for 'the repo', 'widgets'…): " + ", ".join(context.default_repos)

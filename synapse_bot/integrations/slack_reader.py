@@ -129,6 +129,14 @@ class SlackReader:
                 return str(message["ts"])
         return None
 
+    def recent_history(self, channel: str, oldest: float, limit: int) -> list[dict[str, Any]]:
+        """A channel's top-level messages since `oldest` (newest `limit` of them), oldest first."""
+        response = self._call("conversations_history", channel=channel, oldest=f"{oldest:.6f}", limit=limit)
+        messages = list(reversed(response.get("messages") or []))
+        if self._secrets:
+            messages = [{**m, "text": redact(str(m.get("text") or ""), self._secrets)} for m in messages]
+        return messages
+
     def permalink(self, channel: str, ts: str) -> str | None:
         try:
             return str(self._call("chat_getPermalink", channel=channel, message_ts=ts).get("permalink"))

@@ -13,7 +13,8 @@ from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.dispatch.model_loop import ShowText
 from synapse_bot.integrations.slack import SlackReplier
 from synapse_bot.integrations.slack_stream import StreamedReply
-from synapse_bot.jobs.reply import ReplyPoster, target_of
+from synapse_bot.integrations.working_sign import WorkingSigns
+from synapse_bot.jobs.reply import ReplyPoster
 from synapse_bot.privacy import Delivery
 from synapse_bot.render.feedback import feedback_buttons
 from synapse_bot.request import RequestKind, SlackRequest
@@ -34,6 +35,7 @@ class AnswerJob:
         feedback: bool = False,
         streaming: bool = False,
         secrets: tuple[str, ...] = (),
+        signs: WorkingSigns | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.replier = replier
@@ -42,6 +44,7 @@ class AnswerJob:
         self.feedback = feedback
         self.streaming = streaming
         self.secrets = secrets
+        self.signs = signs
 
     def __call__(self, request: SlackRequest, trace: RequestTrace) -> None:
         started = time.monotonic()
@@ -50,14 +53,15 @@ class AnswerJob:
             if not admission.allowed:
                 trace.root.set(limited=True)
                 self.poster.post_once(request, trace, admission.message)
+                if self.signs:
+                    self.signs.end(request, None)  # the gateway's sign comes down with the refusal
                 return
-        mentioned = request.message_ts if request.kind is RequestKind.MENTION else None
-        sign = self.replier.start_working(target_of(request), mentioned)
+        sign = self.signs.begin(request) if self.signs else None
         stream = self._stream_for(request)
         try:
             text, ok, buttons, sources = self._dispatch(request, trace, stream.write if stream is not None else None)
             trace.root.set(reply=text[:500])  # content, like the request's text: MLflow gets it only when asked
-            if self.feedback:
+            if self.feedback and trace.root.attributes.get("path") == "llm":  # feedback on what the model wrote
                 buttons = [*buttons, *feedback_buttons(trace.request_id)]
             if stream is not None and stream.started and not stream.broken:
                 trace.root.set(first_text_ms=round(((stream.first_text_at or 0) - started) * 1000, 1))
@@ -71,7 +75,8 @@ class AnswerJob:
                     self.poster.abandon_stream(stream)
                 self.poster.post_once(request, trace, text, buttons, sources=sources)
         finally:
-            self.replier.stop_working(sign)
+            if self.signs:
+                self.signs.end(request, sign)
         if not ok:
             trace.root.set(tool_error=True)
 

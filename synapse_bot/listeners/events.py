@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, BoltRequest
 
+from synapse_bot.listeners.follow_ups import FollowUps
 from synapse_bot.listeners.intake import Intake, retry_attempt, slack_request
 from synapse_bot.request import RequestKind
 
@@ -42,11 +43,14 @@ def edit_may_be_answered(event: dict[str, Any], memory_seconds: int) -> bool:
     return 0 <= age < memory_seconds
 
 
-def register(app: App, intake: Intake) -> None:
+def register(app: App, intake: Intake, follow_ups: FollowUps | None = None) -> None:
     @app.event("app_mention")
     def on_mention(
         body: dict[str, Any], event: dict[str, Any], context: BoltContext, request: BoltRequest, ack: Ack
     ) -> None:
+        if str(event.get("channel", "")).startswith("D"):  # a DM is answered from its message event, once
+            ack()
+            return
         if (
             event.get("subtype") in ("message_changed", "message_deleted", "bot_message")
             or event.get("bot_id")
@@ -83,6 +87,8 @@ def register(app: App, intake: Intake) -> None:
                     retry_attempt=retry_attempt(request.headers),
                 )
             )
+        if follow_ups is not None:
+            follow_ups.consider(event, context, retry_attempt(request.headers))
         ack()
 
     @app.event("app_home_opened")

@@ -99,6 +99,11 @@ def _monitor(args: MonitorChannelArgs, ctx: ToolContext) -> ToolResult:
     reader, store = parts
     try:
         channel = reader.resolve_channel(args.channel)
+        if channel.startswith("D"):
+            return _fail(
+                "Monitors watch channels, not direct messages. Name the channel to watch, e.g. "
+                "`monitor #alerts for keywords: error, down`; alerts come to you here."
+            )
         if not reader.channel_info(channel).get("is_member"):
             return _fail(
                 f"I'm not in <#{channel}>, so I can't see its messages. Invite me with "
@@ -279,6 +284,7 @@ TOOL = Tool(
     ),
     args_model=MonitorChannelArgs,
     handler=_monitor,
+    status="is setting up the monitor…",
     examples=("monitor slack channel #alerts for keywords: error, critical, down",),
     grammar=Grammar(
         verbs=("monitor", "watch"),
@@ -294,6 +300,7 @@ LIST_TOOL = Tool(
     description="List active keyword monitors, optionally for one channel.",
     args_model=ListMonitorsArgs,
     handler=_list,
+    status="is looking up the monitors…",
     examples=("list monitors",),
     grammar=Grammar(
         verbs=("list",), parse=_parse_list, words=r"\b(?:list|show|all|my|the|active|monitors?|in|of|for)\b"
@@ -306,6 +313,7 @@ STOP_TOOL = Tool(
     description="Stop the keyword monitors of a channel (only their creator or an admin may).",
     args_model=StopMonitorArgs,
     handler=_stop,
+    status="is stopping the monitor…",
     examples=("stop monitoring #alerts",),
     grammar=Grammar(
         verbs=("stop",),

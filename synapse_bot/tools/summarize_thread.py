@@ -261,6 +261,7 @@ TOOL = Tool(
     ),
     args_model=SummarizeThreadArgs,
     handler=_summarize,
+    status="is reading the thread…",
     examples=("summarize this thread", "summarize slack thread in #general with timestamp 1712345678.123456"),
     grammar=Grammar(
         verbs=("summari[sz]e",),

@@ -50,9 +50,12 @@ class SlackSandbox:
         self.home_views: dict[str, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []
         self.stream_log: list[tuple[str, str, str, float]] = []  # (start|append|stop, ts, text, time.time())
+        self.titles: list[dict[str, Any]] = []
+        self.suggested_prompts: list[dict[str, Any]] = []
         self.reaction_log: list[tuple[str, str, str, str]] = []
         self.response_url_posts: list[dict[str, Any]] = []
         self._rate_limits: dict[str, list[float]] = {}
+        self.api_latency_s = 0.0  # every Web API call takes this long (benchmarks: a real network's round trip)
         self._failures: dict[str, list[str | None]] = {}
         self._event_envelopes: list[tuple[str, str]] = []  # (event type, envelope id)
         app = web.Application(client_max_size=16 * 1024 * 1024)
@@ -169,7 +172,7 @@ class SlackSandbox:
             in_channel = self.workspace.bot_user_id in channel.members
         if in_channel:
             self._emit_event(self._message_event(channel, message))
-            if f"<@{self.workspace.bot_user_id}>" in text:
+            if f"<@{self.workspace.bot_user_id}>" in text and not channel.is_im:  # no app_mention in DMs
                 mention = {
                     "type": "app_mention",
                     "user": user,
@@ -186,6 +189,56 @@ class SlackSandbox:
 
     def mention(self, user: str, channel_id: str, text: str, thread_ts: str | None = None) -> str:
         return self.post_message(user, channel_id, f"<@{self.workspace.bot_user_id}> {text}", thread_ts=thread_ts)
+
+    def direct_message(self, user: str, text: str, thread_ts: str | None = None) -> str:
+        """`user` writes to Synapse in their DM with it (the App Home's messages tab)."""
+        return self.post_message(user, self.im_channel(user).id, text, thread_ts=thread_ts)
+
+    # The agent view (assistant side panel) ------------------------------------------------------------
+
+    def start_assistant_thread(self, user: str, context_channel: str | None = None) -> tuple[str, str]:
+        """`user` opens Synapse's side panel (while looking at `context_channel`): a new thread in their DM.
+
+        Returns (DM channel id, thread ts). Slack starts the thread with a message of its own and sends
+        `assistant_thread_started`.
+        """
+        channel = self.im_channel(user)
+        with self.workspace.lock:
+            root = self.workspace.add_message(
+                channel,
+                {
+                    "user": self.bot_user_id,
+                    "bot_id": self.workspace.bot_id,
+                    "subtype": "assistant_app_thread",
+                    "text": "New chat",
+                },
+            )
+        self._emit_event(
+            {
+                "type": "assistant_thread_started",
+                "assistant_thread": self._assistant_thread(user, channel.id, str(root["ts"]), context_channel),
+                "event_ts": self.workspace.next_ts(),
+            }
+        )
+        return channel.id, str(root["ts"])
+
+    def change_assistant_context(self, user: str, channel_id: str, thread_ts: str, context_channel: str) -> str:
+        """`user` switches to another channel while the side panel's thread stays open."""
+        return self._emit_event(
+            {
+                "type": "assistant_thread_context_changed",
+                "assistant_thread": self._assistant_thread(user, channel_id, thread_ts, context_channel),
+                "event_ts": self.workspace.next_ts(),
+            }
+        )
+
+    def _assistant_thread(
+        self, user: str, channel_id: str, thread_ts: str, context_channel: str | None
+    ) -> dict[str, Any]:
+        context = (
+            {"channel_id": context_channel, "team_id": self.team_id, "enterprise_id": None} if context_channel else {}
+        )
+        return {"user_id": user, "context": context, "channel_id": channel_id, "thread_ts": thread_ts}
 
     def edit_message(self, user: str, channel_id: str, ts: str, new_text: str) -> None:
         with self.workspace.lock:
@@ -356,6 +409,49 @@ class SlackSandbox:
                     "text": button.get("text"),
                     "value": value if value is not None else button.get("value"),
                     "type": "button",
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        return self._send("interactive", payload)
+
+    def click_feedback(self, user: str, channel_id: str, message_ts: str, *, positive: bool) -> str:
+        """Press 👍 (or 👎) of the `feedback_buttons` element under a message: Slack's `block_actions` shape."""
+        with self.workspace.lock:
+            channel = self.workspace.channels[channel_id]
+            message = dict(channel.messages[message_ts])
+            person = self.workspace.users[user]
+        element, block_id = _find_element(message.get("blocks") or [], "feedback_buttons")
+        if element is None:
+            raise AssertionError(f"no feedback buttons in message {message_ts}: {message.get('blocks')}")
+        pressed = element["positive_button" if positive else "negative_button"]
+        container: dict[str, Any] = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+        }
+        if message.get("thread_ts"):
+            container["thread_ts"] = message["thread_ts"]
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": person.name, "name": person.name, "team_id": self.team_id},
+            "api_app_id": self.app_id,
+            "token": "sandbox-verification",
+            "container": container,
+            "trigger_id": self._trigger_id(),
+            "team": {"id": self.team_id, "domain": self.workspace.team_domain},
+            "channel": {"id": channel_id, "name": channel.name},
+            "message": message,
+            "state": {"values": {}},
+            "response_url": self._new_response_url(),
+            "actions": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": element.get("action_id"),
+                    "block_id": block_id,
+                    "text": pressed.get("text"),
+                    "value": pressed.get("value"),
                     "action_ts": str(time.time()),
                 }
             ],
@@ -653,5 +749,13 @@ def _find_button(blocks: list[dict[str, Any]], action_id: str) -> tuple[dict[str
     for block in blocks:
         for element in block.get("elements", []) + ([block["accessory"]] if "accessory" in block else []):
             if isinstance(element, dict) and element.get("action_id") == action_id:
+                return element, block.get("block_id")
+    return None, None
+
+
+def _find_element(blocks: list[dict[str, Any]], element_type: str) -> tuple[dict[str, Any] | None, str | None]:
+    for block in blocks:
+        for element in block.get("elements", []):
+            if isinstance(element, dict) and element.get("type") == element_type:
                 return element, block.get("block_id")
     return None, None
