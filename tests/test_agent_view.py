@@ -18,7 +18,7 @@ from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.tools.registry import default_registry
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
 def _said(slack: SlackSandbox, channel: str, thread_ts: str, count: int = 1) -> dict[str, Any]:

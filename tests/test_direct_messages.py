@@ -11,7 +11,7 @@ import pytest
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.workspace import SlackSandbox
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
 def test_a_direct_message_is_answered_in_its_dm_thread(

@@ -15,7 +15,7 @@ from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from tests.conftest import make_settings
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
 def _answered_thread(slack: SlackSandbox, workspace: dict[str, str]) -> str:

@@ -23,7 +23,7 @@ from synapse_bot.store.keys import Keys
 from synapse_bot.store.signs import DONE, SignRecords
 from tests.conftest import make_model_settings
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
 def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
