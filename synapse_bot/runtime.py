@@ -192,9 +192,9 @@ class Runtime:
             self.embedded_redis.supervise(self._stopped)
         elif not wait_for_redis(self.redis, str(self.settings.redis_url), self._stopped):
             raise StartupCancelled("stopped while waiting for Redis")
-        warn_if_tracking_unreachable(self.settings)
         self.signs = SlackSigns(build_sign_client(self.settings, bot_token))
         handler = self._build_handler(client)
+        warn_if_tracking_unreachable(self.settings, warned=getattr(self.sink, "warning_given", None))
         redis_url = self.embedded_redis.url if self.embedded_redis else str(self.settings.redis_url)
         self.queue = JobQueue(build_broker(self.settings, redis_url), handler, handler.time_limit_reached)
         if self.shape.has_worker:

@@ -141,9 +141,12 @@ def tracking_unreachable(tracking_uri: str, timeout_s: float = TRACKING_PROBE_TI
         return network_cause(exc)
 
 
-def warn_if_tracking_unreachable(settings: Settings) -> threading.Thread | None:
+def warn_if_tracking_unreachable(
+    settings: Settings, warned: Callable[[], None] | None = None
+) -> threading.Thread | None:
     """Say once, at start, when the MLflow server does not answer. Replies never wait on MLflow, so this runs
-    beside the start-up rather than in its way."""
+    beside the start-up rather than in its way. `warned` is told it was said (the recorder then keeps its own
+    warning for later, so an unreachable store is one line, not two)."""
     if not settings.tracking_enabled:
         return None
     uri = settings.tracking_uri
@@ -155,6 +158,8 @@ def warn_if_tracking_unreachable(settings: Settings) -> threading.Thread | None:
                 f"MLflow is unreachable at {where(uri)} ({cause}): traces are not recorded until it answers; "
                 "replies are unaffected. Check MLFLOW_TRACKING_URI and that the tracking server is running."
             )
+            if warned is not None:
+                warned()
 
     thread = threading.Thread(target=probe, name="synapse-mlflow-probe", daemon=True)
     thread.start()

@@ -421,6 +421,8 @@ def test_mlflow_unreachable_is_one_warning_and_replies_are_unaffected(
         process.wait(timeout=60)
     [warning] = [line for line in logs.splitlines() if "MLflow is unreachable" in line]
     assert "MLFLOW_TRACKING_URI" in warning and "replies are unaffected" in warning
+    # The recorder's own line waits its minute: the unreachable store is said once, not twice.
+    assert [line for line in logs.splitlines() if "WARNING" in line and "mlflow" in line.lower()] == [warning]
     assert "Traceback" not in logs
     assert redis_servers_under(tmp_path) == []
 

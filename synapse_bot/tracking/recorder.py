@@ -142,6 +142,10 @@ class MlflowRecorder:
 
     # Recorder thread ----------------------------------------------------------------------------
 
+    def warning_given(self) -> None:
+        """Someone has just said the store is unreachable: the recorder's own warning waits its minute."""
+        self._last_warning = time.monotonic()
+
     def _warn(self, message: str, **extra: Any) -> None:
         now = time.monotonic()
         if now - self._last_warning >= WARN_EVERY_S:
