@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from synapse_bot.config import Settings
 from synapse_bot.runtime import Runtime
@@ -230,12 +233,24 @@ def test_sigterm_while_waiting_for_redis_exits_0_at_once(slack: SlackSandbox, tm
     assert "Traceback" not in log_path.read_text()
 
 
+def port_outside_the_ephemeral_range() -> int:
+    """A free port below Linux's ephemeral range (32768+), where servers bound to port 0 never land."""
+    for port in random.sample(range(20_000, 30_000), 200):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port between 20000 and 30000")
+
+
 def test_waiting_for_redis_says_still_unreachable_once_a_minute_and_once_when_it_answers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A clock moved by hand: 5 minutes of outage, retried every 10 s, then a real redis-server comes up."""
     now = [0.0]
-    port = free_port()
+    port = port_outside_the_ephemeral_range()  # no other test's server can be given it meanwhile
     server = EmbeddedRedis(tmp_path / "redis", persist=False, port=port)
 
     def delays() -> Iterator[float]:
@@ -245,7 +260,8 @@ def test_waiting_for_redis_says_still_unreachable_once_a_minute_and_once_when_it
                 server.start()
             yield 0.0
 
-    client = redis.Redis(port=port, socket_connect_timeout=1)
+    # No client-side retries (redis-py backs off up to seconds per ping): the test's clock is the one that moves.
+    client = redis.Redis(port=port, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0))
     url = f"redis://user:secret@127.0.0.1:{port}/0"
     try:
         with caplog.at_level(logging.INFO, logger="synapse_bot.store.connection"):
