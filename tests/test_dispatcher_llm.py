@@ -178,7 +178,7 @@ def test_a_follow_up_carries_the_threads_memory(
     assert question == {"role": "user", "content": "triage github issues in acme/widgets"}
     assert call["tool_calls"][0]["function"]["name"] == "triage_issues"
     assert result["role"] == "tool" and result["tool_call_id"] == call["tool_calls"][0]["id"]
-    assert answer["role"] == "assistant" and "GitHub" in answer["content"]
+    assert answer == {"role": "assistant", "content": ""}  # the results are there; the reply text is not repeated
     assert "[I ran" not in json.dumps(request["messages"])
     assert request["messages"][-1]["content"].endswith("now only the bugs")
 

@@ -299,7 +299,9 @@ def fast_exchange(request: SlackRequest, outcome: DispatchOutcome) -> list[dict[
             {"role": "tool", "tool_call_id": id_, "content": tool_message(t.result)}
             for id_, t in zip(ids, outcome.tools, strict=True)
         ]
-    messages.append({"role": "assistant", "content": outcome.text[:MEMORY_ANSWER_CHARS]})
+    # After tool results, the answer the person saw is left out: it repeats the results, and a small model copies
+    # such a text ("Watching #alerts for …") as if it had done the work again. The calls and results stay.
+    messages.append({"role": "assistant", "content": "" if outcome.tools else outcome.text[:MEMORY_ANSWER_CHARS]})
     return messages
 
 

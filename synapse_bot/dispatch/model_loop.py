@@ -176,10 +176,14 @@ class ModelLoop:
             except BudgetExceeded:
                 result.cut_short = "this request's token budget ran out"
                 break
-            except LlmError:
+            except LlmError as exc:
                 if not result.tools:
                     raise
-                result.cut_short = "the model stopped answering"
+                result.cut_short = (
+                    "the conversation grew too long for the configured model (an admin can set OPENAI_CONTEXT_TOKENS)"
+                    if exc.kind == "context_length"
+                    else "the model stopped answering"
+                )
                 break
             result.rounds += 1
             calls = self._calls_in(reply)

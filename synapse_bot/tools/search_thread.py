@@ -42,7 +42,9 @@ class SearchThreadArgs(ToolArgs):
         default=None, description="Channel id (C…) of another thread, from its link; omit for the current thread"
     )
     thread_ts: str | None = Field(
-        default=None, pattern=r"^\d{9,11}\.\d{1,6}$", description="Parent timestamp of another thread, from its link"
+        default=None,
+        pattern=r"^[0-9]{9,11}\.[0-9]{1,6}$",
+        description="Parent timestamp of another thread, from its link",
     )
 
     hints: ClassVar[Mapping[str, str]] = {

@@ -39,7 +39,7 @@ class SummarizeThreadArgs(ToolArgs):
         default=None, description="Channel id (C…) or #name holding the thread; omit for the current thread"
     )
     thread_ts: str | None = Field(
-        default=None, pattern=r"^\d{9,11}\.\d{1,6}$", description="Timestamp of the thread's parent message"
+        default=None, pattern=r"^[0-9]{9,11}\.[0-9]{1,6}$", description="Timestamp of the thread's parent message"
     )
     refresh: bool = Field(default=False, description="Rebuild the summary instead of using the cached one")
 
