@@ -13,7 +13,7 @@ import pytest
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

@@ -21,7 +21,7 @@ from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.signs import DONE, SignRecords
-from tests.conftest import make_model_settings
+from tests.support.settings import make_model_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -63,12 +63,13 @@ def test_the_reaction_is_the_fallback_where_status_is_refused(
 
 
 def test_a_rate_limited_status_pauses_itself_and_does_not_hold_up_the_answer(
-    bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
 ) -> None:
     general = workspace["general"]
     slack.rate_limit("assistant.threads.setStatus", times=1, retry_after=60)
+    model.script(Reply.delay(2.0, Reply.text("All good.")))  # the sign is surely up before the answer comes
     started = time.monotonic()
-    ts = slack.mention(workspace["alice"], general, "help")
+    ts = slack.mention(workspace["alice"], general, "how is the deploy going?")
     slack.wait_for_bot_message(general, thread_ts=ts)
     assert time.monotonic() - started < 10  # nobody waited out the 60 s
     _until(lambda: ("remove", general, ts, "eyes") in slack.reaction_log)
