@@ -1,9 +1,16 @@
-"""Shared pieces of the end-to-end benchmarks: a deployment of real Synapse processes against the stand-ins."""
+"""Shared pieces of the end-to-end benchmarks: a deployment of real Synapse processes against the stand-ins.
+
+Processes run with Synapse's defaults, as the README tells people to run it: MLflow tracking on, into the default
+sqlite store under the deployment's data directory. A benchmark that measures anything else says so in its output
+(`tracking_label`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -93,6 +100,14 @@ class Deployment:
             process.stop(timeout=120)
         self.processes.clear()
 
+    def traces_stored(self) -> int:
+        """Request traces in the deployment's default sqlite MLflow store (stop the processes first: they flush)."""
+        path = self.workdir / "data" / "mlflow.db"
+        if not path.exists():
+            return 0
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM trace_info").fetchone()[0])
+
     def answered(self, threads: list[str]) -> int:
         return sum(1 for ts in threads if self.slack.bot_messages(self.channel, thread_ts=ts))
 
@@ -104,6 +119,13 @@ class Deployment:
                 raise TimeoutError(f"{self.answered(threads)}/{len(threads)} answered after {timeout}s")
             time.sleep(0.05)
         return time.monotonic() - started
+
+
+def tracking_label(env: dict[str, str]) -> str:
+    """How the processes of a deployment were traced, for a benchmark's printed figures."""
+    if env.get("SYNAPSE_TRACKING_ENABLED", "true").lower() in ("0", "false", "no", "off"):
+        return "MLflow tracking OFF (not the default)"
+    return f"MLflow tracking on, {env.get('MLFLOW_TRACKING_URI') or 'default sqlite store'}"
 
 
 @contextmanager
@@ -122,11 +144,13 @@ def deployment(model_delay_s: float = 0.0, ack_timeout: float = 3.0, **env: str)
                 "OPENAI_API_KEY": model.api_key,
                 "OPENAI_BASE_URL": model.base_url,
                 "SYNAPSE_LOG_LEVEL": "WARNING",
+                "SYNAPSE_TRACKING_ENABLED": "true",  # the default; cluster_env turns it off for tests
                 **env,
             }
             deploy = Deployment(
                 slack, model, redis_server, workdir, cluster_env(slack, redis_server.url, workdir / "data", **values)
             )
+            print(f"[deployment: {tracking_label(values)}]", flush=True)
             deploy.users = [slack.add_user(f"user{i}", real_name=f"User {i}") for i in range(20)]
             deploy.channel = slack.add_channel("load", members=deploy.users)
             try:

@@ -9,9 +9,16 @@ from slack_sdk import WebClient
 
 from synapse_bot.config import Settings
 from synapse_bot.listeners import register_all
+from synapse_bot.listeners.follow_ups import FollowUps
 from synapse_bot.listeners.intake import Intake
+from synapse_bot.store.conversations import AssistantContexts
 from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tracking.external import CountingConnectionHandler, CountingRateLimitHandler, CountingWebClient
+
+
+def build_sign_client(settings: Settings, token: str) -> WebClient:
+    """The client of the working signs: short timeout, no waiting out 429s (a sign that would wait is dropped)."""
+    return WebClient(token=token, base_url=settings.slack_api_url, timeout=5, logger=logging.getLogger("slack_sdk.web"))
 
 
 def build_web_client(settings: Settings, token: str) -> WebClient:
@@ -28,7 +35,14 @@ def build_web_client(settings: Settings, token: str) -> WebClient:
     )
 
 
-def build_app(client: WebClient, intake: Intake, registry: ToolRegistry) -> App:
+def build_app(
+    client: WebClient,
+    intake: Intake,
+    registry: ToolRegistry,
+    *,
+    follow_ups: FollowUps | None = None,
+    assistant_contexts: AssistantContexts | None = None,
+) -> App:
     """A Socket Mode Bolt app whose listeners only claim, enqueue and acknowledge.
 
     `process_before_response=True` makes Bolt acknowledge after the listener returns, i.e. after the job is
@@ -41,5 +55,5 @@ def build_app(client: WebClient, intake: Intake, registry: ToolRegistry) -> App:
         ignoring_self_events_enabled=True,
         logger=logging.getLogger("slack_bolt.synapse"),
     )
-    register_all(app, intake, registry)
+    register_all(app, intake, registry, follow_ups=follow_ups, assistant_contexts=assistant_contexts)
     return app

@@ -1,13 +1,29 @@
-"""`synapse-bot check`: reach every part Synapse depends on and say, per part, ok or the exact problem."""
+"""`synapse-bot check`: reach every part Synapse depends on and say, per part, ok or the exact problem.
+
+The parts are probed side by side and each gets at most `PART_DEADLINE_S`: a part that has not answered by then
+is reported as not answering, in one line, whatever its client library would have gone on retrying.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 from synapse_bot.config import Settings
+from synapse_bot.startup import network_cause, tracking_unreachable, where
 
-GITHUB_PROBE_TIMEOUT = 10
+PART_DEADLINE_S = 10.0
+PROBE_TIMEOUT_S = 5.0
+GITHUB_PROBE_TIMEOUT = int(PROBE_TIMEOUT_S)  # PyGithub wants an int
 
 
 @dataclass(frozen=True)
@@ -19,6 +35,20 @@ class CheckResult:
 
 
 def check_slack(settings: Settings) -> list[CheckResult]:
+    return [check_slack_bot_token(settings), check_slack_app_token(settings)]
+
+
+def check_slack_bot_token(settings: Settings) -> CheckResult:
+    [result] = _check_slack_bot(settings)
+    return result
+
+
+def check_slack_app_token(settings: Settings) -> CheckResult:
+    [result] = _check_slack_app(settings)
+    return result
+
+
+def _check_slack_bot(settings: Settings) -> list[CheckResult]:
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
@@ -27,7 +57,9 @@ def check_slack(settings: Settings) -> list[CheckResult]:
         results.append(CheckResult("slack bot token", False, "SLACK_BOT_TOKEN is not set"))
     else:
         client = WebClient(
-            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=10
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            timeout=int(PROBE_TIMEOUT_S),
         )
         try:
             who = client.auth_test()
@@ -38,12 +70,24 @@ def check_slack(settings: Settings) -> list[CheckResult]:
             results.append(CheckResult("slack bot token", False, f"auth.test failed: {exc.response.get('error')}"))
         except OSError as exc:
             results.append(
-                CheckResult("slack bot token", False, f"cannot reach {settings.slack_api_url}: {type(exc).__name__}")
+                CheckResult(
+                    "slack bot token",
+                    False,
+                    f"cannot reach SLACK_API_URL {where(settings.slack_api_url)}: {network_cause(exc)}",
+                )
             )
+    return results
+
+
+def _check_slack_app(settings: Settings) -> list[CheckResult]:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    results = []
     if settings.slack_app_token is None:
         results.append(CheckResult("slack app token", False, "SLACK_APP_TOKEN is not set (xapp-, connections:write)"))
     else:
-        client = WebClient(base_url=settings.slack_api_url, timeout=10)
+        client = WebClient(base_url=settings.slack_api_url, timeout=int(PROBE_TIMEOUT_S))
         try:
             client.apps_connections_open(app_token=settings.slack_app_token.get_secret_value())
             results.append(CheckResult("slack app token", True, "apps.connections.open ok (Socket Mode available)"))
@@ -52,7 +96,13 @@ def check_slack(settings: Settings) -> list[CheckResult]:
                 CheckResult("slack app token", False, f"apps.connections.open failed: {exc.response.get('error')}")
             )
         except OSError as exc:
-            results.append(CheckResult("slack app token", False, f"cannot reach Slack: {type(exc).__name__}"))
+            results.append(
+                CheckResult(
+                    "slack app token",
+                    False,
+                    f"cannot reach SLACK_API_URL {where(settings.slack_api_url)}: {network_cause(exc)}",
+                )
+            )
     return results
 
 
@@ -70,33 +120,71 @@ def check_redis(settings: Settings) -> CheckResult:
     try:
         client.ping()
         return CheckResult("redis", True, "PING ok")
+    except redis.AuthenticationError:
+        return CheckResult("redis", False, f"{where(settings.redis_url)} refused the password in REDIS_URL")
     except (redis.RedisError, OSError) as exc:
-        return CheckResult("redis", False, f"cannot reach REDIS_URL: {type(exc).__name__}: {exc}"[:300])
+        return CheckResult("redis", False, f"cannot reach REDIS_URL {where(settings.redis_url)}: {network_cause(exc)}")
     finally:
         client.close()
 
 
 def check_mlflow(settings: Settings) -> CheckResult:
-    try:
-        from mlflow import MlflowClient
-
-        if not settings.mlflow_tracking_uri:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        client = MlflowClient(tracking_uri=settings.tracking_uri)
-        experiment = client.get_experiment_by_name(settings.mlflow_experiment_name)
-        where = "exists" if experiment else "will be created on first request"
-        return CheckResult(
-            "mlflow",
-            True,
-            f"store {settings.tracking_uri} reachable; experiment {settings.mlflow_experiment_name!r} {where}",
-        )
-    except Exception as exc:
+    unreachable = tracking_unreachable(settings.tracking_uri, timeout_s=PROBE_TIMEOUT_S)
+    if unreachable is not None:  # asked first, quickly: MLflow's own client retries a dead server for minutes
         return CheckResult(
             "mlflow",
             False,
-            f"store {settings.tracking_uri}: {type(exc).__name__}: {exc}"[:300],
+            f"cannot reach MLFLOW_TRACKING_URI {where(settings.tracking_uri)}: {unreachable}",
             required=False,
         )
+    uri, name = settings.tracking_uri, settings.mlflow_experiment_name
+    try:
+        if uri.startswith("sqlite:///"):
+            found = _sqlite_experiment(Path(uri.removeprefix("sqlite:///")), name)
+        elif urlsplit(uri).scheme in ("http", "https"):
+            found = _server_experiment(uri, name)
+        else:
+            found = _client_experiment(uri, name)
+    except Exception as exc:
+        return CheckResult("mlflow", False, f"store {where(uri)}: {_one_line(exc)}", required=False)
+    state = "exists" if found else "will be created on first request"
+    return CheckResult("mlflow", True, f"store {uri} reachable; experiment {name!r} {state}")
+
+
+def _sqlite_experiment(path: Path, name: str) -> bool:
+    """Read the sqlite store directly: importing MLflow and migrating a new store takes seconds, a read does not."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(path.parent, os.W_OK):
+            raise PermissionError(f"cannot create {path}: its folder is not writable")
+        return False
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=PROBE_TIMEOUT_S)) as db:
+        try:
+            row = db.execute("SELECT 1 FROM experiments WHERE name = ?", (name,)).fetchone()
+        except sqlite3.OperationalError:
+            return False  # an empty file: MLflow creates its tables on first use
+    return row is not None
+
+
+def _server_experiment(uri: str, name: str) -> bool:
+    """Ask the tracking server's REST API, without loading MLflow's client."""
+    query = urlencode({"experiment_name": name})
+    url = f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/get-by-name?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S):
+            return True
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return False
+        raise
+
+
+def _client_experiment(uri: str, name: str) -> bool:
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(PROBE_TIMEOUT_S)))
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri).get_experiment_by_name(name) is not None
 
 
 def check_model(settings: Settings) -> CheckResult:
@@ -107,7 +195,7 @@ def check_model(settings: Settings) -> CheckResult:
     client = openai.OpenAI(
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_base_url,
-        timeout=10,
+        timeout=PROBE_TIMEOUT_S,
         max_retries=0,
     )
     try:
@@ -122,7 +210,8 @@ def check_model(settings: Settings) -> CheckResult:
             f"endpoint answered {exc.status_code} to /models; model {settings.openai_model}",
         )
     except openai.APIConnectionError as exc:
-        return CheckResult("model", False, f"cannot reach the model endpoint: {type(exc).__name__}")
+        where_ = where(str(client.base_url))
+        return CheckResult("model", False, f"cannot reach the model endpoint {where_}: {network_cause(exc)}")
 
 
 def check_github(settings: Settings) -> CheckResult:
@@ -139,22 +228,52 @@ def check_github(settings: Settings) -> CheckResult:
         )
     except BadCredentialsException:
         return CheckResult("github", False, "GitHub rejected GITHUB_TOKEN (401 Bad credentials)")
-    except (GithubException, OSError) as exc:
-        return CheckResult("github", False, f"cannot reach {settings.github_api_url}: {type(exc).__name__}")
+    except GithubException as exc:
+        return CheckResult("github", False, f"{where(settings.github_api_url)} answered {exc.status}")
+    except OSError as exc:
+        return CheckResult(
+            "github", False, f"cannot reach GITHUB_API_URL {where(settings.github_api_url)}: {network_cause(exc)}"
+        )
     finally:
         client.close()
 
 
-def run_checks(settings: Settings) -> list[CheckResult]:
-    probes: list[Callable[[], list[CheckResult] | CheckResult]] = [
-        lambda: check_slack(settings),
-        lambda: check_redis(settings),
-        lambda: check_mlflow(settings),
-        lambda: check_model(settings),
-        lambda: check_github(settings),
+def _one_line(exc: BaseException) -> str:
+    """An exception as one short line: its network cause when it has one."""
+    cause = network_cause(exc)
+    return cause if not cause.startswith(type(exc).__name__) else cause[:200]
+
+
+def run_checks(settings: Settings, deadline_s: float = PART_DEADLINE_S) -> list[CheckResult]:
+    """Every part probed at once; a part still silent after `deadline_s` is reported as not answering."""
+    probes: list[tuple[str, Callable[[], list[CheckResult] | CheckResult]]] = [
+        ("slack bot token", lambda: check_slack_bot_token(settings)),
+        ("slack app token", lambda: check_slack_app_token(settings)),
+        ("redis", lambda: check_redis(settings)),
+        ("mlflow", lambda: check_mlflow(settings)),
+        ("model", lambda: check_model(settings)),
+        ("github", lambda: check_github(settings)),
     ]
+    outcomes: dict[str, list[CheckResult]] = {}
+
+    def run(part: str, probe: Callable[[], list[CheckResult] | CheckResult]) -> None:
+        try:
+            outcome = probe()
+        except Exception as exc:  # a probe that breaks is a failed part, never a traceback
+            outcome = CheckResult(part, False, f"the check failed: {_one_line(exc)}")
+        outcomes[part] = outcome if isinstance(outcome, list) else [outcome]
+
+    threads = [
+        threading.Thread(target=run, args=(part, probe), name=f"check-{part}", daemon=True) for part, probe in probes
+    ]
+    for thread in threads:
+        thread.start()
+    end = time.monotonic() + deadline_s
+    for thread in threads:
+        thread.join(max(0.0, end - time.monotonic()))
     results: list[CheckResult] = []
-    for probe in probes:
-        outcome = probe()
-        results.extend(outcome if isinstance(outcome, list) else [outcome])
+    for part, _ in probes:
+        results.extend(
+            outcomes.get(part) or [CheckResult(part, False, f"no answer within {deadline_s:.0f} s", part != "mlflow")]
+        )
     return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from types import FrameType
@@ -10,6 +11,9 @@ from types import FrameType
 from synapse_bot.config import ConfigError, Settings, load_settings
 from synapse_bot.logs import configure_logging
 from synapse_bot.process_tuning import tune_for_serving
+from synapse_bot.startup import QueueOutageLines, StartupCancelled, StartupError
+
+log = logging.getLogger("synapse_bot.cli")
 
 
 def _settings_or_exit() -> Settings:
@@ -32,6 +36,13 @@ def _serve(shape: str) -> int:
 
     settings = _settings_or_exit()
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    # urllib3's "Retrying (Retry(total=…))" lines (MLflow's and GitHub's HTTP clients) repeat, in its words, a
+    # failure we report in ours; they stay visible at DEBUG.
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
+    queue_outage = QueueOutageLines()  # one plain line a minute, not two CRITICAL lines every 3 s
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(queue_outage)
     runtime = Runtime(settings, shape=shape)
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -40,11 +51,24 @@ def _serve(shape: str) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        runtime.start()
+        runtime.start()  # on failure it has already stopped whatever it started
     except ConfigError as exc:
         _print_config_error(exc)
-        runtime.stop()
         return 2
+    except StartupCancelled:
+        return 0
+    except StartupError as exc:
+        log.debug("start-up failed", exc_info=True)
+        print(f"Synapse cannot start. {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a failure nobody phrased yet: still one line, the details at DEBUG
+        log.debug("start-up failed", exc_info=True)
+        print(
+            f"Synapse cannot start: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(run with SYNAPSE_LOG_LEVEL=DEBUG for the details).",
+            file=sys.stderr,
+        )
+        return 1
     tune_for_serving(shares_interpreter=runtime.shape.has_gateway and runtime.shape.has_worker)
     runtime.wait()
     return 0
@@ -85,6 +109,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     settings = _settings_or_exit()
     configure_logging("WARNING", "text", settings.secrets())
+    for noisy in ("urllib3", "slack_sdk", "mlflow", "github"):  # their retry chatter: the one-line result says it
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     results = run_checks(settings)
     width = max(len(r.part) for r in results)
     failed = False

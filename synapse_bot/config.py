@@ -133,9 +133,10 @@ class Settings(BaseSettings):
     max_output_tokens: int = Field(default=2_000, ge=64, alias="SYNAPSE_MAX_OUTPUT_TOKENS")
     memory_turns: int = Field(default=12, ge=0, le=100, alias="SYNAPSE_MEMORY_TURNS")
     memory_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_MEMORY_TTL_SECONDS")
-    thread_context_tokens: int = Field(default=2_500, ge=500, alias="SYNAPSE_THREAD_CONTEXT_TOKENS")
+    thread_context_tokens: int = Field(default=2_000, ge=500, alias="SYNAPSE_THREAD_CONTEXT_TOKENS")
     default_repos: str = Field(default="", alias="SYNAPSE_DEFAULT_REPOS")
     streaming: bool = Field(default=True, alias="SYNAPSE_STREAMING")
+    follow_ups: bool = Field(default=True, alias="SYNAPSE_FOLLOW_UPS")
 
     # Jobs, workers and health
     queue_heartbeat_seconds: float = Field(default=5.0, ge=1.0, le=600, alias="SYNAPSE_QUEUE_HEARTBEAT_SECONDS")

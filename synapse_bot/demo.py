@@ -16,10 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from pydantic import SecretStr
+
 from synapse_bot.config import Settings
 from synapse_bot.logs import configure_logging
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.github_server import FileChange, GitHubServer
+from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.printer import WorkspacePrinter, terminal_console
 from synapse_bot.sandbox.workspace import SlackSandbox
 
@@ -70,8 +73,15 @@ def mlflow_commands(tracking_uri: str) -> list[tuple[str, str]]:
         prefix = f"{bin_dir}/" if (bin_dir / "synapse-bot").exists() else ""
     return [
         ("a summary in the terminal", f"{prefix}synapse-bot stats --store {tracking_uri}"),
-        ("full MLflow, once (the UI is not in mlflow-skinny)", f"{prefix}pip install 'mlflow>=3.1,<4'"),
-        ("the MLflow UI (then open http://127.0.0.1:5000)", f"{prefix}mlflow ui --backend-store-uri {tracking_uri}"),
+        (
+            "full MLflow for the UI, once, in its own environment (it brings pandas and pyarrow; the bot needs "
+            "only mlflow-skinny)",
+            "python3 -m venv .venv-mlflow && .venv-mlflow/bin/pip install 'mlflow>=3.1,<4'",
+        ),
+        (
+            "the MLflow UI (then open http://127.0.0.1:5000)",
+            f".venv-mlflow/bin/mlflow ui --backend-store-uri {tracking_uri}",
+        ),
     ]
 
 
@@ -144,15 +154,75 @@ def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: TextIO | Non
             if not runtime.wait_connected(10):
                 console.print("The bot did not connect to the sandbox's Socket Mode endpoint.")
                 return 1
-            ok = _play(sandbox, WorkspacePrinter(sandbox, console), alice, bob, general, alerts, console.print)
+            printer = WorkspacePrinter(sandbox, console)
+            ok = _play(sandbox, printer, alice, bob, general, alerts, console.print)
         finally:
             runtime.stop()
+        try:
+            ok &= _with_a_model(sandbox, printer, settings, alice, bob, general, console.print)
+        finally:
             github.stop()
     console.print(f"\nEvery request above is an MLflow trace in {settings.tracking_uri}", style="bold")
     for what, command in mlflow_commands(settings.tracking_uri):
         console.print(f"  {what}:")
         console.print(f"    {command}", soft_wrap=True)
     return 0 if ok else 1
+
+
+STREAMED_ANSWER = (
+    "You agreed to disable the cache warmup for now [m3], since the token refresh race is the likely cause of the "
+    "flaky auth test [m2]. Alice opens the PR by Friday [m4]; whether it needs a changelog entry is still open."
+)
+
+
+def _with_a_model(
+    sandbox: SlackSandbox,
+    printer: WorkspacePrinter,
+    settings: Settings,
+    alice: str,
+    bob: str,
+    general: str,
+    say: Callable[..., None],
+) -> bool:
+    """The same workspace with a model. The model is the scripted OpenAI-compatible stand-in the tests use (so no
+    key is needed, and it says so): the real bot reads the thread, sends it with the question, and streams the
+    answer it gets back, citations turned into links."""
+    say("\n── 10. with a model: a question inside a thread, answered as it is written", style="bold cyan")
+    say(
+        "  (the model is a scripted stand-in, so the demo needs no key; for a real one set OPENAI_API_KEY and use "
+        "`synapse-bot shell`)",
+        style="dim",
+    )
+    with OpenAIServer() as model:
+        model.set_responder(lambda body: Reply.slowly(STREAMED_ANSWER, piece_delay_s=0.04))
+        with_model = settings.model_copy(
+            update={"openai_api_key": SecretStr(model.api_key), "openai_base_url": model.base_url}
+        )
+        runtime = Runtime(with_model).start()
+        try:
+            if not runtime.wait_connected(10):
+                say("The bot did not connect to the sandbox's Socket Mode endpoint.")
+                return False
+            root = sandbox.post_message(bob, general, "Release 2.4: the auth test is flaky again. What now?")
+            sandbox.post_message(alice, general, "Probably the token refresh race, like last time.", thread_ts=root)
+            sandbox.post_message(bob, general, "Then we disable the cache warmup for now.", thread_ts=root)
+            sandbox.post_message(alice, general, "Agreed. I'll open the PR by Friday.", thread_ts=root)
+            sandbox.mention(alice, general, "what did we decide, and who does what?", thread_ts=root)
+            deadline = time.monotonic() + WAIT_S
+            while time.monotonic() < deadline and not sandbox.bot_messages(general, thread_ts=root):
+                time.sleep(0.05)
+            answer = sandbox.bot_messages(general, thread_ts=root)
+            printer.print_new(focus=general)
+            if not answer:
+                return False
+            pieces = [step for step, ts, _, _ in sandbox.stream_log if ts == answer[-1]["ts"]]
+            say(
+                f"  (streamed into the thread: chat.startStream, {pieces.count('append')} appends, chat.stopStream)",
+                style="dim",
+            )
+            return True
+        finally:
+            runtime.stop()
 
 
 def _play(
@@ -240,6 +310,14 @@ def _play(
     say(f"  (command acknowledged in {ack.latency_s * 1000:.0f} ms)", style="dim")
     ok &= wait_reply(general, None, before)
     printer.print_new(focus=general)
+
+    step("9. alice writes to Synapse directly (a DM), and follows up in its thread")
+    ts = sandbox.direct_message(alice, "list monitors")
+    ok &= wait_reply(dm, ts, count(dm, ts))
+    before = count(dm, ts)
+    sandbox.direct_message(alice, "stop monitoring #alerts", thread_ts=ts)
+    ok &= wait_reply(dm, ts, before)
+    printer.print_new(focus=dm)
     if not ok:
         say("\nSome answers did not arrive in time: run `synapse-bot demo --verbose` to see the bot's logs.")
     return ok

@@ -102,5 +102,6 @@ def configure_logging(level: str = "INFO", fmt: str = "json", secrets: Iterable[
             "alembic",
             "mlflow",
             "aiohttp.access",
+            "bm25s",
         ):
             logging.getLogger(noisy).setLevel(logging.WARNING)

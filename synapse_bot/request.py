@@ -15,6 +15,16 @@ class RequestKind(StrEnum):
     MESSAGE = "message"
     ACTION = "action"
     HOME = "home"
+    THREAD_STARTED = "thread_started"  # the agent view opened a thread: greet, suggest prompts
+
+
+class Surface(StrEnum):
+    """Where a question was asked: it decides what "here" means and how the answer is shown."""
+
+    CHANNEL = "channel"  # an @-mention, a command or a shortcut in a channel
+    DM = "dm"  # a direct message to Synapse (the DM thread is "this thread")
+    ASSISTANT = "assistant"  # a thread of Slack's agent view (the side panel), or any DM thread
+    FOLLOW_UP = "follow_up"  # a message without a mention in a thread where Synapse has answered
 
 
 class SlackRequest(BaseModel):
@@ -35,3 +45,7 @@ class SlackRequest(BaseModel):
     retry_attempt: int = 0
     received_at: float = Field(default_factory=time.time)
     event: dict[str, object] = Field(default_factory=dict, description="The raw event, for message routing")
+    surface: Surface = Surface.CHANNEL
+    context_channel_id: str | None = Field(
+        default=None, description="The channel the person is looking at in the agent view ('this channel')"
+    )

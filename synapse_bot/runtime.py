@@ -25,15 +25,18 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from synapse_bot.access import AccessRules, GitHubWriters, GroupDirectory, ToolAccess
-from synapse_bot.app import build_app, build_web_client
+from synapse_bot.app import build_app, build_sign_client, build_web_client
 from synapse_bot.config import ConfigError, Settings
 from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.health import HealthServer
 from synapse_bot.integrations.github import GitHubClient
 from synapse_bot.integrations.slack import SlackReplier
+from synapse_bot.integrations.slack_audience import ConversationAudience
+from synapse_bot.integrations.working_sign import SignSender, SlackSigns, WorkingSigns
 from synapse_bot.jobs.actions import ActionJob
 from synapse_bot.jobs.alerts import DigestSweeper, KeywordAlerter
 from synapse_bot.jobs.answer import AnswerJob
+from synapse_bot.jobs.assistant import AssistantThreadJob
 from synapse_bot.jobs.failover import FailoverSubmitter
 from synapse_bot.jobs.guard import ReplyGuard
 from synapse_bot.jobs.handler import RequestHandler
@@ -41,12 +44,21 @@ from synapse_bot.jobs.home import HomePublisher
 from synapse_bot.jobs.queue import JobQueue, QueueWorker, build_broker
 from synapse_bot.jobs.reply import ReplyPoster
 from synapse_bot.jobs.runner import InProcessRunner
+from synapse_bot.listeners.follow_ups import FollowUps
 from synapse_bot.listeners.intake import Intake
 from synapse_bot.listeners.socket_latency import send_without_delay
 from synapse_bot.llm.client import LlmClient
 from synapse_bot.llm.prices import PriceTable
+from synapse_bot.startup import (
+    StartupCancelled,
+    library_errors_at_debug,
+    slack_unreachable,
+    socket_mode_refused,
+    warn_if_tracking_unreachable,
+)
 from synapse_bot.store.activity import ActivityLog
-from synapse_bot.store.connection import open_redis
+from synapse_bot.store.connection import open_redis, wait_for_redis
+from synapse_bot.store.conversations import AnsweredThreads, AssistantContexts
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
@@ -55,6 +67,7 @@ from synapse_bot.store.memory import ThreadMemory
 from synapse_bot.store.monitors import MonitorStore
 from synapse_bot.store.outage import RedisWatch
 from synapse_bot.store.pending import PendingWrites
+from synapse_bot.store.signs import SignRecords
 from synapse_bot.store.summaries import SummaryCache
 from synapse_bot.tools.context import ToolServices
 from synapse_bot.tools.registry import ToolRegistry, default_registry
@@ -78,7 +91,8 @@ class Shape(StrEnum):
         return self is not Shape.GATEWAY
 
 
-def build_sink(settings: Settings) -> TraceSink:
+def build_sink(settings: Settings, preload: bool = True) -> TraceSink:
+    """`preload`: load MLflow while starting (a process that runs jobs); a gateway records nothing and skips it."""
     if not settings.tracking_enabled:
         return NullRecorder()
     if not settings.mlflow_tracking_uri:
@@ -90,6 +104,7 @@ def build_sink(settings: Settings) -> TraceSink:
         queue_size=settings.tracking_queue_size,
         scrubber=scrubber,
         metrics_interval_s=settings.metrics_interval_seconds,
+        preload=preload,
     )
 
 
@@ -112,6 +127,8 @@ def build_llm(settings: Settings) -> LlmClient | None:
 def _identify(settings: Settings, client: WebClient) -> dict[str, Any]:
     try:
         return dict(client.auth_test().data)  # type: ignore[arg-type]
+    except OSError as exc:  # URLError included: nothing answered
+        raise slack_unreachable(settings.slack_api_url, exc) from exc
     except SlackApiError as exc:
         error = exc.response.get("error")
         raise ConfigError(
@@ -146,9 +163,22 @@ class Runtime:
         self.alerts: KeywordAlerter | None = None
         self.monitors: MonitorStore | None = None
         self.sweeper: DigestSweeper | None = None
+        self.signs: SlackSigns | None = None
+        self.sign_sender: SignSender | None = None
         self._stopped = threading.Event()
 
     def start(self) -> Runtime:
+        """Start every part, or — if one fails — stop whatever was started (the embedded redis-server included)
+        and raise: StartupError / ConfigError say what failed and how to fix it; StartupCancelled means a stop
+        was asked for while starting."""
+        try:
+            with library_errors_at_debug():
+                return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Runtime:
         if self.shape.has_gateway:
             bot_token, app_token = self.settings.require_slack()
         else:
@@ -160,7 +190,11 @@ class Runtime:
         self.redis, self.embedded_redis = open_redis(self.settings)
         if self.embedded_redis is not None:
             self.embedded_redis.supervise(self._stopped)
+        elif not wait_for_redis(self.redis, str(self.settings.redis_url), self._stopped):
+            raise StartupCancelled("stopped while waiting for Redis")
+        self.signs = SlackSigns(build_sign_client(self.settings, bot_token))
         handler = self._build_handler(client)
+        warn_if_tracking_unreachable(self.settings, warned=getattr(self.sink, "warning_given", None))
         redis_url = self.embedded_redis.url if self.embedded_redis else str(self.settings.redis_url)
         self.queue = JobQueue(build_broker(self.settings, redis_url), handler, handler.time_limit_reached)
         if self.shape.has_worker:
@@ -192,11 +226,14 @@ class Runtime:
     def _build_handler(self, client: WebClient) -> RequestHandler:
         assert self.redis is not None and self.bot_user_id is not None
         settings = self.settings
-        self.sink = build_sink(settings)
+        self.sink = build_sink(settings, preload=self.shape.has_worker)
         keys = Keys(settings.key_prefix)
         memory = ThreadMemory(
             self.redis, keys, max_turns=settings.memory_turns, ttl_seconds=settings.memory_ttl_seconds
         )
+        assert self.signs is not None
+        # Every deployment has a gateway, and gateways set the sign of life: workers update and clear it.
+        working = WorkingSigns(self.signs, SignRecords(self.redis, keys), gateway_signs=True)
         self.monitors = MonitorStore(self.redis, keys)
         summaries = SummaryCache(self.redis, keys, settings.summary_ttl_seconds)
         groups = GroupDirectory.for_client(client)
@@ -212,6 +249,7 @@ class Runtime:
             pending=PendingWrites(self.redis, keys),
             writers=GitHubWriters(settings.github_writer_ids, settings.github_writer_group, groups),
             secrets=tuple(settings.secrets()),
+            progress=working.progress,
         )
         dispatcher = Dispatcher(
             self.registry,
@@ -221,11 +259,16 @@ class Runtime:
             services=self.services,
             access=ToolAccess(AccessRules.parse(settings.access_rules), settings.admin_ids, groups),
         )
+        audience = ConversationAudience(client, self.redis, keys, self.bot_user_id)
         self.alerts = KeywordAlerter(
-            self.monitors, client, interval_s=settings.monitor_alert_interval_seconds, bot_user_id=self.bot_user_id
+            self.monitors,
+            client,
+            interval_s=settings.monitor_alert_interval_seconds,
+            bot_user_id=self.bot_user_id,
+            audience=audience,
         )
         replier = SlackReplier(client, secrets=settings.secrets())
-        poster = ReplyPoster(replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds))
+        poster = ReplyPoster(replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds), audience)
         activity = ActivityLog(self.redis, keys)
         home = HomePublisher(
             settings,
@@ -239,35 +282,66 @@ class Runtime:
             activity=activity,
         )
         limiter = Limiter(self.redis, keys, LimitSettings.from_settings(settings), frozenset(settings.admin_ids))
+        answer = AnswerJob(
+            dispatcher,
+            replier,
+            poster,
+            limiter=limiter,
+            feedback=settings.tracking_enabled,
+            signs=working,
+            streaming=settings.streaming,
+            secrets=tuple(settings.secrets()),
+        )
         return RequestHandler(
-            AnswerJob(
-                dispatcher,
-                replier,
-                poster,
-                limiter=limiter,
-                feedback=settings.tracking_enabled,
-                streaming=settings.streaming,
-                secrets=tuple(settings.secrets()),
-            ),
+            answer,
             ActionJob(dispatcher, replier, poster, self.sink, home),
             home,
             poster,
             self.sink,
             alerts=self.alerts,
             activity=activity,
+            assistant=AssistantThreadJob(self.registry, client, poster, self._assistant_contexts(keys)),
+            answered=AnsweredThreads(self.redis, keys, settings.memory_ttl_seconds),
         )
+
+    def _assistant_contexts(self, keys: Keys) -> AssistantContexts:
+        assert self.redis is not None
+        return AssistantContexts(self.redis, keys, self.settings.memory_ttl_seconds)
 
     def _start_gateway(self, client: WebClient, handler: RequestHandler, app_token: str) -> None:
         assert self.redis is not None and self.queue is not None
         self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
         self.failover = FailoverSubmitter(self.queue.submit, self.runner, self.watch)
         assert self.monitors is not None
-        deduper = EventDeduper(self.redis, Keys(self.settings.key_prefix), self.settings.dedupe_ttl_seconds)
-        intake = Intake(deduper, self.failover.submit, self.watch, self.settings.secrets(), self.monitors.is_monitored)
-        self.app = build_app(client, intake, self.registry)
+        keys = Keys(self.settings.key_prefix)
+        deduper = EventDeduper(self.redis, keys, self.settings.dedupe_ttl_seconds)
+        assert self.signs is not None
+        self.sign_sender = SignSender(self.signs, SignRecords(self.redis, keys), waiting=self.queue.depth).start()
+        intake = Intake(
+            deduper,
+            self.failover.submit,
+            self.watch,
+            self.settings.secrets(),
+            self.monitors.is_monitored,
+            on_queued=self.sign_sender.offer,
+        )
+        assert self.bot_user_id is not None
+        follow_ups = (
+            FollowUps(intake, AnsweredThreads(self.redis, keys, self.settings.memory_ttl_seconds), self.bot_user_id)
+            if self.settings.follow_ups
+            else None
+        )
+        self.app = build_app(
+            client, intake, self.registry, follow_ups=follow_ups, assistant_contexts=self._assistant_contexts(keys)
+        )
         self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
         send_without_delay(self.socket.client)
-        self.socket.connect()
+        try:
+            self.socket.connect()
+        except SlackApiError as exc:
+            raise socket_mode_refused(str(exc.response.get("error"))) from exc
+        except OSError as exc:  # URLError included
+            raise slack_unreachable(self.settings.slack_api_url, exc) from exc
 
     # Health --------------------------------------------------------------------------------------
 
@@ -330,6 +404,8 @@ class Runtime:
                 self.socket.close()
             except Exception:
                 log.debug("socket close failed", exc_info=True)
+        if self.sign_sender is not None:
+            self.sign_sender.stop()
         if self.runner is not None:
             self.runner.shutdown(wait=True)
         if self.worker is not None:

@@ -155,7 +155,9 @@ def mentions_bot(markup: str, bot_user_id: str) -> bool:
 
 def shell_settings(sandbox: SlackSandbox, data_dir: Path, github: GitHubServer) -> Settings:
     """The demo's settings (sandbox Slack and GitHub, embedded Redis) plus the model the environment configures."""
-    env = load_settings()
+    # Only the model comes from the environment: Slack, GitHub and Redis are the sandbox's, so a malformed
+    # SLACK_APP_TOKEN (or any other setting the shell does not use) must not stop it.
+    env = load_settings(SLACK_BOT_TOKEN=None, SLACK_APP_TOKEN=None, GITHUB_TOKEN=None, REDIS_URL=None)
     return demo_settings(sandbox, data_dir, github).model_copy(
         update={
             "openai_api_key": env.openai_api_key,

@@ -94,3 +94,39 @@ def test_and_inside_keywords_is_not_a_second_command() -> None:
     assert parse_command("monitor #alerts for keywords: error and review failures") == [
         ToolCall("monitor_channel", {"channel": "#alerts", "keywords": ["error", "review failures"]})
     ]
+
+
+route = FastPath(default_registry()).route
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "summarize this thread please",
+        "summarize slack thread in #general with timestamp 1234567890.123456",
+        "monitor #alerts for keywords: error and review failures",
+        "triage acme/widgets label bug since 2024-01-01",
+        "review pr 12 in acme/widgets please",
+        "stop monitoring #alerts",
+        "show issue #12 in acme/widgets",
+        "search open issues in acme/widgets for sso login",
+        "summarize this thread and triage acme/widgets",
+    ],
+)
+def test_commands_said_completely_are_complete(text: str) -> None:
+    assert route(text).complete
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "summarize what bob said about the DB migration and list carol's action items",
+        "review this approach — is it sound?",
+        "help me fix the flaky test",
+        "triage acme/widgets and tell me which are urgent",
+        "show issue #12 in acme/widgets and explain it",
+        "summarize this thread?",
+    ],
+)
+def test_commands_with_more_to_them_are_not_complete(text: str) -> None:
+    assert not route(text).complete

@@ -11,7 +11,7 @@ import pytest
 from synapse_bot.sandbox.openai_server import Reply
 from tests.support.cluster import cluster_env, free_port
 from tests.support.rig import Rig, assert_exactly_once, launch, model_env, replies, wait_answered
-from tests.support.waits import processes_settled
+from tests.support.waits import processes_settled, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -202,6 +202,8 @@ def test_a_second_gateway_and_two_workers_share_the_load_through_redis(rig: Rig)
         time.sleep(0.05)
     wait_answered(slack, channel, threads, timeout=60)
     assert_exactly_once(slack, channel, threads)
+    # A job counts as done once its handler returns, a moment after its answer is posted (the sign comes down).
+    wait_until(lambda: sum(w.health()[1].get("jobs_done", 0) for w in workers) >= 20, 15, "the workers' job counts")
     queued = [g.health()[1]["jobs_queued"] for g in gateways]
     done = [w.health()[1]["jobs_done"] for w in workers]
     # Each mention is two events; the channel message is not queued (no monitor watches the channel): 20 jobs.

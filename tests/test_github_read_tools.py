@@ -23,7 +23,9 @@ from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tools.get_issue import MAX_TEXT_CHARS as ISSUE_CHARS
 from synapse_bot.tools.get_pull_request import MAX_TEXT_CHARS as PULL_CHARS
 from synapse_bot.tools.search_issues import MAX_TEXT_CHARS as SEARCH_CHARS
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
+
+pytestmark = pytest.mark.e2e
 
 REPO = "acme/widgets"
 

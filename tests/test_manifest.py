@@ -49,3 +49,14 @@ def test_manifest_declares_what_the_bot_listens_to() -> None:
     assert (shortcut["type"], shortcut["callback_id"]) == ("message", "synapse_summarize_thread")
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"app_mentions:read", "chat:write", "commands", "channels:history", "users:read"} <= scopes
+
+
+def test_manifest_declares_dms_and_the_agent_view() -> None:
+    manifest = _manifest()
+    home = manifest["features"]["app_home"]
+    assert home["messages_tab_enabled"] is True and home["messages_tab_read_only_enabled"] is False
+    assert manifest["features"]["assistant_view"]["assistant_description"]
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"message.im", "assistant_thread_started", "assistant_thread_context_changed"} <= events
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"im:history", "im:read", "assistant:write", "chat:write"} <= scopes

@@ -27,7 +27,7 @@ def test_exchanges_come_back_whole_in_order_and_bounded(redis_client: redis.Redi
     memory = ThreadMemory(redis_client, Keys("memtest1"), max_turns=3, max_chars=20, ttl_seconds=120)
     for i in range(5):
         memory.remember("T1", "C1", "1.000001", _exchange(i))
-    messages = memory.recall("T1", "C1", "1.000001")
+    messages = memory.recall("T1", "C1", "1.000001").messages
     assert [m["content"][:10] for m in messages if m["role"] == "user"] == ["question 2", "question 3", "question 4"]
     assert messages[0]["role"] == "user" and messages[-1] == {"role": "assistant", "content": "answer 4"}
     # Tool calls stay real calls, answered by their results: nothing turned into prose.
@@ -43,13 +43,20 @@ def test_threads_and_teams_do_not_mix(redis_client: redis.Redis) -> None:
     memory = ThreadMemory(redis_client, Keys("memtest2"))
     memory.remember("T1", "C1", "1.1", [{"role": "user", "content": "a"}])
     memory.remember("T2", "C1", "1.1", [{"role": "user", "content": "b"}])
-    assert memory.recall("T1", "C1", "1.1") == [{"role": "user", "content": "a"}]
-    assert memory.recall("T1", "C1", "2.2") == []
-    assert memory.recall("T1", "C1", None) == []
+    assert memory.recall("T1", "C1", "1.1").messages == [{"role": "user", "content": "a"}]
+    assert memory.recall("T1", "C1", "2.2").messages == []
+    assert memory.recall("T1", "C1", None).messages == []
+
+
+def test_the_conversations_an_exchange_quoted_are_remembered_with_it(redis_client: redis.Redis) -> None:
+    memory = ThreadMemory(redis_client, Keys("memtest4"))
+    memory.remember("T1", "C1", "1.1", [{"role": "user", "content": "summarize #secret"}], ["G0SECRET"])
+    memory.remember("T1", "C1", "1.1", [{"role": "user", "content": "and #ops"}], ["C0OPS", "G0SECRET"])
+    assert memory.recall("T1", "C1", "1.1").sources == ["G0SECRET", "C0OPS"]
 
 
 def test_memory_fails_soft_without_redis() -> None:
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     memory = ThreadMemory(dead, Keys("memtest3"))
     memory.remember("T1", "C1", "1.1", [{"role": "user", "content": "a"}])  # no exception
-    assert memory.recall("T1", "C1", "1.1") == []
+    assert memory.recall("T1", "C1", "1.1").messages == []

@@ -195,3 +195,40 @@ def test_home_tab_shows_my_monitors_and_summaries_and_stops_a_monitor(
     slack.post_message(team["bob"], team["alerts"], "pager went off")
     settled(slack, monitor_bot)
     assert len(dms(slack, team["alice"])) == 1  # just the "Stopped" note, no alert
+
+
+def test_asking_for_the_same_monitor_twice_is_answered_already_watching_and_listed_once(
+    monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]
+) -> None:
+    ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: error, disk full")
+    again = ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: Disk Full, ERROR")
+    assert "already watching" in again["text"]
+    listed = ask(slack, team["alice"], team["general"], "list monitors")
+    assert "1 active monitor" in listed["text"]
+
+
+def test_one_message_alerts_a_person_once_even_through_two_of_their_rules(
+    monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]
+) -> None:
+    ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: error")
+    ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: disk full")
+    ask(slack, team["bob"], team["general"], "monitor #alerts for keywords: error")
+    ts = slack.post_message(team["carol"], team["alerts"], "error: disk full on db-1")
+    [alert] = wait_dms(slack, team["alice"], 1)
+    assert "**error**" in alert["text"] and "**disk full**" in alert["text"]
+    wait_dms(slack, team["bob"], 1)  # another person's rule still alerts them
+    slack.edit_message(team["carol"], team["alerts"], ts, "error: disk full on db-1 and db-2")
+    slack.post_message(team["carol"], team["alerts"], "another error")
+    wait_dms(slack, team["bob"], 2)  # bob's alert (or digest) for the later message: the edit was handled before it
+    assert len([m for m in dms(slack, team["alice"]) if ts.replace(".", "") in m["text"]]) == 1
+
+
+def test_a_digest_never_carries_a_live_mass_mention_from_a_keyword(
+    monitor_bot: Runtime, slack: SlackSandbox, team: dict[str, str]
+) -> None:
+    ask(slack, team["alice"], team["general"], "monitor #alerts for keywords: <!channel>")
+    for i in range(3):
+        slack.post_message(team["bob"], team["alerts"], f"channel update {i}")
+    first, digest = wait_dms(slack, team["alice"], 2, timeout=15)
+    for message in (first, digest):
+        assert "<!" not in message["text"], message["text"]

@@ -100,3 +100,33 @@ def test_deferred_hits_become_one_digest_claimed_once(redis_client: redis.Redis)
     [(team, channel, rule_id, hits)] = store.take_due_digests(now=time.time() + 5)
     assert (team, channel, rule_id) == ("T1", "C1", rule.id) and [h.message_ts for h in hits] == ["1.0", "1.1", "1.2"]
     assert store.take_due_digests(now=time.time() + 5) == []
+
+
+def test_an_identical_rule_is_kept_once(redis_client: redis.Redis) -> None:
+    store = MonitorStore(redis_client, Keys("montest-same"))
+    first = store.save_unless_same(
+        MonitorRule(team_id="T1", channel_id="C1", keywords=["Error", "disk  full"], creator="U1")
+    )
+    again = store.save_unless_same(
+        MonitorRule(team_id="T1", channel_id="C1", keywords=["DISK FULL", "error"], creator="U1")
+    )
+    assert again.id == first.id
+    version = store.version("T1", "C1")
+    # Another person, or another destination, is another monitor.
+    store.save_unless_same(MonitorRule(team_id="T1", channel_id="C1", keywords=["error", "disk full"], creator="U2"))
+    store.save_unless_same(
+        MonitorRule(team_id="T1", channel_id="C1", keywords=["error", "disk full"], creator="U1", alert_channel="C9")
+    )
+    assert len(store.rules("T1", "C1")) == 3
+    assert store.version("T1", "C1") == version + 2
+
+
+def test_an_identical_rule_saved_concurrently_is_stored_once(redis_client: redis.Redis) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = MonitorStore(redis_client, Keys("montest-race"))
+    rules = [MonitorRule(team_id="T1", channel_id="C1", keywords=["error"], creator="U1") for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        kept = list(pool.map(store.save_unless_same, rules))
+    assert len(store.rules("T1", "C1")) == 1
+    assert {k.id for k in kept} == {store.rules("T1", "C1")[0].id}

@@ -376,7 +376,8 @@ def test_a_job_over_its_time_limit_is_stopped_and_says_so(
 ) -> None:
     with OpenAIServer() as model:
         summary = {"tldr": "t", "key_points": [], "decisions": [], "action_items": [], "open_questions": []}
-        model.set_responder(lambda body: Reply.delay(4.0, Reply.json_content(summary)))
+        # Parts are summarised side by side, then combined: two rounds of 8 s each outlast the 10 s limit.
+        model.set_responder(lambda body: Reply.delay(8.0, Reply.json_content(summary)))
         settings = make_model_settings(slack, redis_server, tmp_path, model, SYNAPSE_JOB_TIME_LIMIT_SECONDS=10)
         runtime = Runtime(settings).start()
         try:

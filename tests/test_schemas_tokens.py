@@ -11,6 +11,9 @@ from synapse_bot.tools.triage_issues import TriageIssuesArgs
 
 INTERFACE_TOOLS = {
     "summarize_thread",
+    "search_thread",
+    "read_channel",
+    "recap_channel",
     "monitor_channel",
     "list_monitors",
     "stop_monitor",

@@ -98,3 +98,17 @@ def test_a_worker_killed_mid_stream_leaves_one_answer_marked_as_cut(rig: Rig, tc
     answers = replies(slack, channel, ts)
     assert len(answers) == 1, [a["text"][:80] for a in answers]
     assert answers[0]["text"].startswith("Step 0") and "cut short when Synapse restarted" in answers[0]["text"]
+
+
+def test_citations_are_links_while_streaming_not_only_at_the_end(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    root = slack.post_message(workspace["bob"], workspace["general"], "The pool cap is 10 since the migration")
+    slack.post_message(workspace["alice"], workspace["general"], "ack", thread_ts=root)
+    model.script(Reply.slowly("The pool is capped at 10 since the migration [m1], as bob noted.", piece_delay_s=0.05))
+    slack.mention(workspace["alice"], workspace["general"], "what is the pool cap?", thread_ts=root)
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=root, timeout=30)
+    streamed = "".join(text for _, stream_ts, text, _ in slack.stream_log if stream_ts == reply["ts"])
+    assert "([msg 1](https://" in streamed and "[m1]" not in streamed
+    assert reply["text"] == streamed  # the stream was the answer: no replacement at the end
+    assert not slack.calls("chat.update")

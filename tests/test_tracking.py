@@ -16,6 +16,7 @@ from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tracking.recorder import MlflowRecorder
+from synapse_bot.tracking.trace import RequestTrace
 from tests.support.settings import make_model_settings, make_settings, subprocess_env
 from tests.support.waits import settled, wait_until
 
@@ -27,9 +28,11 @@ SECRET_PHRASE = "zebra-quartz-launch-plan"
 
 def _run_sequence(slack: SlackSandbox, runtime: Runtime, model: OpenAIServer, workspace: dict[str, str]) -> None:
     assert slack.wait_connected(1)
-    for _ in range(2):
-        ts = slack.mention(workspace["alice"], workspace["general"], "help")
-        slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    ts = slack.mention(workspace["alice"], workspace["general"], "help")  # the fast path: no feedback buttons
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+    model.script(Reply.text("I summarize threads and triage issues."))
+    ts = slack.mention(workspace["alice"], workspace["general"], "what are you good at?")  # the model answers
+    slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
     root = slack.post_message(workspace["bob"], workspace["general"], f"the {SECRET_PHRASE} is on")
     model.script(Reply.json_content(SUMMARY))
     slack.message_shortcut(workspace["alice"], workspace["general"], root)
@@ -55,8 +58,10 @@ def test_traces_metrics_stats_and_privacy(
         runtime = Runtime(settings).start()
         try:
             _run_sequence(slack, runtime, model, workspace)
-            answer = next(m for m in slack.all_bot_messages() if "summarize_thread" in m["text"])
-            slack.click_button(workspace["alice"], workspace["general"], answer["ts"], "synapse_feedback_up")
+            fast = next(m for m in slack.all_bot_messages() if "summarize_thread" in m["text"])
+            assert not any(b["type"] == "context_actions" for b in fast["blocks"])
+            answer = next(m for m in slack.all_bot_messages() if m["text"].startswith("I summarize threads"))
+            slack.click_feedback(workspace["alice"], workspace["general"], answer["ts"], positive=True)
             sink = runtime.sink
             assert isinstance(sink, MlflowRecorder)
             wait_until(lambda: slack.ephemerals, 30, "the feedback's ephemeral note")
@@ -65,7 +70,7 @@ def test_traces_metrics_stats_and_privacy(
         finally:
             runtime.stop()
         usage = [(r["messages"], r) for r in model.requests]
-    assert len(usage) == 1
+    assert len(usage) == 2
     mlflow.set_tracking_uri(settings.tracking_uri)
     _check_feedback_and_metrics(settings.tracking_uri, workspace)
     experiment = mlflow.get_experiment_by_name("synapse")
@@ -92,6 +97,8 @@ def test_traces_metrics_stats_and_privacy(
     assert root.attributes["status"] == "ok" and root.attributes["cost_usd"] == llm.attributes["cost_usd"]
     assert root.attributes["prompt_tokens"] == llm.attributes["prompt_tokens"]
 
+    _check_the_trace_list_tells_the_story(settings.tracking_uri, experiment.experiment_id, workspace)
+
     # `synapse-bot stats` reads the same figures back.
     env = subprocess_env(MLFLOW_TRACKING_URI=settings.tracking_uri)
     out = subprocess.run(
@@ -106,7 +113,7 @@ def test_traces_metrics_stats_and_privacy(
     assert "requests 5 · errors 0" in out.stdout
     assert "by kind: action 1, mention 2, shortcut 2" in out.stdout
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines()[4:] if line.strip()}
-    assert rows["help"][1] == "2" and rows["summarize_thread"][1] == "2"
+    assert rows["help"][1] == "1" and rows["summarize_thread"][1] == "2"
     total_tokens = llm.attributes["prompt_tokens"] + llm.attributes["completion_tokens"]
     assert rows["summarize_thread"][5] == f"{total_tokens:,}"
 
@@ -141,6 +148,53 @@ def test_an_unreachable_tracking_store_changes_nothing_for_people(
     assert max(latencies) < 3.0  # replies do not wait for tracking
     warnings = [r for r in caplog.records if "could not record a trace" in r.getMessage()]
     assert len(warnings) <= 1  # at most one warning a minute
+
+
+def _check_the_trace_list_tells_the_story(tracking_uri: str, experiment_id: str, workspace: dict[str, str]) -> None:
+    """What MLflow's trace list shows per row: previews, user, session (thread), token usage."""
+    from mlflow import MlflowClient
+    from mlflow.tracing.constant import SpanAttributeKey, TraceMetadataKey
+
+    client = MlflowClient(tracking_uri)
+    infos = {t.info.trace_id: t for t in client.search_traces(locations=[experiment_id], max_results=50)}
+    assert len(infos) == 5
+    for trace in infos.values():
+        assert trace.info.request_preview and trace.info.response_preview
+        assert SECRET_PHRASE not in trace.info.request_preview + trace.info.response_preview
+    by_kind = {}
+    for trace in infos.values():
+        by_kind.setdefault(trace.info.request_preview.split(" · ")[0], []).append(trace)
+    assert sorted((k, len(v)) for k, v in by_kind.items()) == [("action", 1), ("mention", 2), ("shortcut", 2)]
+    previews = sorted(m.info.request_preview for m in by_kind["mention"])
+    assert previews == ["mention · fast path · tools: help", "mention · via the model"]
+    for mention in by_kind["mention"]:
+        assert mention.info.trace_metadata[TraceMetadataKey.TRACE_USER] == workspace["alice"]
+        assert mention.info.trace_metadata[TraceMetadataKey.TRACE_SESSION].endswith("@" + workspace["general"])
+        if "fast path" in mention.info.request_preview:
+            assert mention.info.response_preview == "ok" and mention.info.token_usage is None  # no model call
+        else:
+            assert "1 model call" in mention.info.response_preview and mention.info.token_usage
+    fresh = next(t for t in by_kind["shortcut"] if "model call" in t.info.response_preview)
+    cached = next(t for t in by_kind["shortcut"] if t is not fresh)
+    assert fresh.info.request_preview == "shortcut · fast path · tools: summarize_thread"
+    assert fresh.info.response_preview.startswith("ok · 1 model call, ")
+    assert {
+        fresh.info.trace_metadata[TraceMetadataKey.TRACE_USER],
+        cached.info.trace_metadata[TraceMetadataKey.TRACE_USER],
+    } == {
+        workspace["alice"],
+        workspace["bob"],
+    }
+    assert (
+        fresh.info.trace_metadata[TraceMetadataKey.TRACE_SESSION]
+        == cached.info.trace_metadata[TraceMetadataKey.TRACE_SESSION]
+    )  # the same thread: one session
+    llm = next(s for s in fresh.data.spans if s.name == "llm.summary")
+    usage = llm.attributes[SpanAttributeKey.CHAT_USAGE]
+    assert usage["input_tokens"] == llm.attributes["prompt_tokens"] > 0
+    assert usage["total_tokens"] == llm.attributes["prompt_tokens"] + llm.attributes["completion_tokens"]
+    assert llm.attributes[SpanAttributeKey.MODEL] == "gpt-4o-mini"
+    assert fresh.info.token_usage == usage  # the trace's token columns, from its model calls
 
 
 def _check_feedback_and_metrics(tracking_uri: str, workspace: dict[str, str]) -> None:
@@ -221,3 +275,97 @@ def test_retries_and_rate_limit_waits_are_recorded_on_the_spans_that_paid_them(
     assert spans["tool.triage_issues"].attributes["github_retries"] >= 1
     assert spans["tool.triage_issues"].attributes["github_operation_calls"] >= 1
     assert spans["slack.reply"].attributes["slack_calls"] == 1  # one call, retried once by the handler
+
+
+@pytest.mark.parametrize("content", [False, True])
+def test_message_text_reaches_the_previews_only_with_content_tracing(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str], content: bool
+) -> None:
+    secret = "ghp_contenttoken12345678"
+    settings = make_settings(
+        slack,
+        redis_server,
+        tmp_path,
+        SYNAPSE_TRACKING_ENABLED=True,
+        SYNAPSE_TRACE_CONTENT=content,
+        GITHUB_TOKEN=secret,
+    )
+    runtime = Runtime(settings).start()
+    try:
+        assert slack.wait_connected(1)
+        ts = slack.mention(workspace["alice"], workspace["general"], f"what is the {SECRET_PHRASE}? token {secret}")
+        slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
+        assert isinstance(runtime.sink, MlflowRecorder) and runtime.sink.flush(60)
+    finally:
+        runtime.stop()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(settings.tracking_uri)
+    experiment = client.get_experiment_by_name("synapse")
+    assert experiment is not None
+    [trace] = client.search_traces(locations=[experiment.experiment_id])
+    preview = trace.info.request_preview
+    assert preview.startswith("mention · offline")
+    assert (SECRET_PHRASE in preview) is content
+    store = (tmp_path / "mlflow.db").read_bytes()
+    assert (SECRET_PHRASE.encode() in store) is content
+    assert secret.encode() not in store  # never, content or not
+
+
+def test_a_burst_of_traces_is_written_whole(tmp_path: Path) -> None:
+    """Every trace of a burst reaches the store (the recorder batches rather than dropping)."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    recorder = MlflowRecorder(uri, "synapse", queue_size=1000, metrics_interval_s=3600)
+    traces = []
+    for i in range(400):
+        trace = RequestTrace.start("mention", channel="C1", user=f"U{i % 7}", thread=f"17.{i}")
+        with trace.span("llm.route", span_type="LLM") as llm:
+            llm.set(model="gpt-4o-mini", prompt_tokens=100 + i, completion_tokens=5)
+        trace.finish()
+        traces.append(trace)
+    for trace in traces:
+        recorder.record(trace)
+    assert recorder.flush(300)
+    recorder.close()
+    assert (recorder.recorded, recorder.dropped, recorder.failed) == (400, 0, 0)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("synapse")
+    assert experiment is not None
+    stored = client.search_traces(locations=[experiment.experiment_id], max_results=1000)
+    assert len(stored) == 400
+    assert sorted(t.info.token_usage["input_tokens"] for t in stored) == list(range(100, 500))
+    assert {t.info.tags["synapse.request_id"] for t in stored} == {t.request_id for t in traces}
+
+
+RECORD_ONE_TRACE = """
+import sys
+from synapse_bot.tracking.recorder import MlflowRecorder
+from synapse_bot.tracking.trace import RequestTrace
+recorder = MlflowRecorder(sys.argv[1], "synapse", metrics_interval_s=3600)
+trace = RequestTrace.start("mention")
+trace.finish()
+recorder.record(trace)
+recorder.flush(120)
+recorder.close()
+print(recorder.recorded, recorder.failed)
+"""
+
+
+def test_processes_starting_together_on_a_new_sqlite_store_all_write(tmp_path: Path) -> None:
+    """MLflow migrates a new store in whichever process opens it first; without a lock, the others failed."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", RECORD_ONE_TRACE, uri], env=subprocess_env(), stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=300)[0].strip() for process in processes]
+    assert outputs == ["1 0", "1 0", "1 0"]
+    experiment = MlflowClient(uri).get_experiment_by_name("synapse")
+    assert experiment is not None
+    assert len(MlflowClient(uri).search_traces(locations=[experiment.experiment_id])) == 3

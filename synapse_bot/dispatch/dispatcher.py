@@ -28,7 +28,7 @@ from synapse_bot.llm.client import ChatModel, LlmError, TokenBudget
 from synapse_bot.llm.schemas import supports_strict
 from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.request import RequestKind, SlackRequest
-from synapse_bot.store.memory import ThreadMemory
+from synapse_bot.store.memory import Recollection, ThreadMemory
 from synapse_bot.tools.base import ToolResult
 from synapse_bot.tools.context import ToolContext, ToolServices
 from synapse_bot.tools.grammar import FastPathError, ToolCall, normalize
@@ -51,6 +51,7 @@ class DispatchOutcome:
     budget: TokenBudget | None = None
     exchange: list[dict[str, Any]] = field(default_factory=list)  # for thread memory
     rounds: int = 0
+    remembered_sources: list[str] = field(default_factory=list)  # what the thread memory shown to the model quoted
 
     @property
     def buttons(self) -> list[dict[str, object]]:
@@ -59,7 +60,8 @@ class DispatchOutcome:
     @property
     def sources(self) -> list[str]:
         """Every Slack conversation whose content the answer quotes (the reply path decides who may read it)."""
-        return list(dict.fromkeys(source for tool in self.tools for source in tool.result.sources))
+        quoted = [source for tool in self.tools for source in tool.result.sources]
+        return list(dict.fromkeys([*quoted, *self.remembered_sources]))
 
     @property
     def ok(self) -> bool:
@@ -137,16 +139,36 @@ class Dispatcher:
         assert self.model_loop is not None and self.llm is not None
         question = normalize(request.text)
         with trace.span("context.thread") as span:
+            if self.services.progress is not None and request.thread_ts != request.message_ts:
+                self.services.progress(request, "is reading the thread…")
             room = min(self.settings.thread_context_tokens, int(self.llm.context_tokens * EXCERPT_SHARE))
             excerpt = read_thread_excerpt(request, self.services, question, room, self.llm.counter.count)
             if excerpt is not None:
                 span.set(messages=excerpt.total, shown=excerpt.shown, tokens=excerpt.tokens, summary=excerpt.summarised)
-        context = RequestContext(request, excerpt.text if excerpt else None, tuple(self.settings.default_repo_list))
-        history = self._recall(request)
+        context = RequestContext(
+            request,
+            excerpt.text if excerpt else None,
+            tuple(self.settings.default_repo_list),
+            links=dict(excerpt.links) if excerpt else {},
+        )
+        recollection = self._recall(request)
+        history = recollection.messages
+        # Earlier answers in this thread may have quoted other conversations: the model may repeat them.
+        quoted_elsewhere = any(source != request.channel_id for source in recollection.sources)
+
+        def run(call: ToolCall) -> ToolOutcome:
+            nonlocal quoted_elsewhere
+            outcome = self.run_tool(call, request, trace, budget)
+            quoted_elsewhere |= any(source != request.channel_id for source in outcome.result.sources)
+            return outcome
+
+        def shown(text: str) -> None:
+            # Once a tool quoted another conversation, the answer waits for the privacy rule (jobs/reply.py).
+            if show is not None and not quoted_elsewhere:
+                show(text)
+
         try:
-            result = self.model_loop.run(
-                context, history, budget, trace, lambda call: self.run_tool(call, request, trace, budget), show
-            )
+            result = self.model_loop.run(context, history, budget, trace, run, shown if show is not None else None)
         except LlmError as exc:
             text = f"{exc.user_message}\n\nExplicit commands still work without the model, e.g. `help`."
             return DispatchOutcome(path="llm", text=text, failed=True)
@@ -156,7 +178,13 @@ class Dispatcher:
             exchange = [*exchange, {"role": "assistant", "content": text[:MEMORY_ANSWER_CHARS]}]
         failed = not result.answer and not result.tools
         return DispatchOutcome(
-            path="llm", text=text, tools=result.tools, failed=failed, exchange=exchange, rounds=result.rounds
+            path="llm",
+            text=text,
+            tools=result.tools,
+            failed=failed,
+            exchange=exchange,
+            rounds=result.rounds,
+            remembered_sources=recollection.sources,
         )
 
     def unrecognised(self, request: SlackRequest, budget: TokenBudget, trace: RequestTrace) -> str:
@@ -202,6 +230,8 @@ class Dispatcher:
                     result = ToolResult(text=tool.explain_invalid(exc), ok=False)
                 else:
                     span.set(args=args.model_dump_json()[:500])
+                    if self.services.progress is not None:
+                        self.services.progress(request, tool.working_status)
                     context = self._context(request, trace, budget)
                     result = self._run_safely(tool.name, lambda: tool.run(args, context))
             span.set(ok=result.ok, result_chars=len(result.text))
@@ -233,9 +263,9 @@ class Dispatcher:
 
     # Memory --------------------------------------------------------------------------------------
 
-    def _recall(self, request: SlackRequest) -> list[dict[str, Any]]:
+    def _recall(self, request: SlackRequest) -> Recollection:
         if self.memory is None or request.kind not in (RequestKind.MENTION, RequestKind.COMMAND):
-            return []
+            return Recollection()
         return self.memory.recall(request.team_id, request.channel_id, request.thread_ts)
 
     def _remember(self, request: SlackRequest, outcome: DispatchOutcome) -> None:
@@ -243,7 +273,7 @@ class Dispatcher:
         if self.memory is None or not request.thread_ts:
             return
         exchange = outcome.exchange or fast_exchange(request, outcome)
-        self.memory.remember(request.team_id, request.channel_id, request.thread_ts, exchange)
+        self.memory.remember(request.team_id, request.channel_id, request.thread_ts, exchange, outcome.sources)
 
 
 def fast_exchange(request: SlackRequest, outcome: DispatchOutcome) -> list[dict[str, Any]]:
@@ -269,7 +299,9 @@ def fast_exchange(request: SlackRequest, outcome: DispatchOutcome) -> list[dict[
             {"role": "tool", "tool_call_id": id_, "content": tool_message(t.result)}
             for id_, t in zip(ids, outcome.tools, strict=True)
         ]
-    messages.append({"role": "assistant", "content": outcome.text[:MEMORY_ANSWER_CHARS]})
+    # After tool results, the answer the person saw is left out: it repeats the results, and a small model copies
+    # such a text ("Watching #alerts for …") as if it had done the work again. The calls and results stay.
+    messages.append({"role": "assistant", "content": "" if outcome.tools else outcome.text[:MEMORY_ANSWER_CHARS]})
     return messages
 
 

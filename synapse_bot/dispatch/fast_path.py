@@ -77,7 +77,7 @@ class FastPath:
         for grammar in self._grammars:
             result = grammar.parse(text, lower)
             if result is not None:
-                return Parsed(result, _says_nothing_more(text, grammar))
+                return Parsed(result, grammar.exact or _says_nothing_more(text, grammar))
         return Parsed(None, False)
 
 

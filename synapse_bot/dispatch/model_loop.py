@@ -134,6 +134,8 @@ class ModelLoop:
             + (" (in a thread)" if request.thread_ts and request.thread_ts != request.message_ts else "")
             + f", at {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC.",
         ]
+        if request.context_channel_id:
+            facts.append(f"The person is looking at Slack channel {request.context_channel_id}: 'this channel' is it.")
         if context.default_repos:
             facts.append(
                 "This team's GitHub repositories (for 'the repo', 'widgets'…): " + ", ".join(context.default_repos)
@@ -174,10 +176,14 @@ class ModelLoop:
             except BudgetExceeded:
                 result.cut_short = "this request's token budget ran out"
                 break
-            except LlmError:
+            except LlmError as exc:
                 if not result.tools:
                     raise
-                result.cut_short = "the model stopped answering"
+                result.cut_short = (
+                    "the conversation grew too long for the configured model (an admin can set OPENAI_CONTEXT_TOKENS)"
+                    if exc.kind == "context_length"
+                    else "the model stopped answering"
+                )
                 break
             result.rounds += 1
             calls = self._calls_in(reply)

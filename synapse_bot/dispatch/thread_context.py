@@ -64,4 +64,6 @@ def read_thread_excerpt(
     ]
     cached = services.summaries.get(request.team_id, channel, thread_ts) if services.summaries else None
     summary = summary_text(cached.summary) if cached and not cached.offline else None
+    if not thread:
+        return None  # nothing from people yet: no empty block for a small model to repeat back
     return thread_excerpt(thread, question, budget, count, where=f"Slack channel {channel}", summary=summary)

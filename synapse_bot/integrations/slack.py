@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from synapse_bot.logs import redact
+from synapse_bot.render.feedback import element_blocks
 from synapse_bot.render.slack import message_payloads
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ class ReplyTarget:
     response_url: str | None = None
 
 
-WORKING_REACTION = "eyes"
 REPLY_EVENT_TYPE = "synapse_reply"
 
 
@@ -61,13 +61,6 @@ class PartialReply(Exception):
 def lost_parts_notice(missing: int, reason: str) -> str:
     parts = "part" if missing == 1 else "parts"
     return f"_The last {missing} {parts} of this answer could not be posted ({reason}). Ask again for the full answer._"
-
-
-@dataclass(frozen=True)
-class WorkingSign:
-    kind: str  # "reaction" or "status"
-    channel_id: str
-    ts: str
 
 
 def invite_hint(channel_id: str) -> str:
@@ -100,7 +93,7 @@ class SlackReplier:
         markdown = redact(markdown, self._secrets)
         payloads = message_payloads(markdown)
         if buttons and payloads:
-            payloads[-1]["blocks"] = [*payloads[-1]["blocks"], {"type": "actions", "elements": buttons[:25]}]
+            payloads[-1]["blocks"] = [*payloads[-1]["blocks"], *element_blocks(buttons)]
         if marker:
             for index, payload in enumerate(payloads):
                 tag = {"request": marker, "part": index, "parts": len(payloads)}
@@ -169,31 +162,43 @@ class SlackReplier:
                 return False
         return True
 
-    def start_working(self, target: ReplyTarget, message_ts: str | None) -> WorkingSign | None:
-        """A visible sign that work is under way: 👀 on the request's message, else the thread's status."""
-        try:
-            if message_ts:
-                self._client.reactions_add(channel=target.channel_id, timestamp=message_ts, name=WORKING_REACTION)
-                return WorkingSign("reaction", target.channel_id, message_ts)
-            if target.thread_ts:
-                self._client.assistant_threads_setStatus(
-                    channel_id=target.channel_id, thread_ts=target.thread_ts, status="is working on it…"
-                )
-                return WorkingSign("status", target.channel_id, target.thread_ts)
-        except SlackApiError as exc:
-            log.info("no working sign", extra={"error": exc.response.get("error")})
-        return None
+    def reply_privately(
+        self,
+        target: ReplyTarget,
+        markdown: str,
+        buttons: list[dict[str, Any]] | None = None,
+        *,
+        note_here: str = "",
+        note_elsewhere: str = "",
+    ) -> str | None:
+        """Show `markdown` to the requester alone: ephemeral messages in the thread, else a DM.
 
-    def stop_working(self, sign: WorkingSign | None) -> None:
-        if sign is None:
-            return
+        `note_here` heads the ephemeral answer, `note_elsewhere` the DM (which must say where it was asked).
+        Returns where it went ("ephemeral" or the DM's channel id), or None if Slack refused both.
+        """
+
+        def payloads(note: str) -> list[dict[str, Any]]:
+            parts = message_payloads(redact(f"{note}\n\n{markdown}" if note else markdown, self._secrets))
+            if buttons and parts:
+                parts[-1]["blocks"] = [*parts[-1]["blocks"], *element_blocks(buttons)]
+            return parts
+
         try:
-            if sign.kind == "reaction":
-                self._client.reactions_remove(channel=sign.channel_id, timestamp=sign.ts, name=WORKING_REACTION)
-            else:
-                self._client.assistant_threads_setStatus(channel_id=sign.channel_id, thread_ts=sign.ts, status="")
+            for payload in payloads(note_here):
+                self._client.chat_postEphemeral(
+                    channel=target.channel_id, user=target.user_id, thread_ts=target.thread_ts, **payload
+                )
+            return "ephemeral"
         except SlackApiError as exc:
-            log.info("working sign not cleared", extra={"error": exc.response.get("error")})
+            log.info("private reply not shown in the channel", extra={"error": exc.response.get("error")})
+        try:
+            channel = str(self._client.conversations_open(users=target.user_id)["channel"]["id"])
+            for payload in payloads(note_elsewhere):
+                self._client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **payload)
+            return channel
+        except SlackApiError as exc:
+            log.warning("private reply not delivered", extra={"error": exc.response.get("error")})
+            return None
 
     def ephemeral(self, channel_id: str, user_id: str, thread_ts: str | None, text: str) -> None:
         try:

@@ -21,6 +21,7 @@ from synapse_bot.store.keys import Keys
 log = logging.getLogger(__name__)
 
 REPLIES_PAGE = 1000
+HISTORY_PAGE = 999  # conversations.history's largest page
 NAME_TTL_S = 86400
 MAX_PAGES = 200  # a runaway cursor loop must end
 
@@ -100,6 +101,26 @@ class SlackReader:
             messages = [{**m, "text": redact(str(m.get("text") or ""), self._secrets)} for m in messages]
         return messages
 
+    def history(
+        self, channel: str, oldest: str, latest: str | None, max_messages: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Top-level messages after `oldest` (and before `latest`), oldest first: the newest `max_messages` of them,
+        and whether older ones in the window were left out."""
+        params: dict[str, Any] = {"channel": channel, "oldest": oldest, "limit": HISTORY_PAGE}
+        if latest:
+            params["latest"] = latest
+        messages: list[dict[str, Any]] = []
+        truncated = False
+        for message in _paged(lambda **p: self._call("conversations_history", **p), "messages", **params):
+            if len(messages) >= max_messages:
+                truncated = True
+                break
+            messages.append(message)
+        messages.sort(key=lambda m: float(m["ts"]))
+        if self._secrets:
+            messages = [{**m, "text": redact(str(m.get("text") or ""), self._secrets)} for m in messages]
+        return messages, truncated
+
     def latest_thread(self, channel: str) -> str | None:
         """The ts of the most recent message with replies in a channel."""
         response = self._call("conversations_history", channel=channel, limit=100)
@@ -108,11 +129,40 @@ class SlackReader:
                 return str(message["ts"])
         return None
 
+    def recent_history(self, channel: str, oldest: float, limit: int) -> list[dict[str, Any]]:
+        """A channel's top-level messages since `oldest` (newest `limit` of them), oldest first."""
+        response = self._call("conversations_history", channel=channel, oldest=f"{oldest:.6f}", limit=limit)
+        messages = list(reversed(response.get("messages") or []))
+        if self._secrets:
+            messages = [{**m, "text": redact(str(m.get("text") or ""), self._secrets)} for m in messages]
+        return messages
+
     def permalink(self, channel: str, ts: str) -> str | None:
         try:
             return str(self._call("chat_getPermalink", channel=channel, message_ts=ts).get("permalink"))
         except SlackReadError:
             return None
+
+    def message_links(self, channel: str, messages: Iterable[tuple[str, str | None]]) -> dict[str, str]:
+        """Permalinks of many messages, `(ts, thread_ts or None)` each, for one `chat.getPermalink` call.
+
+        Slack's permalinks share one shape: the workspace URL, `/archives/<channel>/p<ts without the dot>`, and for
+        a reply `?thread_ts=<parent>&cid=<channel>`; the workspace URL comes from the first message's link.
+        """
+        items = list(messages)
+        if not items:
+            return {}
+        first = self.permalink(channel, items[0][0])
+        if not first or "/archives/" not in first:
+            return {}
+        base = first.split("/archives/", 1)[0]
+        links = {}
+        for ts, thread_ts in items:
+            link = f"{base}/archives/{channel}/p{ts.replace('.', '')}"
+            if thread_ts and thread_ts != ts:
+                link += f"?thread_ts={thread_ts}&cid={channel}"
+            links[ts] = link
+        return links
 
     # People and channels -----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 
 from synapse_bot.integrations.slack import REPLY_EVENT_TYPE, PartialReply, ReplyTarget
 from synapse_bot.logs import redact
+from synapse_bot.render.feedback import element_blocks
 from synapse_bot.render.slack import message_payloads
 from synapse_bot.render.split import MAX_MESSAGE_CHARS
 
@@ -101,7 +102,7 @@ class StreamedReply:
             final = redact(final_text, self._secrets).strip()
             payloads = message_payloads(final)
             if buttons and payloads:
-                payloads[-1]["blocks"] = [*payloads[-1]["blocks"], {"type": "actions", "elements": buttons[:25]}]
+                payloads[-1]["blocks"] = [*payloads[-1]["blocks"], *element_blocks(buttons)]
             for index, payload in enumerate(payloads):
                 tag = {"request": self._marker, "part": index, "parts": len(payloads)}
                 payload["metadata"] = {"event_type": REPLY_EVENT_TYPE, "event_payload": tag}
@@ -118,6 +119,10 @@ class StreamedReply:
                     metadata=first.get("metadata"),
                 )
             else:
+                log.info(
+                    "streamed message replaced by the final answer",
+                    extra={"mode": self._mode, "parts": len(payloads), "streamed_chars": len(shown)},
+                )
                 self._close(first)
             posted = [self.ts]
             for payload in payloads[1:]:

@@ -9,7 +9,7 @@ from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.integrations.slack import SlackReplier
 from synapse_bot.jobs.home import HomePublisher
 from synapse_bot.jobs.reply import ReplyPoster
-from synapse_bot.render.feedback import FEEDBACK_DOWN, FEEDBACK_UP
+from synapse_bot.render.feedback import parse_feedback
 from synapse_bot.request import SlackRequest
 from synapse_bot.tracking.recorder import Feedback, TraceSink
 from synapse_bot.tracking.trace import RequestTrace
@@ -35,8 +35,9 @@ class ActionJob:
     def __call__(self, request: SlackRequest, trace: RequestTrace) -> None:
         trace.root.set(action=request.action_id)
         action_id, value = request.action_id or "", request.action_value or ""
-        if action_id in (FEEDBACK_UP, FEEDBACK_DOWN):
-            self._feedback(request, positive=action_id == FEEDBACK_UP)
+        feedback = parse_feedback(action_id, value)
+        if feedback is not None:
+            self._feedback(request, *feedback)
             return
         handler = self.dispatcher.registry.action(action_id)
         if handler is None or not value:
@@ -52,10 +53,8 @@ class ActionJob:
         if outcome.refresh_home and self.home is not None:
             self.home(request, trace)
 
-    def _feedback(self, request: SlackRequest, *, positive: bool) -> None:
-        if not request.action_value:
-            return
-        self.sink.record_feedback(Feedback(request.action_value, positive, request.user_id))
+    def _feedback(self, request: SlackRequest, request_id: str, positive: bool) -> None:
+        self.sink.record_feedback(Feedback(request_id, positive, request.user_id))
         self.replier.ephemeral(
             request.channel_id,
             request.user_id,

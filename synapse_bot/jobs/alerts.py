@@ -2,15 +2,17 @@
 
 Each process keeps one compiled matcher per channel and rebuilds it only when the channel's rule version in Redis
 changes (one GET per message). All of a channel's rules share that matcher, so a message is scanned once however
-many rules and keywords there are. Bot messages (ours included) never alert; an edited message alerts at most
-once per rule; at most one alert per rule per interval goes out, later hits are folded into a digest that the
-sweeper posts when the interval ends.
+many rules and keywords there are. Bot messages (ours included) never alert; a message (edits included) alerts
+each destination — a person's DM or an alert channel — at most once, however many of the rules sending there
+match; at most one alert per rule per interval goes out, later hits are folded into a digest that the sweeper posts
+when the interval ends.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +20,12 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from synapse_bot.integrations.slack_audience import ConversationAudience
 from synapse_bot.monitors.matcher import InvalidKeyword, KeywordMatcher
-from synapse_bot.render.sanitize import neutralize_mass_mentions
+from synapse_bot.privacy import Delivery
+from synapse_bot.render.sanitize import clip_neutralized, neutralize_mass_mentions
+from synapse_bot.startup import network_cause
+from synapse_bot.store.connection import OutageReport
 from synapse_bot.store.monitors import MonitorRule, MonitorStore, PendingHit
 
 log = logging.getLogger(__name__)
@@ -48,10 +54,37 @@ def message_of(event: Mapping[str, Any]) -> dict[str, Any] | None:
     return message
 
 
+def _by_destination(
+    rules: list[tuple[MonitorRule, set[str]]], found: set[str]
+) -> list[tuple[list[MonitorRule], list[str]]]:
+    """The matching rules grouped by where they alert, each group with the union of its hits (in rule order).
+
+    One person with two rules that both match a message gets one alert naming every keyword, not two.
+    """
+    groups: dict[str, tuple[list[MonitorRule], list[str]]] = {}
+    for rule, keywords in rules:
+        hits = sorted(k for k in keywords if k.casefold() in found)
+        if not hits:
+            continue
+        matched, seen = groups.setdefault(rule.destination, ([], []))
+        matched.append(rule)
+        seen.extend(k for k in hits if k.casefold() not in {s.casefold() for s in seen})
+    return list(groups.values())
+
+
 class KeywordAlerter:
-    def __init__(self, store: MonitorStore, client: WebClient, *, interval_s: int, bot_user_id: str | None) -> None:
+    def __init__(
+        self,
+        store: MonitorStore,
+        client: WebClient,
+        *,
+        interval_s: int,
+        bot_user_id: str | None,
+        audience: ConversationAudience | None = None,
+    ) -> None:
         self.store = store
         self.client = client
+        self.audience = audience  # who reads what: an alert quotes the watched channel (see synapse_bot/privacy.py)
         self.interval_s = interval_s
         self.bot_user_id = bot_user_id
         self._compiled: dict[tuple[str, str], _Compiled] = {}
@@ -100,16 +133,17 @@ class KeywordAlerter:
             return 0
         found_keys = {f.casefold() for f in found}
         fired = 0
-        for rule, keywords in compiled.rules:
-            hits = [k for k in keywords if k.casefold() in found_keys]
-            if not hits or not self.store.first_alert_for(team, rule.id, str(message["ts"])):
-                continue
+        for rules, hits in _by_destination(compiled.rules, found_keys):
+            lead = rules[0]
+            if not self.store.first_alert_to(team, lead.destination, channel, str(message["ts"])):
+                continue  # this person (or channel) was already alerted about this message
             fired += 1
-            if self.store.open_window(team, rule.id, self.interval_s):
-                self._alert(rule, message, hits)
+            opened = [self.store.open_window(team, rule.id, self.interval_s) for rule in rules]
+            if any(opened):
+                self._alert(lead, message, hits)
             else:
                 self.store.defer(
-                    rule,
+                    lead,
                     PendingHit(message_ts=str(message["ts"]), author=str(message["user"]), keywords=hits),
                     self.interval_s,
                 )
@@ -130,10 +164,35 @@ class KeywordAlerter:
         except SlackApiError:
             return None
 
+    def _private_destination(self, rule: MonitorRule, text: str) -> tuple[str, str] | None:
+        """Where an alert may go under the privacy rule, and the text to post; None: nowhere (log only).
+
+        The watched channel is the source. An alert channel some of whose readers cannot read it gets nothing; the
+        rule's creator gets the alert by DM with the reason. A creator who can no longer read it gets nothing.
+        """
+        destination = self._destination(rule)
+        if self.audience is None or destination == rule.channel_id:
+            return destination, text
+        verdict = self.audience.verdict(rule.team_id, [rule.channel_id], destination, rule.creator)
+        if verdict.delivery is Delivery.IN_PLACE:
+            return destination, text
+        if verdict.delivery is Delivery.WITHHELD or not rule.alert_channel:
+            log.info("monitor alert withheld", extra={"rule": rule.id, "delivery": verdict.delivery.value})
+            return None
+        dm = str(self.client.conversations_open(users=rule.creator)["channel"]["id"])
+        reason = verdict.reason(f"in <#{rule.alert_channel}>", what="This alert", then="so I sent it to you directly")
+        return dm, f"_{reason}_\n\n{text}"
+
     def _post(self, rule: MonitorRule, text: str) -> None:
+        """Every alert and digest leaves through here, neutralised (keywords and snippets are people's text)."""
+        text = neutralize_mass_mentions(text)
         try:
+            target = self._private_destination(rule, text)
+            if target is None:
+                return
+            destination, text = target
             self.client.chat_postMessage(
-                channel=self._destination(rule),
+                channel=destination,
                 text=text,
                 unfurl_links=False,
                 blocks=[{"type": "markdown", "text": text}],
@@ -143,13 +202,13 @@ class KeywordAlerter:
             log.warning("monitor alert not delivered", extra={"rule": rule.id, "error": exc.response.get("error")})
 
     def _alert(self, rule: MonitorRule, message: Mapping[str, Any], hits: list[str]) -> None:
-        snippet = " ".join(str(message.get("text", "")).split())[:SNIPPET_CHARS]
+        snippet = clip_neutralized(" ".join(str(message.get("text", "")).split()), SNIPPET_CHARS)
         link = self._link(rule.channel_id, str(message["ts"]))
         keywords = ", ".join(f"**{k}**" for k in hits)
         text = f"🔔 {keywords} in <#{rule.channel_id}> from <@{message['user']}>:\n> {snippet}"
         if link:
             text += f"\n[View message]({link})"
-        self._post(rule, neutralize_mass_mentions(text))
+        self._post(rule, text)
 
     def flush_digests(self, now: float | None = None) -> int:
         """Post every digest whose interval has ended; returns how many were posted."""
@@ -193,11 +252,24 @@ class DigestSweeper:
         return self
 
     def _run(self) -> None:
+        report = OutageReport()
         while not self._stop.wait(self.every_s):
             try:
                 self.alerter.flush_digests()
-            except Exception:  # Redis or Slack trouble: try again next round
-                log.warning("digest sweep failed", exc_info=True)
+            except Exception as exc:  # Redis or Slack trouble: try again next round
+                # One line when it starts failing and one a minute while it does (a sweep runs every few seconds);
+                # the traceback only at DEBUG.
+                now = time.monotonic()
+                if report.failed(now):
+                    log.warning(
+                        f"monitor digests not sent: {network_cause(exc)}; retrying every {self.every_s:.0f} s"
+                        + (f" (failing for {report.down_for(now):.0f} s)" if report.down_for(now) else "")
+                    )
+                log.debug("digest sweep failed", exc_info=True)
+            else:
+                if report.down_since is not None:
+                    log.warning(f"monitor digests sent again after {report.down_for(time.monotonic()):.0f} s")
+                    report = OutageReport()
 
     def stop(self) -> None:
         self._stop.set()

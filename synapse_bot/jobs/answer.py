@@ -13,7 +13,9 @@ from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.dispatch.model_loop import ShowText
 from synapse_bot.integrations.slack import SlackReplier
 from synapse_bot.integrations.slack_stream import StreamedReply
-from synapse_bot.jobs.reply import ReplyPoster, target_of
+from synapse_bot.integrations.working_sign import WorkingSigns
+from synapse_bot.jobs.reply import ReplyPoster
+from synapse_bot.privacy import Delivery
 from synapse_bot.render.feedback import feedback_buttons
 from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.store.limits import Limiter, seconds_text
@@ -33,6 +35,7 @@ class AnswerJob:
         feedback: bool = False,
         streaming: bool = False,
         secrets: tuple[str, ...] = (),
+        signs: WorkingSigns | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.replier = replier
@@ -41,6 +44,7 @@ class AnswerJob:
         self.feedback = feedback
         self.streaming = streaming
         self.secrets = secrets
+        self.signs = signs
 
     def __call__(self, request: SlackRequest, trace: RequestTrace) -> None:
         started = time.monotonic()
@@ -49,23 +53,30 @@ class AnswerJob:
             if not admission.allowed:
                 trace.root.set(limited=True)
                 self.poster.post_once(request, trace, admission.message)
+                if self.signs:
+                    self.signs.end(request, None)  # the gateway's sign comes down with the refusal
                 return
-        mentioned = request.message_ts if request.kind is RequestKind.MENTION else None
-        sign = self.replier.start_working(target_of(request), mentioned)
+        sign = self.signs.begin(request) if self.signs else None
         stream = self._stream_for(request)
         try:
-            text, ok, buttons = self._dispatch(request, trace, stream.write if stream is not None else None)
-            if self.feedback:
+            text, ok, buttons, sources = self._dispatch(request, trace, stream.write if stream is not None else None)
+            trace.root.set(reply=text[:500])  # content, like the request's text: MLflow gets it only when asked
+            if self.feedback and trace.root.attributes.get("path") == "llm":  # feedback on what the model wrote
                 buttons = [*buttons, *feedback_buttons(trace.request_id)]
             if stream is not None and stream.started and not stream.broken:
                 trace.root.set(first_text_ms=round(((stream.first_text_at or 0) - started) * 1000, 1))
-                self.poster.finish_stream(request, trace, stream, text, buttons)
+                verdict = self.poster.verdict(request, sources)
+                if verdict.delivery is Delivery.IN_PLACE:
+                    self.poster.finish_stream(request, trace, stream, text, buttons)
+                else:
+                    self.poster.finish_stream_privately(request, trace, stream, text, buttons, verdict)
             else:
                 if stream is not None:
                     self.poster.abandon_stream(stream)
-                self.poster.post_once(request, trace, text, buttons)
+                self.poster.post_once(request, trace, text, buttons, sources=sources)
         finally:
-            self.replier.stop_working(sign)
+            if self.signs:
+                self.signs.end(request, sign)
         if not ok:
             trace.root.set(tool_error=True)
 
@@ -77,7 +88,7 @@ class AnswerJob:
 
     def _dispatch(
         self, request: SlackRequest, trace: RequestTrace, show: ShowText | None = None
-    ) -> tuple[str, bool, list[dict[str, object]]]:
+    ) -> tuple[str, bool, list[dict[str, object]], list[str]]:
         try:
             outcome = self.dispatcher.dispatch(request, trace, show)
         except Exception as exc:
@@ -86,6 +97,7 @@ class AnswerJob:
                 f"Sorry — something went wrong while handling that ({type(exc).__name__}). "
                 "Please try again; if it keeps happening, tell your Synapse admin.",
                 False,
+                [],
                 [],
             )
         text = outcome.text
@@ -105,7 +117,7 @@ class AnswerJob:
             asked = request.text.strip()[:200].replace("`", "'")
             text = f"_<@{request.user_id}> asked `/synapse {asked}`_\n\n{text}"
         trace.root.set(path=outcome.path, tools=",".join(t.call.name for t in outcome.tools) or None)
-        return text, outcome.ok, outcome.buttons
+        return text, outcome.ok, outcome.buttons, outcome.sources
 
     def time_limit_reached(self, request: SlackRequest, trace: RequestTrace) -> None:
         """The job was stopped at SYNAPSE_JOB_TIME_LIMIT_SECONDS: tell the person instead of going quiet."""

@@ -1,8 +1,10 @@
 """The job body: one Slack request in, the handler of its kind run inside one trace, the trace recorded.
 
-Kinds: questions (mention, command, shortcut) → `AnswerJob`; button clicks → `ActionJob`; the Home tab →
-`HomePublisher`; channel messages → keyword alerts (too many to trace one by one). A rerun of a job whose answer is
-already in Slack (a redelivered queue message) does nothing.
+Kinds: questions (mention — also a DM, a follow-up, an agent-view message —, command, shortcut) → `AnswerJob`;
+button clicks → `ActionJob`; the Home tab → `HomePublisher`; a new agent-view thread → `AssistantThreadJob`;
+channel messages → keyword alerts (too many to trace one by one). A rerun of a job whose answer is already in Slack
+(a redelivered queue message) does nothing. A thread Synapse answers in is remembered, so follow-ups there need no
+mention.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections.abc import Callable
 from synapse_bot.jobs.actions import ActionJob
 from synapse_bot.jobs.alerts import KeywordAlerter
 from synapse_bot.jobs.answer import AnswerJob
+from synapse_bot.jobs.assistant import AssistantThreadJob
 from synapse_bot.jobs.home import HomePublisher
 from synapse_bot.jobs.reply import ReplyPoster
-from synapse_bot.request import RequestKind, SlackRequest
+from synapse_bot.request import RequestKind, SlackRequest, Surface
 from synapse_bot.store.activity import ActivityLog, RequestFacts
+from synapse_bot.store.conversations import AnsweredThreads
 from synapse_bot.tracking.external import current_trace
 from synapse_bot.tracking.recorder import TraceSink
 from synapse_bot.tracking.trace import RequestTrace
@@ -24,6 +28,8 @@ from synapse_bot.tracking.trace import RequestTrace
 log = logging.getLogger(__name__)
 
 ANSWERED_KINDS = (RequestKind.MENTION, RequestKind.COMMAND, RequestKind.SHORTCUT, RequestKind.ACTION)
+POSTING_KINDS = (*ANSWERED_KINDS, RequestKind.THREAD_STARTED)  # a rerun finds their post and does nothing
+FOLLOWED_UP = (Surface.CHANNEL, Surface.FOLLOW_UP)  # where an answer makes the next message a follow-up
 KindHandler = Callable[[SlackRequest, RequestTrace], None]
 
 
@@ -38,12 +44,16 @@ class RequestHandler:
         *,
         alerts: KeywordAlerter | None = None,
         activity: ActivityLog | None = None,
+        assistant: AssistantThreadJob | None = None,
+        answered: AnsweredThreads | None = None,
     ) -> None:
         self.answer = answer
         self.poster = poster
         self.sink = sink
         self.alerts = alerts
         self.activity = activity
+        self.assistant = assistant
+        self.answered = answered
         self._handlers: dict[RequestKind, KindHandler] = {
             RequestKind.MENTION: answer,
             RequestKind.COMMAND: answer,
@@ -52,13 +62,15 @@ class RequestHandler:
         }
         if home is not None:
             self._handlers[RequestKind.HOME] = home
+        if assistant is not None:
+            self._handlers[RequestKind.THREAD_STARTED] = assistant
 
     def __call__(self, request: SlackRequest) -> None:
         if request.kind is RequestKind.MESSAGE:
             if self.alerts is not None:
                 self.alerts.on_message(request.team_id, request.event)
             return
-        if request.kind in ANSWERED_KINDS:
+        if request.kind in POSTING_KINDS:
             posted = self.poster.already_posted(request)
             if posted is not None:
                 log.info("already answered", extra={"dedupe_key": request.dedupe_key, "reply_ts": posted})
@@ -70,7 +82,10 @@ class RequestHandler:
         status, error = "OK", None
         token = current_trace.set(trace)
         try:
+            if request.surface is Surface.ASSISTANT and request.kind is RequestKind.MENTION and self.assistant:
+                self.assistant.on_question(request)
             handler(request, trace)
+            self._remember_thread(request)
         except Exception as exc:
             status, error = "ERROR", f"{type(exc).__name__}"
             log.exception("request failed", extra={"kind": request.kind.value, "dedupe_key": request.dedupe_key})
@@ -92,6 +107,16 @@ class RequestHandler:
             log.warning("time-limit notice not posted", extra={"error": type(exc).__name__})
         self._finish(trace, "ERROR", "TimeLimitExceeded")
 
+    def _remember_thread(self, request: SlackRequest) -> None:
+        if (
+            self.answered is not None
+            and request.kind in (RequestKind.MENTION, RequestKind.SHORTCUT)
+            and request.surface in FOLLOWED_UP
+            and request.thread_ts
+            and self.poster.already_posted(request) not in (None, "private")
+        ):
+            self.answered.remember(request.team_id, request.channel_id, request.thread_ts)
+
     def _finish(self, trace: RequestTrace, status: str, error: str | None) -> None:
         trace.finish(status, error)
         self.sink.record(trace)
@@ -102,9 +127,12 @@ class RequestHandler:
 def _start_trace(request: SlackRequest) -> RequestTrace:
     return RequestTrace.start(
         request.kind.value,
+        surface=request.surface.value,
         team=request.team_id,
         channel=request.channel_id,
         user=request.user_id,
+        thread=request.thread_ts or request.message_ts,
+        text=request.text[:500] or None,  # content: kept out of MLflow unless SYNAPSE_TRACE_CONTENT=true
         retry_attempt=request.retry_attempt,
         queue_wait_ms=0.0,
     )

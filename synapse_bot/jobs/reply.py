@@ -8,13 +8,16 @@ only part of a long answer got out, the posted parts are kept and the person is 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
 from synapse_bot.integrations.slack import PartialReply, ReplyTarget, SlackReplier, lost_parts_notice
+from synapse_bot.integrations.slack_audience import ConversationAudience
 from synapse_bot.integrations.slack_stream import StreamedReply, mark_cut_stream
 from synapse_bot.jobs.guard import ClaimState, ReplyClaim, ReplyGuard
+from synapse_bot.privacy import Conversation, Delivery, Verdict, Visibility
 from synapse_bot.request import SlackRequest
 from synapse_bot.tracking.trace import RequestTrace
 
@@ -27,9 +30,18 @@ def target_of(request: SlackRequest) -> ReplyTarget:
 
 
 class ReplyPoster:
-    def __init__(self, replier: SlackReplier, guard: ReplyGuard | None) -> None:
+    """Posts answers once; an answer quoting other conversations goes where the privacy rule allows.
+
+    `audience` says who can read a conversation; without it (no Slack to ask) an answer with sources from another
+    conversation is never posted in place.
+    """
+
+    def __init__(
+        self, replier: SlackReplier, guard: ReplyGuard | None, audience: ConversationAudience | None = None
+    ) -> None:
         self.replier = replier
         self.guard = guard
+        self.audience = audience
 
     def already_posted(self, request: SlackRequest) -> str | None:
         """The ts of this request's answer if a previous run of its job posted it (or died streaming it)."""
@@ -95,15 +107,42 @@ class ReplyPoster:
                 self.guard.record(claim, posted[0])
             span.set(messages=len(posted), chars=len(text), streamed=True)
 
+    def finish_stream_privately(
+        self,
+        request: SlackRequest,
+        trace: RequestTrace,
+        stream: StreamedReply,
+        text: str,
+        buttons: list[dict[str, Any]],
+        verdict: Verdict,
+    ) -> None:
+        """A stream that started before the answer quoted a conversation not everyone here can read (only text
+        written before such a tool result is ever streamed): the streamed message becomes a one-line note, and the
+        answer goes to the requester alone, with the reason."""
+        note = (
+            f"_I answered <@{request.user_id}> privately: the answer quotes a conversation not everyone here can read._"
+        )
+        self.finish_stream(request, trace, stream, note, [])
+        self._post_privately(request, target_of(request), verdict, text, buttons, None)
+
     def abandon_stream(self, stream: StreamedReply) -> None:
         """The stream never started: give its claim back so the answer can be posted normally."""
         if self.guard is not None and stream.claim is not None and not stream.started:
             self.guard.release(stream.claim)
 
     def post_once(
-        self, request: SlackRequest, trace: RequestTrace, text: str, buttons: list[dict[str, Any]] | None = None
+        self,
+        request: SlackRequest,
+        trace: RequestTrace,
+        text: str,
+        buttons: list[dict[str, Any]] | None = None,
+        sources: Sequence[str] = (),
     ) -> None:
-        """Post the answer unless this request's answer is already in Slack."""
+        """Post the answer unless this request's answer is already in Slack.
+
+        `sources` are the Slack conversations the answer quotes (`DispatchOutcome.sources`): when someone who can
+        read this conversation could not read one of them, only the requester gets the answer, with the reason.
+        """
         target = target_of(request)
         guard = self.guard
         with trace.span("slack.reply", span_type="UNKNOWN") as span:
@@ -125,6 +164,11 @@ class ReplyPoster:
                         missing = found.parts_total - found.parts_found
                         self.notice(target, lost_parts_notice(missing, "Synapse restarted while posting it"))
                     return
+            verdict = self.verdict(request, sources)
+            if verdict.delivery is not Delivery.IN_PLACE:
+                span.set(delivery=verdict.delivery.value, blocking=",".join(c.id for c in verdict.blocking))
+                self._post_privately(request, target, verdict, text, buttons or [], claim)
+                return
             try:
                 posted = self.replier.reply(target, text, buttons or [], marker=request.dedupe_key)
             except PartialReply as partial:
@@ -143,6 +187,41 @@ class ReplyPoster:
             if guard is not None and claim is not None:
                 guard.record(claim, posted[0] if posted else "private")
             span.set(messages=len(posted), chars=len(text))
+
+    def verdict(self, request: SlackRequest, sources: Sequence[str]) -> Verdict:
+        """The privacy rule's decision for an answer quoting `sources`, asked in the request's conversation."""
+        others = [s for s in sources if s != request.channel_id]
+        if not others:
+            return Verdict(Delivery.IN_PLACE)
+        unknown = Verdict(Delivery.PRIVATE, tuple(Conversation(s, "", Visibility.PRIVATE) for s in others))
+        if self.audience is None:  # nobody to ask who reads what: unknown is private
+            return unknown
+        try:
+            return self.audience.verdict(request.team_id, others, request.channel_id, request.user_id)
+        except Exception:  # Slack unreachable mid-check: the answer still goes out, privately
+            log.warning("privacy check failed; answering privately", exc_info=True)
+            return unknown
+
+    def _post_privately(
+        self,
+        request: SlackRequest,
+        target: ReplyTarget,
+        verdict: Verdict,
+        text: str,
+        buttons: list[dict[str, Any]],
+        claim: ReplyClaim | None,
+    ) -> None:
+        if verdict.delivery is Delivery.WITHHELD:
+            text, buttons, note_here, note_elsewhere = verdict.reason(), [], "", ""
+        else:
+            note_here = f"_{verdict.reason()}_"
+            note_elsewhere = f"_You asked in <#{request.channel_id}>. {verdict.reason('there')}_"
+        where = self.replier.reply_privately(target, text, buttons, note_here=note_here, note_elsewhere=note_elsewhere)
+        if self.guard is not None and claim is not None:
+            if where is None:
+                self.guard.release(claim)
+            else:
+                self.guard.record(claim, "private")
 
     def notice(self, target: ReplyTarget, text: str) -> None:
         """A short extra message (what went missing); failing to post it is logged, not raised."""

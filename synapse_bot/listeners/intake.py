@@ -52,8 +52,10 @@ class Intake:
         watch: RedisWatch | None = None,
         secrets: Sequence[str] = (),
         monitored: Callable[[str, str], bool] | None = None,
+        on_queued: Callable[[SlackRequest], None] | None = None,
     ) -> None:
         self._monitored = monitored
+        self._on_queued = on_queued  # e.g. the working sign, sent off the ack path
         self._secrets = tuple(s for s in secrets if s)
         self._deduper = deduper
         self._submit = submit
@@ -63,6 +65,11 @@ class Intake:
         # later retry of one of them — to this gateway or another — is recognised there.
         self._unsynced: list[tuple[str, str]] = []
         self._unsynced_lock = threading.Lock()
+
+    @property
+    def remembers_for(self) -> int:
+        """Seconds a claimed delivery is remembered (and so recognised when it comes again)."""
+        return self._deduper.ttl_seconds
 
     def accept(self, request: SlackRequest) -> bool:
         """Queue the request unless this delivery was already taken; True when queued."""
@@ -75,11 +82,14 @@ class Intake:
                 extra={"dedupe_key": request.dedupe_key, "retry_attempt": request.retry_attempt},
             )
             return False
+        scrubbed = self._scrubbed(request)
         try:
-            self._submit(self._scrubbed(request))
+            self._submit(scrubbed)
         except Exception:
             self._release(request)
             raise
+        if self._on_queued is not None:
+            self._on_queued(scrubbed)
         return True
 
     def _wanted(self, request: SlackRequest) -> bool:

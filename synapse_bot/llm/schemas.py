@@ -44,11 +44,21 @@ def _is_nullable(prop: dict[str, Any]) -> bool:
 
 
 def _plain(node: Any) -> Any:
+    """The schema for servers without strict mode, as small as it can be: no titles, and an optional field written
+    as its plain type (`str | None = None` is `{"type": "string"}`, not an anyOf with null and a null default) —
+    leaving it out means the same, and a small model reads the short form more reliably."""
     if isinstance(node, list):
         return [_plain(n) for n in node]
     if not isinstance(node, dict):
         return node
-    return {k: _plain(v) for k, v in node.items() if k != "title"}
+    out = {k: _plain(v) for k, v in node.items() if k != "title"}
+    options = out.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        kept = next(o for o in options if o != {"type": "null"})
+        out = {**{k: v for k, v in out.items() if k != "anyOf"}, **kept}
+        if out.get("default", 0) is None:
+            del out["default"]
+    return out
 
 
 def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:

@@ -15,6 +15,11 @@ class EventDeduper:
         self._keys = keys
         self._ttl = ttl_seconds
 
+    @property
+    def ttl_seconds(self) -> int:
+        """How long a claim is remembered."""
+        return self._ttl
+
     def claim(self, team_id: str, dedupe_key: str) -> bool:
         """True the first time this delivery is seen, False for every repeat."""
         return bool(self._client.set(self._keys.event(team_id, dedupe_key), "1", nx=True, ex=self._ttl))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -25,6 +26,15 @@ Message = dict[str, Any]
 
 class Exchange(BaseModel):
     messages: list[Message]
+    sources: list[str] = []  # Slack conversations its tool results quoted: whoever reads a later answer may see them
+
+
+@dataclass(frozen=True)
+class Recollection:
+    """A thread's earlier exchanges, and every conversation their content came from."""
+
+    messages: list[Message] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
 
 def _clip(message: Message, max_chars: int) -> Message:
@@ -54,29 +64,39 @@ class ThreadMemory:
     def _key(self, team_id: str, channel_id: str, thread_ts: str) -> str:
         return self._keys.key(team_id, "conversation", channel_id, thread_ts)
 
-    def recall(self, team_id: str, channel_id: str, thread_ts: str | None) -> list[Message]:
+    def recall(self, team_id: str, channel_id: str, thread_ts: str | None) -> Recollection:
         """The thread's earlier exchanges as chat messages, oldest first; empty when Redis is unavailable."""
         if not thread_ts or self.max_turns == 0:
-            return []
+            return Recollection()
         try:
             raw = self._client.lrange(self._key(team_id, channel_id, thread_ts), 0, -1)
         except (redis.RedisError, OSError):
             log.warning("thread memory unavailable")
-            return []
+            return Recollection()
         messages: list[Message] = []
+        sources: list[str] = []
         for item in raw:
             try:
-                messages.extend(Exchange.model_validate_json(item).messages)
+                exchange = Exchange.model_validate_json(item)
             except ValidationError:
                 continue
-        return messages
+            messages.extend(exchange.messages)
+            sources.extend(s for s in exchange.sources if s not in sources)
+        return Recollection(messages, sources)
 
-    def remember(self, team_id: str, channel_id: str, thread_ts: str | None, messages: list[Message]) -> None:
-        """Keep one exchange (fails soft: a reply matters more than its memory)."""
+    def remember(
+        self,
+        team_id: str,
+        channel_id: str,
+        thread_ts: str | None,
+        messages: list[Message],
+        sources: list[str] | None = None,
+    ) -> None:
+        """Keep one exchange and the conversations it quoted (fails soft: a reply matters more than its memory)."""
         if not thread_ts or not messages or self.max_turns == 0:
             return
         key = self._key(team_id, channel_id, thread_ts)
-        exchange = Exchange(messages=[_clip(m, self.max_chars) for m in messages])
+        exchange = Exchange(messages=[_clip(m, self.max_chars) for m in messages], sources=list(sources or []))
         try:
             pipe = self._client.pipeline(transaction=True)
             pipe.rpush(key, json.dumps(exchange.model_dump(), ensure_ascii=False, default=str))

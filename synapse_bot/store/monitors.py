@@ -7,11 +7,12 @@ message). Alert-once and flood control are Redis keys with TTLs, shared by every
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
 import redis
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from synapse_bot.store.keys import Keys
 
@@ -24,6 +25,18 @@ class MonitorRule(BaseModel):
     creator: str
     alert_channel: str | None = None  # None: a DM to the creator
     created_at: float = Field(default_factory=time.time)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def identity(self) -> str:
+        """Two rules with one identity are the same monitor: channel, keywords as a casefolded set, person, target."""
+        keywords = sorted({" ".join(k.casefold().split()) for k in self.keywords})
+        return json.dumps([self.channel_id, keywords, self.creator, self.destination])
+
+    @property
+    def destination(self) -> str:
+        """Where this rule's alerts go: a channel, or the creator's DM (`dm:` + user id)."""
+        return self.alert_channel or f"dm:{self.creator}"
 
 
 class PendingHit(BaseModel):
@@ -44,11 +57,28 @@ return removed
 """
 
 
+# Save a rule unless the channel already has one with the same identity: the check and the write are one step, so
+# two identical requests racing each other still store one rule. Returns the id of the rule that is kept.
+_SAVE_UNLESS_SAME = """
+for _, raw in ipairs(redis.call('HVALS', KEYS[1])) do
+  local ok, rule = pcall(cjson.decode, raw)
+  if ok and rule['identity'] == ARGV[2] then
+    return rule['id']
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('INCR', KEYS[3])
+return ARGV[1]
+"""
+
+
 class MonitorStore:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._r = client
         self._keys = keys
         self._delete_rules = client.register_script(_DELETE_RULES)
+        self._save_unless_same = client.register_script(_SAVE_UNLESS_SAME)
 
     # Rules -----------------------------------------------------------------------------------------
 
@@ -67,6 +97,23 @@ class MonitorStore:
         pipe.sadd(self._channels_key(rule.team_id), rule.channel_id)
         pipe.incr(self._version_key(rule.team_id, rule.channel_id))
         pipe.execute()
+
+    def save_unless_same(self, rule: MonitorRule) -> MonitorRule:
+        """Store `rule`, or return the identical rule already stored (then nothing is written)."""
+        same = next((r for r in self.rules(rule.team_id, rule.channel_id) if r.identity == rule.identity), None)
+        if same is not None:  # also finds rules stored before identities were recorded
+            return same
+        keys = [
+            self._rules_key(rule.team_id, rule.channel_id),
+            self._channels_key(rule.team_id),
+            self._version_key(rule.team_id, rule.channel_id),
+        ]
+        kept = str(
+            self._save_unless_same(keys=keys, args=[rule.id, rule.identity, rule.model_dump_json(), rule.channel_id])
+        )
+        if kept == rule.id:
+            return rule
+        return next((r for r in self.rules(rule.team_id, rule.channel_id) if r.id == kept), rule)
 
     def is_monitored(self, team: str, channel: str) -> bool:
         """Does any monitor watch this channel? (One SISMEMBER: gateways ask it for every channel message.)"""
@@ -96,6 +143,14 @@ class MonitorStore:
     def first_alert_for(self, team: str, rule_id: str, message_ts: str, ttl_s: int = 7 * 86400) -> bool:
         """True once per (rule, message): an edited message never alerts twice."""
         key = self._keys.key(team, "monitor", "alerted", rule_id, message_ts)
+        return bool(self._r.set(key, "1", nx=True, ex=ttl_s))
+
+    def first_alert_to(
+        self, team: str, destination: str, channel: str, message_ts: str, ttl_s: int = 7 * 86400
+    ) -> bool:
+        """True once per (destination, message): one message never alerts a person (or channel) twice, whichever
+        of their rules matched it, edits included."""
+        key = self._keys.key(team, "monitor", "alerted-to", destination, channel, message_ts)
         return bool(self._r.set(key, "1", nx=True, ex=ttl_s))
 
     def open_window(self, team: str, rule_id: str, interval_s: int) -> bool:

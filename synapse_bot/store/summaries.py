@@ -1,7 +1,8 @@
 """Cached thread summaries, and a lock so two requests for one thread do the model work once.
 
-The entry remembers what the summary covers (last reply ts, message count, the parent's latest_reply), so an
-unchanged thread is answered with zero model calls and a grown one is updated from the new messages only.
+The entry remembers what the summary covers: every summarised message's ts and edit ts (the fingerprint, see
+`summaries/fingerprint.py`), so an unchanged thread is answered with zero model calls, and a thread that grew, or
+whose messages were edited or deleted, is updated from the changed messages only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ class CachedSummary(BaseModel):
     last_ts: str
     message_count: int
     latest_reply: str | None
+    # ts → ts of the last edit ("" if none) of each message summarised; None in entries cached before edits were
+    # tracked, which are therefore rebuilt once rather than trusted.
+    fingerprint: dict[str, str] | None = None
     offline: bool = False
     requested_by: str | None = None
     created_at: float = 0.0

@@ -14,7 +14,7 @@ class Coverage:
     message_count: int
     last_ts: str
     permalink: str | None
-    source: str  # "new", "cached", "updated", "offline"
+    source: str  # "new", "cached", "updated", "revised" (edits or deletions), "offline"
     offline: bool = False
 
 
@@ -22,10 +22,9 @@ def _bullets(items: list[str]) -> list[str]:
     return [f"• {item.strip()}" for item in items if item.strip()]
 
 
-def render_summary(summary: ThreadSummary, coverage: Coverage) -> str:
-    offline = coverage.offline or coverage.source == "offline"
-    lines = ["**Thread summary**" + (" — offline digest (no model configured)" if offline else "")]
-    lines += ["", f"**TL;DR** {summary.tldr.strip()}"]
+def summary_sections(summary: ThreadSummary) -> list[str]:
+    """The TL;DR and the non-empty sections (key points, decisions, action items, open questions) as lines."""
+    lines = [f"**TL;DR** {summary.tldr.strip()}"]
     sections: list[tuple[str, list[str]]] = [
         ("Key points", _bullets(summary.key_points)),
         ("Decisions", _bullets(summary.decisions)),
@@ -44,10 +43,19 @@ def render_summary(summary: ThreadSummary, coverage: Coverage) -> str:
     for title, items in sections:
         if items:
             lines += ["", f"**{title}**", *items]
+    return lines
+
+
+def render_summary(summary: ThreadSummary, coverage: Coverage) -> str:
+    offline = coverage.offline or coverage.source == "offline"
+    lines = ["**Thread summary**" + (" — offline digest (no model configured)" if offline else "")]
+    lines += ["", *summary_sections(summary)]
     when = datetime.fromtimestamp(float(coverage.last_ts), UTC).strftime("%Y-%m-%d %H:%M UTC")
-    status = {"cached": " · from cache (no new replies)", "updated": " · updated with new replies"}.get(
-        coverage.source, ""
-    )
+    status = {
+        "cached": " · from cache (no new replies)",
+        "updated": " · updated with new replies",
+        "revised": " · updated for edited or deleted messages",
+    }.get(coverage.source, "")
     link = f" · [view thread]({coverage.permalink})" if coverage.permalink else ""
     plural = "s" if coverage.message_count != 1 else ""
     lines += ["", f"_Covers {coverage.message_count} message{plural} up to {when}{link}{status}_"]

@@ -71,6 +71,11 @@ class Tool(Generic[A]):
     examples: tuple[str, ...] = ()
     grammar: Grammar | None = None
     actions: Mapping[str, ActionHandler] = field(default_factory=dict)
+    status: str = ""  # shown in the thread while it runs, after Synapse's name: "is reading the thread…"
+
+    @property
+    def working_status(self) -> str:
+        return self.status or f"is running {self.name.replace('_', ' ')}…"
 
     def run(self, args: ToolArgs, context: ToolContext) -> ToolResult:
         if not isinstance(args, self.args_model):

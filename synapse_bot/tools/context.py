@@ -41,6 +41,7 @@ class ToolServices:
     pending: PendingWrites | None = None
     writers: GitHubWriters | None = None  # who may confirm GitHub writes; None: nobody
     secrets: tuple[str, ...] = ()  # configured secret values: scrubbed from Slack text before it is used or stored
+    progress: Callable[[SlackRequest, str], None] | None = None  # a status line in the request's thread
 
 
 T = TypeVar("T")

@@ -150,5 +150,5 @@ TOOL = Tool(
     args_model=GetIssueArgs,
     handler=_get_issue,
     examples=("show issue #12 in acme/widgets", "show acme/widgets#12"),
-    grammar=Grammar(verbs=("show", "get", "fetch"), parse=_parse),
+    grammar=Grammar(verbs=("show", "get", "fetch"), parse=_parse, exact=True),
 )

@@ -219,5 +219,5 @@ TOOL = Tool(
     args_model=GetPullRequestArgs,
     handler=_get_pull,
     examples=("show pr #7 in acme/widgets", "show https://github.com/acme/widgets/pull/7"),
-    grammar=Grammar(verbs=("show", "get", "fetch"), parse=_parse),
+    grammar=Grammar(verbs=("show", "get", "fetch"), parse=_parse, exact=True),
 )

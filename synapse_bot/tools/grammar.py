@@ -47,6 +47,7 @@ class Grammar:
     verbs: tuple[str, ...]
     parse: Parser
     words: str = ""  # regex of everything else its commands may say; leftover words mean "more than a command"
+    exact: bool = False  # the parser itself accepts only whole commands (full matches): what it parses is complete
 
 
 REPO_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$"  # owner/name, for argument models

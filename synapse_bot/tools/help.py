@@ -55,6 +55,7 @@ TOOL = Tool(
     description="Explain Synapse's capabilities with example phrasings. Use when the user asks what you can do.",
     args_model=HelpArgs,
     handler=_help,
+    status="is looking up what I can do…",
     examples=("help",),
     grammar=Grammar(
         verbs=(),

@@ -2,7 +2,8 @@
 
 A rule is a channel, keywords (whole words/phrases, case-insensitive), and where alerts go (a DM to its creator
 by default, or a channel). Rules live in Redis and survive restarts; the matching itself happens on every
-channel message, in `monitors/alerts.py`.
+channel message, in `jobs/alerts.py`. Asking twice for the same monitor (same channel, same keywords as a
+casefolded set, same person, same destination) is answered "already watching" and stores nothing.
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ def _monitor(args: MonitorChannelArgs, ctx: ToolContext) -> ToolResult:
     reader, store = parts
     try:
         channel = reader.resolve_channel(args.channel)
+        if channel.startswith("D"):
+            return _fail(
+                "Monitors watch channels, not direct messages. Name the channel to watch, e.g. "
+                "`monitor #alerts for keywords: error, down`; alerts come to you here."
+            )
         if not reader.channel_info(channel).get("is_member"):
             return _fail(
                 f"I'm not in <#{channel}>, so I can't see its messages. Invite me with "
@@ -118,16 +124,25 @@ def _monitor(args: MonitorChannelArgs, ctx: ToolContext) -> ToolResult:
     if problems:
         return _fail("I can't watch for these keywords: " + "; ".join(problems) + ". Use plain words or phrases.")
     team = ctx.request.team_id
-    existing = store.rules(team, channel)
-    if len(existing) >= ctx.settings.monitor_max_rules_per_channel:
-        return _fail(
-            f"<#{channel}> already has {len(existing)} monitors, the most allowed. Stop one first "
-            f"(`stop monitoring <#{channel}>`)."
-        )
     rule = MonitorRule(
         team_id=team, channel_id=channel, keywords=keywords, creator=ctx.request.user_id, alert_channel=alert_channel
     )
-    store.save(rule)
+    existing = store.rules(team, channel)
+    same = next((r for r in existing if r.identity == rule.identity), None)
+    if same is None:
+        if len(existing) >= ctx.settings.monitor_max_rules_per_channel:
+            return _fail(
+                f"<#{channel}> already has {len(existing)} monitors, the most allowed. Stop one first "
+                f"(`stop monitoring <#{channel}>`)."
+            )
+        same = store.save_unless_same(rule)  # one step in Redis: an identical request racing this one finds ours
+    if same.id != rule.id:
+        shown = ", ".join(f"`{k}`" for k in same.keywords)
+        return ToolResult(
+            text=f"I'm already watching <#{channel}> for {shown} with alerts to {destination(same)}, so nothing "
+            f"changed. Stop it with `stop monitoring <#{channel}>`.",
+            data={"rule": same.id, "channel": channel, "keywords": same.keywords, "already": True},
+        )
     shown = ", ".join(f"`{k}`" for k in keywords)
     minutes = max(1, ctx.settings.monitor_alert_interval_seconds // 60)
     return ToolResult(
@@ -269,6 +284,7 @@ TOOL = Tool(
     ),
     args_model=MonitorChannelArgs,
     handler=_monitor,
+    status="is setting up the monitor…",
     examples=("monitor slack channel #alerts for keywords: error, critical, down",),
     grammar=Grammar(
         verbs=("monitor", "watch"),
@@ -284,6 +300,7 @@ LIST_TOOL = Tool(
     description="List active keyword monitors, optionally for one channel.",
     args_model=ListMonitorsArgs,
     handler=_list,
+    status="is looking up the monitors…",
     examples=("list monitors",),
     grammar=Grammar(
         verbs=("list",), parse=_parse_list, words=r"\b(?:list|show|all|my|the|active|monitors?|in|of|for)\b"
@@ -296,6 +313,7 @@ STOP_TOOL = Tool(
     description="Stop the keyword monitors of a channel (only their creator or an admin may).",
     args_model=StopMonitorArgs,
     handler=_stop,
+    status="is stopping the monitor…",
     examples=("stop monitoring #alerts",),
     grammar=Grammar(
         verbs=("stop",),

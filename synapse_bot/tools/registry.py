@@ -11,8 +11,11 @@ from synapse_bot.tools import (
     get_issue,
     get_pull_request,
     monitor_channel,
+    read_channel,
+    recap_channel,
     review_pull_request,
     search_issues,
+    search_thread,
     summarize_thread,
     triage_issues,
 )
@@ -65,10 +68,14 @@ class ToolRegistry:
 
 
 def default_registry() -> ToolRegistry:
-    """Every tool Synapse ships, in the order help lists them."""
+    """Every tool Synapse ships, in the order help lists them (and the fast path tries their grammars: recap_channel
+    before summarize_thread, which would otherwise read "recap #incidents since yesterday" as a thread)."""
     return ToolRegistry(
         [
+            recap_channel.TOOL,
             summarize_thread.TOOL,
+            search_thread.TOOL,
+            read_channel.TOOL,
             monitor_channel.TOOL,
             monitor_channel.LIST_TOOL,
             monitor_channel.STOP_TOOL,

@@ -222,6 +222,7 @@ TOOL = Tool(
     description="Review a pull request of a GitHub repository (owner/name and the PR number).",
     args_model=ReviewPullRequestArgs,
     handler=_review,
+    status="is asking GitHub for the pull request…",
     examples=("review pr #123 in acme/widgets",),
     grammar=Grammar(
         verbs=("review",),

@@ -151,5 +151,5 @@ TOOL = Tool(
     args_model=SearchIssuesArgs,
     handler=_search,
     examples=("search issues in acme/widgets for SSO login", "find closed prs in acme/widgets about dark mode"),
-    grammar=Grammar(verbs=("search", "find"), parse=_parse),
+    grammar=Grammar(verbs=("search", "find"), parse=_parse, exact=True),
 )

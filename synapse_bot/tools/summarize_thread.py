@@ -1,8 +1,10 @@
 """summarize_thread: a structured summary of a Slack thread (TL;DR, decisions, action items, open questions).
 
 Finds the thread (link, "this thread", `#channel with timestamp …`, the shortcut), checks that the requester
-may read it, and answers from the cache when the thread has not moved (zero model calls). A thread that grew is
-updated from the previous summary plus the new messages only; a new one is summarised within the per-call token
+may read it, reads it once, and answers from the cache only when none of its messages changed — edits and
+deletions included, told apart by a fingerprint of each message's ts and edit ts (zero model calls, no Slack call
+beyond that read). A thread that grew, or had messages edited or deleted, is updated from the previous summary
+plus the changed messages only (marked as edited or deleted); a new one is summarised within the per-call token
 budget however long it is. Two requests for one thread at once do the work once.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -18,11 +21,12 @@ from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
 from synapse_bot.request import RequestKind
 from synapse_bot.store.summaries import CachedSummary
 from synapse_bot.summaries.engine import SummaryEngine
-from synapse_bot.summaries.model import summary_response_format
+from synapse_bot.summaries.fingerprint import changed_lines, compare, fingerprint, worth_updating
+from synapse_bot.summaries.model import ThreadSummary, summary_response_format
 from synapse_bot.summaries.offline import extractive_digest
 from synapse_bot.summaries.render import Coverage, render_summary
 from synapse_bot.summaries.slack_text import mentioned_users
-from synapse_bot.summaries.transcript import Line, build_lines
+from synapse_bot.summaries.transcript import Line, build_lines, is_noise
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.grammar import TS, Grammar, RouteResult, ToolCall, channel_refs, parse_permalink
@@ -35,7 +39,7 @@ class SummarizeThreadArgs(ToolArgs):
         default=None, description="Channel id (C…) or #name holding the thread; omit for the current thread"
     )
     thread_ts: str | None = Field(
-        default=None, pattern=r"^\d{9,11}\.\d{1,6}$", description="Timestamp of the thread's parent message"
+        default=None, pattern=r"^[0-9]{9,11}\.[0-9]{1,6}$", description="Timestamp of the thread's parent message"
     )
     refresh: bool = Field(default=False, description="Rebuild the summary instead of using the cached one")
 
@@ -91,15 +95,26 @@ def _summarize_with(args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackRe
         return _fail(
             f"You can only summarize threads from channels you are a member of, and you're not in <#{channel}>."
         )
-    head = reader.thread_head(channel, ts)
+    # The one read: the whole thread (a page per 1,000 messages). Whether the cache still holds is decided from
+    # it, so an unchanged thread costs this read and nothing else, and a changed one needs no second read.
+    messages = reader.replies(channel, ts)
+    if not messages:
+        return _fail("I could not find that thread: it may have been deleted.")
+    head = messages[0]
     ts = str(head.get("thread_ts") or head["ts"])
-    latest = str(head.get("latest_reply") or head["ts"])
+    bot = services.bot_user_id
+    thread = _Thread(
+        messages=messages,
+        lines=_lines(reader, messages, bot),
+        fingerprint=fingerprint(m for m in messages if not is_noise(m, bot)),
+        latest=str(head.get("latest_reply") or head["ts"]),
+    )
     offline = ctx.offline
     cache = services.summaries
     team = request.team_id
 
     def fresh(entry: CachedSummary | None) -> bool:
-        return bool(entry and not args.refresh and entry.latest_reply == latest and entry.offline == offline)
+        return bool(entry and not args.refresh and entry.fingerprint == thread.fingerprint and entry.offline == offline)
 
     cached = cache.get(team, channel, ts) if cache else None
     if cached and fresh(cached):
@@ -109,17 +124,31 @@ def _summarize_with(args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackRe
         # Someone else is summarizing this thread right now: wait for their result instead of paying twice.
         cache.wait_unlocked(team, channel, ts, LOCK_WAIT_S)
         cached = cache.get(team, channel, ts)
-        if cached and (cached.latest_reply == latest or not args.refresh):
+        if cached and fresh(cached):
             return _result(cached, channel, ts, reader, "cached", cache_hit=True)
         token = cache.acquire(team, channel, ts)
     try:
-        entry, source = _build(args, ctx, reader, channel, ts, latest, cached)
+        entry, source = _build(args, ctx, thread, cached)
         if cache:
             cache.put(team, channel, ts, entry)
     finally:
         if cache and token:
             cache.release(team, channel, ts, token)
     return _result(entry, channel, ts, reader, source, cache_hit=source == "cached")
+
+
+@dataclass(frozen=True)
+class _Thread:
+    """A thread as read for this request."""
+
+    messages: list[dict[str, Any]]
+    lines: list[Line]
+    fingerprint: dict[str, str]
+    latest: str
+
+    @property
+    def last_ts(self) -> str:
+        return max((str(m["ts"]) for m in self.messages), key=float)
 
 
 def _lines(reader: SlackReader, messages: list[dict[str, Any]], bot_user_id: str | None) -> list[Line]:
@@ -130,56 +159,42 @@ def _lines(reader: SlackReader, messages: list[dict[str, Any]], bot_user_id: str
 
 
 def _build(
-    args: SummarizeThreadArgs,
-    ctx: ToolContext,
-    reader: SlackReader,
-    channel: str,
-    ts: str,
-    latest: str,
-    cached: CachedSummary | None,
+    args: SummarizeThreadArgs, ctx: ToolContext, thread: _Thread, cached: CachedSummary | None
 ) -> tuple[CachedSummary, str]:
-    bot = ctx.services.bot_user_id
-    reusable = cached is not None and not args.refresh and cached.offline == ctx.offline
-    if reusable and cached is not None:
-        new_messages = reader.replies(channel, ts, oldest=cached.last_ts)
-        new_lines = _lines(reader, new_messages, bot)
-        last_ts = max([str(m["ts"]) for m in new_messages], key=float, default=cached.last_ts)
-        if not new_lines:
-            # Only bot replies or requests to the bot were added (e.g. this very request): nothing to redo.
-            return cached.model_copy(update={"latest_reply": latest, "last_ts": last_ts}), "cached"
-        if not ctx.offline:
-            engine = _engine(ctx)
-            summary = engine.update(cached.summary, new_lines)
-            ctx.trace.root.set(
-                summary_model_calls=engine.stats.calls, summary_largest_prompt=engine.stats.largest_prompt
-            )
-            entry = CachedSummary(
-                summary=summary,
-                last_ts=last_ts,
-                message_count=cached.message_count + len(new_lines),
-                latest_reply=latest,
-                offline=False,
-                requested_by=ctx.request.user_id,
-            )
-            return entry, "updated"
-    messages = reader.replies(channel, ts)
-    lines = _lines(reader, messages, bot)
-    last_ts = max([str(m["ts"]) for m in messages], key=float, default=ts)
-    if ctx.offline:
-        summary, source = extractive_digest(lines), "offline"
-    else:
-        engine = _engine(ctx)
-        summary, source = engine.summarise(lines), "new"
-        ctx.trace.root.set(summary_model_calls=engine.stats.calls, summary_largest_prompt=engine.stats.largest_prompt)
-    entry = CachedSummary(
-        summary=summary,
-        last_ts=last_ts,
-        message_count=len(lines),
-        latest_reply=latest,
-        offline=ctx.offline,
-        requested_by=ctx.request.user_id,
+    def entry(summary: ThreadSummary) -> CachedSummary:
+        return CachedSummary(
+            summary=summary,
+            last_ts=thread.last_ts,
+            message_count=len(thread.lines),
+            latest_reply=thread.latest,
+            fingerprint=thread.fingerprint,
+            offline=ctx.offline,
+            requested_by=ctx.request.user_id,
+        )
+
+    reusable = (
+        cached is not None and cached.fingerprint is not None and not args.refresh and cached.offline == ctx.offline
     )
-    return entry, source
+    if reusable and cached is not None and cached.fingerprint is not None:
+        changes = compare(cached.fingerprint, thread.fingerprint)
+        if not changes:
+            # Only bot replies or requests to the bot were added (e.g. this very request): nothing to redo.
+            return cached.model_copy(update={"latest_reply": thread.latest, "last_ts": thread.last_ts}), "cached"
+        if not ctx.offline and worth_updating(changes, len(thread.lines)):
+            engine = _engine(ctx)
+            summary = engine.update(cached.summary, changed_lines(thread.lines, changes))
+            ctx.trace.root.set(
+                summary_model_calls=engine.stats.calls,
+                summary_largest_prompt=engine.stats.largest_prompt,
+                summary_changes=changes.count,
+            )
+            return entry(summary), "revised" if changes.revised else "updated"
+    if ctx.offline:
+        return entry(extractive_digest(thread.lines)), "offline"
+    engine = _engine(ctx)
+    summary = engine.summarise(thread.lines)
+    ctx.trace.root.set(summary_model_calls=engine.stats.calls, summary_largest_prompt=engine.stats.largest_prompt)
+    return entry(summary), "new"
 
 
 def _engine(ctx: ToolContext) -> SummaryEngine:
@@ -246,6 +261,7 @@ TOOL = Tool(
     ),
     args_model=SummarizeThreadArgs,
     handler=_summarize,
+    status="is reading the thread…",
     examples=("summarize this thread", "summarize slack thread in #general with timestamp 1712345678.123456"),
     grammar=Grammar(
         verbs=("summari[sz]e",),

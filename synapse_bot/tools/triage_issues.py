@@ -204,6 +204,7 @@ TOOL = Tool(
     ),
     args_model=TriageIssuesArgs,
     handler=_triage,
+    status="is asking GitHub for the issues…",
     examples=("triage github issues in acme/widgets", "triage acme/widgets unlabelled limit 10"),
     grammar=Grammar(
         verbs=("triage",),

@@ -2,6 +2,11 @@
 
 The queue is bounded: when MLflow is slow or down, new traces are dropped and counted rather than piling up,
 and a warning is logged at most once a minute. MLflow itself (a slow import) is loaded on this thread only.
+
+The thread gathers traces for up to BATCH_WINDOW_S after the first one arrives (or until BATCH_SIZE) and writes
+them as one batch (see export.py): a database transaction costs about as much CPU for one trace as for twenty, so
+batching is what keeps the recorder ahead of bursts and its CPU per request low; a trace shows in MLflow about a
+second after its request finished.
 """
 
 from __future__ import annotations
@@ -10,21 +15,29 @@ import contextlib
 import logging
 import os
 import queue
+import random
 import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from synapse_bot.startup import network_cause, where
 from synapse_bot.tracking.metrics import MetricsWindow
 from synapse_bot.tracking.privacy import Scrubber
-from synapse_bot.tracking.trace import RequestTrace, SpanRecord
+from synapse_bot.tracking.store_init import opening_store
+from synapse_bot.tracking.trace import RequestTrace
+
+if TYPE_CHECKING:
+    from synapse_bot.tracking.export import BatchWriter
 
 log = logging.getLogger(__name__)
 
 WARN_EVERY_S = 60.0
 _TICK = object()  # wakes the recorder thread to log metrics
 PAUSE_AFTER_FAILURE_S = 30.0  # a store that failed is left alone this long; traces meanwhile are dropped
+BATCH_SIZE = 200  # traces per write at most (about a thousand spans in one log_spans call)
+BATCH_WINDOW_S = 1.0  # how long the first trace of a batch waits for company
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,12 @@ class MlflowRecorder:
         queue_size: int = 1000,
         scrubber: Scrubber | None = None,
         metrics_interval_s: float = 60.0,
+        batch_window_s: float = BATCH_WINDOW_S,
+        preload: bool = False,
     ) -> None:
+        self.preload = preload
+        self.batch_window_s = batch_window_s
+        self._hurry = threading.Event()  # flush() and close(): write what is gathered now, do not wait for more
         self.metrics_interval_s = metrics_interval_s
         self._window = MetricsWindow()
         self._next_metrics = time.monotonic() + metrics_interval_s
@@ -75,6 +93,8 @@ class MlflowRecorder:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name="synapse-mlflow", daemon=True)
         self._experiment_id: str | None = None
+        self._writer: BatchWriter | None = None
+        self._rng = random.Random()
         self._last_warning = 0.0
         self._down_until = 0.0
         self._idle = threading.Event()
@@ -104,11 +124,15 @@ class MlflowRecorder:
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything queued so far is written (tests, shutdown)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._queue.empty() and self._idle.is_set():
-                return True
-            time.sleep(0.05)
-        return False
+        self._hurry.set()
+        try:
+            while time.monotonic() < deadline:
+                if self._queue.empty() and self._idle.is_set():
+                    return True
+                time.sleep(0.05)
+            return False
+        finally:
+            self._hurry.clear()
 
     def close(self, timeout: float = 5.0) -> None:
         self.flush(timeout)
@@ -118,62 +142,112 @@ class MlflowRecorder:
 
     # Recorder thread ----------------------------------------------------------------------------
 
+    def warning_given(self) -> None:
+        """Someone has just said the store is unreachable: the recorder's own warning waits its minute."""
+        self._last_warning = time.monotonic()
+
     def _warn(self, message: str, **extra: Any) -> None:
         now = time.monotonic()
         if now - self._last_warning >= WARN_EVERY_S:
             self._last_warning = now
             log.warning(message, extra=extra)
 
-    def _run(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=max(0.05, self._next_metrics - time.monotonic()))
+    def _next_batch(self) -> list[object]:
+        """The next item (waiting until one comes or metrics are due), plus whatever else is already queued."""
+        try:
+            items = [self._queue.get(timeout=max(0.05, self._next_metrics - time.monotonic()))]
+        except queue.Empty:
+            return [_TICK]
+        if items[0] is _TICK:
+            return items
+        deadline = time.monotonic() + self.batch_window_s
+        while len(items) < BATCH_SIZE and items[-1] is not None:
+            try:  # what is already queued joins the batch in any case
+                items.append(self._queue.get_nowait())
+                continue
             except queue.Empty:
-                item = _TICK
-            if item is None:
-                self._log_metrics()
-                return
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._hurry.is_set():
+                break
+            try:
+                items.append(self._queue.get(timeout=min(remaining, 0.05)))
+            except queue.Empty:
+                continue
+        return items
+
+    def _run(self) -> None:
+        if self.preload:
+            self._load_mlflow()
+        while True:
+            items = self._next_batch()
+            stop = items[-1] is None
+            items = [item for item in items if item is not None]
             try:
                 if time.monotonic() >= self._next_metrics:
                     self._log_metrics()
-                if item is _TICK:
-                    continue
-                if isinstance(item, RequestTrace):
-                    self._window.add(item)
+                traces = [item for item in items if isinstance(item, RequestTrace)]
+                feedback = [item for item in items if isinstance(item, Feedback)]
+                for trace in traces:
+                    self._window.add(trace)
                 if time.monotonic() < self._down_until:
-                    self.dropped += 1
-                    continue
-                if isinstance(item, Feedback):
-                    self._write_feedback(item)
-                elif isinstance(item, RequestTrace):
-                    self._write(item)
-                    self.recorded += 1
+                    self.dropped += len(traces) + len(feedback)
+                else:
+                    self._write_batch(traces, feedback)
             except Exception as exc:  # MLflow down, disk full, bad URI: never propagate
                 self.failed += 1
+                self.dropped += max(0, len(items) - 1)
                 self._experiment_id = None
                 self._down_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
                 self._warn(
-                    "could not record a trace in MLflow",
-                    error=f"{type(exc).__name__}: {exc}"[:300],
+                    f"could not record a trace in MLflow at {where(self.tracking_uri)} ({network_cause(exc)}); "
+                    f"traces are dropped for {PAUSE_AFTER_FAILURE_S:.0f} s, then tried again",
                     failed=self.failed,
                 )
+                log.debug("trace not recorded", exc_info=True)
             finally:
-                if self._queue.empty() and item is not _TICK:
+                if self._queue.empty() and items != [_TICK]:
                     self._idle.set()
+            if stop:
+                self._log_metrics()
+                return
+
+    def _write_batch(self, traces: list[RequestTrace], feedback: list[Feedback]) -> None:
+        """Traces first (feedback in the same batch may be about one of them), then feedback one by one."""
+        if traces:
+            from synapse_bot.tracking.export import BatchWriter, to_mlflow
+
+            experiment_id = self._ensure_experiment()
+            if self._writer is None:
+                self._writer = BatchWriter(self.tracking_uri)
+            converted = [to_mlflow(trace, self.scrubber, self._rng) for trace in traces]
+            self._writer.write(experiment_id, converted)
+            self.recorded += len(traces)
+        for item in feedback:
+            self._write_feedback(item)
+
+    def _load_mlflow(self) -> None:
+        """Import MLflow now, on this thread, while the process starts: not later, in the middle of serving, where
+        its second of GIL-holding imports would stall the first requests' acknowledgements."""
+        # MLflow logs its own INFO chatter (table creation, queue flushing) unless told otherwise, and its HTTP
+        # client retries a dead server for minutes; the recorder would rather fail fast and pause.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        try:
+            import synapse_bot.tracking.export  # noqa: F401  (imports mlflow)
+        except Exception as exc:  # a broken install: every write will fail and be counted
+            self._warn("could not load MLflow", error=f"{type(exc).__name__}: {exc}"[:300])
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
 
     def _ensure_experiment(self) -> str:
         if self._experiment_id is None:
-            # MLflow logs its own INFO chatter (table creation, queue flushing) unless told otherwise, and its HTTP
-            # client retries a dead server for minutes; the recorder would rather fail fast and pause.
-            os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+            self._load_mlflow()
             import mlflow
 
-            logging.getLogger("mlflow").setLevel(logging.WARNING)
-
             mlflow.set_tracking_uri(self.tracking_uri)
-            experiment = mlflow.set_experiment(self.experiment_name)
+            with opening_store(self.tracking_uri):
+                experiment = mlflow.set_experiment(self.experiment_name)
             self._experiment_id = experiment.experiment_id
         return self._experiment_id
 
@@ -221,41 +295,3 @@ class MlflowRecorder:
             value=feedback.positive,
             source=AssessmentSource(source_type="HUMAN", source_id=feedback.user_id),
         )
-
-    def _write(self, trace: RequestTrace) -> None:
-        import mlflow
-
-        experiment_id = self._ensure_experiment()
-        root = trace.root
-        live = mlflow.start_span_no_context(
-            name=root.name,
-            span_type=root.span_type,
-            attributes={**self.scrubber.attributes(root.attributes), "synapse.request_id": trace.request_id},
-            experiment_id=experiment_id,
-            start_time_ns=root.start_ns,
-            tags={"synapse.request_id": trace.request_id},
-        )
-        try:
-            for child in root.children:
-                self._write_span(child, live)
-        finally:
-            live.end(status=root.status, end_time_ns=root.end_ns or time.time_ns())
-        mlflow.flush_trace_async_logging(terminate=False)
-
-    def _write_span(self, span: SpanRecord, parent: Any) -> None:
-        import mlflow
-
-        live = mlflow.start_span_no_context(
-            name=span.name,
-            span_type=span.span_type,
-            parent_span=parent,
-            attributes=self.scrubber.attributes(span.attributes),
-            start_time_ns=span.start_ns,
-        )
-        try:
-            for child in span.children:
-                self._write_span(child, live)
-        finally:
-            if span.error:
-                live.set_attribute("error", self.scrubber.text(span.error))
-            live.end(status=span.status, end_time_ns=span.end_ns or time.time_ns())

@@ -50,9 +50,12 @@ class SlackSandbox:
         self.home_views: dict[str, dict[str, Any]] = {}
         self.statuses: list[dict[str, Any]] = []
         self.stream_log: list[tuple[str, str, str, float]] = []  # (start|append|stop, ts, text, time.time())
+        self.titles: list[dict[str, Any]] = []
+        self.suggested_prompts: list[dict[str, Any]] = []
         self.reaction_log: list[tuple[str, str, str, str]] = []
         self.response_url_posts: list[dict[str, Any]] = []
         self._rate_limits: dict[str, list[float]] = {}
+        self.api_latency_s = 0.0  # every Web API call takes this long (benchmarks: a real network's round trip)
         self._failures: dict[str, list[str | None]] = {}
         self._event_envelopes: list[tuple[str, str]] = []  # (event type, envelope id)
         app = web.Application(client_max_size=16 * 1024 * 1024)
@@ -102,11 +105,19 @@ class SlackSandbox:
     # Workspace setup ----------------------------------------------------------------------------------
 
     def add_user(
-        self, name: str, *, real_name: str | None = None, display_name: str | None = None, is_admin: bool = False
+        self,
+        name: str,
+        *,
+        real_name: str | None = None,
+        display_name: str | None = None,
+        is_admin: bool = False,
+        is_guest: bool = False,
     ) -> str:
         with self.workspace.lock:
             user_id = self.workspace.new_id("U")
-            self.workspace.users[user_id] = User(user_id, name, real_name or name, display_name or name, is_admin)
+            self.workspace.users[user_id] = User(
+                user_id, name, real_name or name, display_name or name, is_admin, is_guest=is_guest
+            )
             return user_id
 
     def users(self) -> list[dict[str, Any]]:
@@ -161,7 +172,7 @@ class SlackSandbox:
             in_channel = self.workspace.bot_user_id in channel.members
         if in_channel:
             self._emit_event(self._message_event(channel, message))
-            if f"<@{self.workspace.bot_user_id}>" in text:
+            if f"<@{self.workspace.bot_user_id}>" in text and not channel.is_im:  # no app_mention in DMs
                 mention = {
                     "type": "app_mention",
                     "user": user,
@@ -178,6 +189,56 @@ class SlackSandbox:
 
     def mention(self, user: str, channel_id: str, text: str, thread_ts: str | None = None) -> str:
         return self.post_message(user, channel_id, f"<@{self.workspace.bot_user_id}> {text}", thread_ts=thread_ts)
+
+    def direct_message(self, user: str, text: str, thread_ts: str | None = None) -> str:
+        """`user` writes to Synapse in their DM with it (the App Home's messages tab)."""
+        return self.post_message(user, self.im_channel(user).id, text, thread_ts=thread_ts)
+
+    # The agent view (assistant side panel) ------------------------------------------------------------
+
+    def start_assistant_thread(self, user: str, context_channel: str | None = None) -> tuple[str, str]:
+        """`user` opens Synapse's side panel (while looking at `context_channel`): a new thread in their DM.
+
+        Returns (DM channel id, thread ts). Slack starts the thread with a message of its own and sends
+        `assistant_thread_started`.
+        """
+        channel = self.im_channel(user)
+        with self.workspace.lock:
+            root = self.workspace.add_message(
+                channel,
+                {
+                    "user": self.bot_user_id,
+                    "bot_id": self.workspace.bot_id,
+                    "subtype": "assistant_app_thread",
+                    "text": "New chat",
+                },
+            )
+        self._emit_event(
+            {
+                "type": "assistant_thread_started",
+                "assistant_thread": self._assistant_thread(user, channel.id, str(root["ts"]), context_channel),
+                "event_ts": self.workspace.next_ts(),
+            }
+        )
+        return channel.id, str(root["ts"])
+
+    def change_assistant_context(self, user: str, channel_id: str, thread_ts: str, context_channel: str) -> str:
+        """`user` switches to another channel while the side panel's thread stays open."""
+        return self._emit_event(
+            {
+                "type": "assistant_thread_context_changed",
+                "assistant_thread": self._assistant_thread(user, channel_id, thread_ts, context_channel),
+                "event_ts": self.workspace.next_ts(),
+            }
+        )
+
+    def _assistant_thread(
+        self, user: str, channel_id: str, thread_ts: str, context_channel: str | None
+    ) -> dict[str, Any]:
+        context = (
+            {"channel_id": context_channel, "team_id": self.team_id, "enterprise_id": None} if context_channel else {}
+        )
+        return {"user_id": user, "context": context, "channel_id": channel_id, "thread_ts": thread_ts}
 
     def edit_message(self, user: str, channel_id: str, ts: str, new_text: str) -> None:
         with self.workspace.lock:
@@ -197,7 +258,49 @@ class SlackSandbox:
                 "previous_message": previous,
                 "channel_type": self._channel_type(channel),
             }
+            in_channel = self.workspace.bot_user_id in channel.members
+        if not in_channel:
+            return
         self._emit_event(event)
+        if f"<@{self.workspace.bot_user_id}>" in new_text:
+            # Slack sends app_mention again for an edited message that mentions the app: same ts, an `edited`
+            # field and a new event id.
+            mention = {
+                "type": "app_mention",
+                "user": message.get("user", user),
+                "text": new_text,
+                "ts": ts,
+                "channel": channel_id,
+                "event_ts": message["edited"]["ts"],
+                "edited": dict(message["edited"]),
+                "team": self.team_id,
+            }
+            if message.get("thread_ts") and message["thread_ts"] != ts:
+                mention["thread_ts"] = message["thread_ts"]
+            self._emit_event(mention)
+
+    def delete_message(self, channel_id: str, ts: str) -> None:
+        """Remove a message and send message_deleted, as Slack does when a person deletes one."""
+        with self.workspace.lock:
+            channel = self.workspace.channels[channel_id]
+            previous = channel.messages.pop(ts)
+            parent = channel.messages.get(str(previous.get("thread_ts", "")))
+            if parent is not None and parent is not previous:
+                parent["reply_count"] = max(0, int(parent.get("reply_count", 1)) - 1)
+            event = {
+                "type": "message",
+                "subtype": "message_deleted",
+                "hidden": True,
+                "channel": channel_id,
+                "ts": self.workspace.next_ts(),
+                "deleted_ts": ts,
+                "event_ts": self.workspace.next_ts(),
+                "previous_message": previous,
+                "channel_type": self._channel_type(channel),
+            }
+            in_channel = self.workspace.bot_user_id in channel.members
+        if in_channel:
+            self._emit_event(event)
 
     def seed_thread(self, channel_id: str, author: str, texts: list[str], repliers: list[str] | None = None) -> str:
         """Create a thread without emitting events (fast, for thousands of replies). Returns the root ts."""
@@ -211,6 +314,19 @@ class SlackSandbox:
                     {"user": repliers[i % len(repliers)], "text": text, "thread_ts": root["ts"], "team": self.team_id},
                 )
             return str(root["ts"])
+
+    def seed_message(
+        self, channel_id: str, user: str, text: str, *, at: float | None = None, thread_ts: str | None = None
+    ) -> str:
+        """Store one message posted at `at` (epoch seconds; default now) without emitting events. Returns its ts."""
+        with self.workspace.lock:
+            channel = self.workspace.channels[channel_id]
+            message: dict[str, Any] = {"user": user, "text": text, "team": self.team_id}
+            if at is not None:
+                message["ts"] = f"{at:.6f}"
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+            return str(self.workspace.add_message(channel, message)["ts"])
 
     def slash_command(self, user: str, channel_id: str, text: str, command: str = "/synapse") -> str:
         with self.workspace.lock:
@@ -293,6 +409,49 @@ class SlackSandbox:
                     "text": button.get("text"),
                     "value": value if value is not None else button.get("value"),
                     "type": "button",
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
+        return self._send("interactive", payload)
+
+    def click_feedback(self, user: str, channel_id: str, message_ts: str, *, positive: bool) -> str:
+        """Press 👍 (or 👎) of the `feedback_buttons` element under a message: Slack's `block_actions` shape."""
+        with self.workspace.lock:
+            channel = self.workspace.channels[channel_id]
+            message = dict(channel.messages[message_ts])
+            person = self.workspace.users[user]
+        element, block_id = _find_element(message.get("blocks") or [], "feedback_buttons")
+        if element is None:
+            raise AssertionError(f"no feedback buttons in message {message_ts}: {message.get('blocks')}")
+        pressed = element["positive_button" if positive else "negative_button"]
+        container: dict[str, Any] = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+        }
+        if message.get("thread_ts"):
+            container["thread_ts"] = message["thread_ts"]
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": person.name, "name": person.name, "team_id": self.team_id},
+            "api_app_id": self.app_id,
+            "token": "sandbox-verification",
+            "container": container,
+            "trigger_id": self._trigger_id(),
+            "team": {"id": self.team_id, "domain": self.workspace.team_domain},
+            "channel": {"id": channel_id, "name": channel.name},
+            "message": message,
+            "state": {"values": {}},
+            "response_url": self._new_response_url(),
+            "actions": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": element.get("action_id"),
+                    "block_id": block_id,
+                    "text": pressed.get("text"),
+                    "value": pressed.get("value"),
                     "action_ts": str(time.time()),
                 }
             ],
@@ -474,6 +633,19 @@ class SlackSandbox:
                 raise AssertionError(f"no bot message in {where} within {timeout}s; bot posted:\n{dump or '  nothing'}")
             time.sleep(0.02)
 
+    def wait_for_ephemeral(
+        self, user: str, timeout: float = 10.0, predicate: MessagePredicate | None = None
+    ) -> dict[str, Any]:
+        """The newest ephemeral message shown to `user` (matching `predicate`); AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in list(self.ephemerals) if e["user"] == user and (predicate is None or predicate(e))]
+            if found:
+                return found[-1]
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no ephemeral message for {user} within {timeout}s; got {self.ephemerals}")
+            time.sleep(0.02)
+
     def calls(self, method: str) -> list[ApiCall]:
         return [c for c in self.api_calls if c.method == method]
 
@@ -577,5 +749,13 @@ def _find_button(blocks: list[dict[str, Any]], action_id: str) -> tuple[dict[str
     for block in blocks:
         for element in block.get("elements", []) + ([block["accessory"]] if "accessory" in block else []):
             if isinstance(element, dict) and element.get("action_id") == action_id:
+                return element, block.get("block_id")
+    return None, None
+
+
+def _find_element(blocks: list[dict[str, Any]], element_type: str) -> tuple[dict[str, Any] | None, str | None]:
+    for block in blocks:
+        for element in block.get("elements", []):
+            if isinstance(element, dict) and element.get("type") == element_type:
                 return element, block.get("block_id")
     return None, None

@@ -18,6 +18,7 @@ class User:
     display_name: str
     is_admin: bool = False
     is_bot: bool = False
+    is_guest: bool = False  # a multi-channel guest: reads only the conversations they are in
 
     def as_api(self, team_id: str) -> dict[str, Any]:
         return {
@@ -28,6 +29,8 @@ class User:
             "deleted": False,
             "is_bot": self.is_bot,
             "is_admin": self.is_admin,
+            "is_restricted": self.is_guest,
+            "is_ultra_restricted": False,
             "tz": "Europe/London",
             "profile": {"display_name": self.display_name, "real_name": self.real_name},
         }

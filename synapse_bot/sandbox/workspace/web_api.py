@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 Handler = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]] | dict[str, Any]]
 MAX_TEXT = 40_000
 MAX_BLOCKS = 50
-JSON_FIELDS = ("blocks", "attachments", "view", "users", "metadata", "chunks")
+JSON_FIELDS = ("blocks", "attachments", "view", "users", "metadata", "chunks", "prompts")
+MAX_PROMPTS = 4
 
 
 @dataclass
@@ -74,11 +75,14 @@ class WebApi:
             "conversations.join": self.join,
             "conversations.open": self.open_im,
             "users.info": self.users_info,
+            "users.list": self.users_list,
             "usergroups.users.list": self.usergroup_users,
             "reactions.add": self.reactions_add,
             "reactions.remove": self.reactions_remove,
             "views.publish": self.views_publish,
             "assistant.threads.setStatus": self.set_status,
+            "assistant.threads.setTitle": self.set_title,
+            "assistant.threads.setSuggestedPrompts": self.set_suggested_prompts,
             "chat.startStream": self.start_stream,
             "chat.appendStream": self.append_stream,
             "chat.stopStream": self.stop_stream,
@@ -91,6 +95,8 @@ class WebApi:
         params = await self._params(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or str(params.pop("token", ""))
         params.pop("token", None)
+        if self.sb.api_latency_s:
+            await asyncio.sleep(self.sb.api_latency_s)  # the way to Slack and back, as from a real network
         call = ApiCall(method, params)
         self.sb.api_calls.append(call)
         knob = self.sb.take_rate_limit(method)
@@ -228,6 +234,8 @@ class WebApi:
 
     def post_ephemeral(self, params: dict[str, Any], token: str) -> dict[str, Any]:
         channel = self._channel(params, need_member=True)
+        if str(params.get("user", "")) not in channel.members and not channel.is_im:
+            raise SlackApiFailure("user_not_in_channel")
         self._validate_content(params)
         ts = self.ws.next_ts()
         self.sb.ephemerals.append(
@@ -340,6 +348,11 @@ class WebApi:
             raise SlackApiFailure("user_not_found")
         return {"user": user.as_api(self.ws.team_id)}
 
+    def users_list(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        people = [u.as_api(self.ws.team_id) for u in sorted(self.ws.users.values(), key=lambda u: u.id)]
+        page, cursor = _page(people, params, 100, 1000)
+        return {"members": page, "response_metadata": {"next_cursor": cursor}}
+
     def usergroup_users(self, params: dict[str, Any], token: str) -> dict[str, Any]:
         group = str(params.get("usergroup", ""))
         if group not in self.ws.user_groups:
@@ -398,6 +411,38 @@ class WebApi:
         channel = self._channel(params, key="channel_id", need_member=True)
         self.sb.statuses.append(
             {"channel_id": channel.id, "thread_ts": params.get("thread_ts"), "status": params.get("status", "")}
+        )
+        return {}
+
+    def _thread(self, params: dict[str, Any]) -> Channel:
+        channel = self._channel(params, key="channel_id", need_member=True)
+        if str(params.get("thread_ts", "")) not in channel.messages:
+            raise SlackApiFailure("invalid_thread_ts")
+        return channel
+
+    def set_title(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        channel = self._thread(params)
+        if not params.get("title"):
+            raise SlackApiFailure("invalid_arguments")
+        self.sb.titles.append({"channel_id": channel.id, "thread_ts": params["thread_ts"], "title": params["title"]})
+        return {}
+
+    def set_suggested_prompts(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        channel = self._thread(params)
+        prompts = params.get("prompts")
+        if (
+            not isinstance(prompts, list)
+            or not 0 < len(prompts) <= MAX_PROMPTS
+            or not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts)
+        ):
+            raise SlackApiFailure("invalid_arguments")
+        self.sb.suggested_prompts.append(
+            {
+                "channel_id": channel.id,
+                "thread_ts": params["thread_ts"],
+                "title": params.get("title"),
+                "prompts": prompts,
+            }
         )
         return {}
 
