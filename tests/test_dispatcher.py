@@ -144,3 +144,9 @@ def test_memory_of_the_thread_goes_to_the_model_before_the_question() -> None:
     messages = dispatcher.model_loop.messages_for(RequestContext(_ask("and again?")), history)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[-1]["content"].endswith("and again?")
+
+
+def test_a_repeated_failing_call_is_reported_once_when_the_model_says_nothing() -> None:
+    model = ScriptedModel([called(("roll_dice", {"sides": 6}), ("roll_dice", {"sides": 6})), said("")])
+    outcome = _dispatcher(model).dispatch(_ask("roll twice"), RequestTrace.start("mention"))
+    assert outcome.text.count("Rolled a d6") == 1

@@ -322,4 +322,6 @@ def answer_text(result: LoopResult, links: dict[str, str]) -> str:
 
 
 def join_results(outcomes: list[ToolOutcome]) -> str:
-    return "\n\n".join(o.result.text.strip() for o in outcomes if o.result.text.strip())
+    """The tools' own texts, each once (a model that repeated a failing call must not repeat its error)."""
+    texts = dict.fromkeys(o.result.text.strip() for o in outcomes if o.result.text.strip())
+    return "\n\n".join(texts)
