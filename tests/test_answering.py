@@ -40,10 +40,14 @@ def _tools_sent(request: dict[str, Any]) -> list[str]:
 def test_a_tool_call_written_as_text_runs_and_the_person_never_sees_it(
     model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str], written: str
 ) -> None:
-    model.script(Reply.text(written), Reply.text("I can summarize threads, watch channels and triage issues."))
+    answer = "I can summarize threads, watch channels and triage issues."
+    model.script(Reply.text(written), Reply.text(answer))
     ts = slack.mention(workspace["alice"], workspace["general"], "what are you good at")
-    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts)
-    assert reply["text"] == "I can summarize threads, watch channels and triage issues."
+    # A sentence before the call may be streamed, then replaced by the answer: wait for the answer itself.
+    reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, predicate=lambda m: m["text"] == answer)
+    assert len(slack.bot_messages(workspace["general"], thread_ts=ts)) == 1
+    shown = "".join(text for _, stream_ts, text, _ in slack.stream_log if stream_ts == reply["ts"])
+    assert "```" not in shown and '"name"' not in shown and "tool_call" not in shown  # not even while streaming
     assert "summarize_thread" in _tools_sent(model.wait_for_requests(2)[1])[0]  # help ran; its result went back
 
 

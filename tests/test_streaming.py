@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from synapse_bot.context.stream_text import StreamText
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
@@ -112,3 +113,10 @@ def test_citations_are_links_while_streaming_not_only_at_the_end(
     assert "([msg 1](https://" in streamed and "[m1]" not in streamed
     assert reply["text"] == streamed  # the stream was the answer: no replacement at the end
     assert not slack.calls("chat.update")
+
+
+def test_a_tool_call_after_a_sentence_is_never_streamed() -> None:
+    gate = StreamText()
+    shown = [gate.feed(d) for d in ["I will call a tool for that.\n", "```json\n", '{"name": "help", "arguments": {}}']]
+    shown.append(gate.end_round())
+    assert "".join(shown) == "I will call a tool for that."

@@ -18,6 +18,9 @@ from synapse_bot.render.sanitize import neutralize_mass_mentions
 
 DECIDE_AFTER_CHARS = 24  # how much text it takes to tell prose from a tool call written as text
 _CALL_START = re.compile(r"^\s*(?:\{|\[\s*\{|<tool_call|<function|```)", re.I)
+# Where a tool call may begin after some prose ("I will call a tool.\n```json …"): nothing from there on is streamed
+# (a code block in a real answer arrives with the finished answer instead).
+_CALL_ANYWHERE = re.compile(r"```|<tool_call|<function|\{\s*\"(?:name|function)\"", re.I)
 
 
 class StreamText:
@@ -44,11 +47,19 @@ class StreamText:
             self._round_has_text = True
             if self._released_any:
                 self._pending = "\n\n" + self._pending.lstrip()
+        marker = _CALL_ANYWHERE.search(self._pending)
+        if marker is not None:
+            self._withheld = True
+            self._pending = self._pending[: marker.start()].rstrip()
+            return self._release(len(self._pending))
         return self._release(self._safe_end(self._pending))
 
     def end_round(self) -> str:
         """The model's turn ended (it will call tools, or it answered): release what is left of its text."""
         text = "" if self._withheld else self._pending
+        marker = _CALL_ANYWHERE.search(text)
+        if marker is not None:
+            text = text[: marker.start()].rstrip()
         if not self._round_has_text and text.strip():
             if _CALL_START.match(text):
                 text = ""
