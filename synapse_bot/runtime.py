@@ -268,7 +268,10 @@ class Runtime:
             audience=audience,
         )
         replier = SlackReplier(client, secrets=settings.secrets())
-        poster = ReplyPoster(replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds), audience)
+        answered = AnsweredThreads(self.redis, keys, settings.memory_ttl_seconds)
+        poster = ReplyPoster(
+            replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds), audience, answered
+        )
         activity = ActivityLog(self.redis, keys)
         home = HomePublisher(
             settings,
@@ -301,7 +304,7 @@ class Runtime:
             alerts=self.alerts,
             activity=activity,
             assistant=AssistantThreadJob(self.registry, client, poster, self._assistant_contexts(keys)),
-            answered=AnsweredThreads(self.redis, keys, settings.memory_ttl_seconds),
+            answered=answered,
         )
 
     def _assistant_contexts(self, keys: Keys) -> AssistantContexts:

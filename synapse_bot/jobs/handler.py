@@ -17,7 +17,7 @@ from synapse_bot.jobs.alerts import KeywordAlerter
 from synapse_bot.jobs.answer import AnswerJob
 from synapse_bot.jobs.assistant import AssistantThreadJob
 from synapse_bot.jobs.home import HomePublisher
-from synapse_bot.jobs.reply import ReplyPoster
+from synapse_bot.jobs.reply import FOLLOWED_UP, ReplyPoster
 from synapse_bot.request import RequestKind, SlackRequest, Surface
 from synapse_bot.store.activity import ActivityLog, RequestFacts
 from synapse_bot.store.conversations import AnsweredThreads
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 ANSWERED_KINDS = (RequestKind.MENTION, RequestKind.COMMAND, RequestKind.SHORTCUT, RequestKind.ACTION)
 POSTING_KINDS = (*ANSWERED_KINDS, RequestKind.THREAD_STARTED)  # a rerun finds their post and does nothing
-FOLLOWED_UP = (Surface.CHANNEL, Surface.FOLLOW_UP)  # where an answer makes the next message a follow-up
 KindHandler = Callable[[SlackRequest, RequestTrace], None]
 
 

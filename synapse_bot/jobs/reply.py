@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import redis
 from slack_sdk.errors import SlackApiError
 
 from synapse_bot.integrations.slack import PartialReply, ReplyTarget, SlackReplier, lost_parts_notice
@@ -18,7 +19,8 @@ from synapse_bot.integrations.slack_audience import ConversationAudience
 from synapse_bot.integrations.slack_stream import StreamedReply, mark_cut_stream
 from synapse_bot.jobs.guard import ClaimState, ReplyClaim, ReplyGuard
 from synapse_bot.privacy import Conversation, Delivery, Verdict, Visibility
-from synapse_bot.request import SlackRequest
+from synapse_bot.request import RequestKind, SlackRequest, Surface
+from synapse_bot.store.conversations import AnsweredThreads
 from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,9 @@ def target_of(request: SlackRequest) -> ReplyTarget:
     return ReplyTarget(request.channel_id, request.thread_ts, request.user_id, request.response_url)
 
 
+FOLLOWED_UP = (Surface.CHANNEL, Surface.FOLLOW_UP)  # where an answer makes the next message a follow-up
+
+
 class ReplyPoster:
     """Posts answers once; an answer quoting other conversations goes where the privacy rule allows.
 
@@ -37,11 +42,30 @@ class ReplyPoster:
     """
 
     def __init__(
-        self, replier: SlackReplier, guard: ReplyGuard | None, audience: ConversationAudience | None = None
+        self,
+        replier: SlackReplier,
+        guard: ReplyGuard | None,
+        audience: ConversationAudience | None = None,
+        answered: AnsweredThreads | None = None,
     ) -> None:
         self.replier = replier
         self.guard = guard
         self.audience = audience
+        self.answered = answered
+
+    def _mark_answered(self, request: SlackRequest) -> None:
+        """Record that Synapse speaks in this thread just before it does, so a follow-up typed the moment the answer
+        shows is already recognised (see listeners/follow_ups.py)."""
+        if (
+            self.answered is not None
+            and request.kind in (RequestKind.MENTION, RequestKind.SHORTCUT)
+            and request.surface in FOLLOWED_UP
+            and request.thread_ts
+        ):
+            try:
+                self.answered.remember(request.team_id, request.channel_id, request.thread_ts)
+            except (redis.RedisError, OSError):
+                log.info("answered thread not recorded (redis)")
 
     def already_posted(self, request: SlackRequest) -> str | None:
         """The ts of this request's answer if a previous run of its job posted it (or died streaming it)."""
@@ -71,6 +95,7 @@ class ReplyPoster:
         def started(ts: str) -> None:
             if guard is not None and claim is not None:
                 guard.record_stream(claim, ts)
+            self._mark_answered(request)
 
         stream = StreamedReply(
             self.replier.client,
@@ -169,6 +194,7 @@ class ReplyPoster:
                 span.set(delivery=verdict.delivery.value, blocking=",".join(c.id for c in verdict.blocking))
                 self._post_privately(request, target, verdict, text, buttons or [], claim)
                 return
+            self._mark_answered(request)
             try:
                 posted = self.replier.reply(target, text, buttons or [], marker=request.dedupe_key)
             except PartialReply as partial:
