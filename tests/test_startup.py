@@ -36,6 +36,14 @@ WELL_FORMED_BOT_TOKEN = "xoxb-1111-2222-" + "a" * 24
 WELL_FORMED_APP_TOKEN = "xapp-1-A0SYNAPSE-3333-" + "b" * 32
 
 
+def start_bot(env: dict[str, str], workdir: Path, log_path: Path) -> subprocess.Popen[str]:
+    """`python -m synapse_bot` in `workdir`, configured by `env`, its output (both streams) in `log_path`."""
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "synapse_bot"], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+
+
 def closed_url(path: str = "") -> str:
     return f"http://127.0.0.1:{free_port()}{path}"
 
@@ -176,15 +184,7 @@ def test_redis_unreachable_at_start_is_said_once_then_the_bot_connects_when_it_c
         SYNAPSE_TRACKING_ENABLED="false",
         SYNAPSE_LOG_FORMAT="text",
     )
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "synapse_bot"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    process = start_bot(env, tmp_path, log_path)
     server = EmbeddedRedis(tmp_path / "redis", persist=False, port=port)
     try:
         _wait_for_text(log_path, "Redis is unreachable", process)
@@ -216,15 +216,7 @@ def test_sigterm_while_waiting_for_redis_exits_0_at_once(slack: SlackSandbox, tm
         SYNAPSE_TRACKING_ENABLED="false",
         SYNAPSE_LOG_FORMAT="text",
     )
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "synapse_bot"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    process = start_bot(env, tmp_path, log_path)
     _wait_for_text(log_path, "Redis is unreachable", process)
     stopped_at = time.monotonic()
     process.send_signal(signal.SIGTERM)
@@ -357,15 +349,7 @@ def test_redis_lost_while_running_is_a_plain_line_a_minute_not_critical_lines_an
         SYNAPSE_TRACKING_ENABLED="false",
         SYNAPSE_LOG_FORMAT="text",
     )
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "synapse_bot"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    process = start_bot(env, tmp_path, log_path)
     try:
         assert slack.wait_connected(1, timeout=60)
         server.kill()
@@ -416,15 +400,7 @@ def test_mlflow_unreachable_is_one_warning_and_replies_are_unaffected(
         MLFLOW_TRACKING_URI=tracking,
         SYNAPSE_LOG_FORMAT="text",
     )
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "synapse_bot"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    process = start_bot(env, tmp_path, log_path)
     try:
         assert slack.wait_connected(1, timeout=60)
         ts = slack.mention(workspace["alice"], workspace["general"], "help")
