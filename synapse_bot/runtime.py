@@ -203,9 +203,7 @@ class Runtime:
                 self.alerts, every_s=min(5.0, self.settings.monitor_alert_interval_seconds / 2)
             )
             self.sweeper.start()
-            self.worker = QueueWorker(
-                self.queue, threads=self.settings.worker_threads, poll_ms=self.settings.queue_poll_ms
-            )
+            self.worker = QueueWorker(self.queue, threads=self.settings.worker_threads)
             self.worker.start()
         if self.shape.has_gateway:
             self._start_gateway(client, handler, app_token)

@@ -1,0 +1,144 @@
+"""Idle workers wait to be woken instead of polling Redis.
+
+Dramatiq's Redis consumer finds new jobs by polling: with nothing to do, each consumer (a queue and its delay queue)
+runs its fetch script every few hundred milliseconds, which is most of an idle process's CPU (9–12 ms a second
+at a 200 ms poll, `docs/performance.md`). Polling less often would delay the first job after a quiet spell by as
+much. Here every enqueue also publishes on a wake channel, and a consumer with nothing in hand blocks on that
+channel: a job is picked up as soon as it is sent, and an idle process wakes only to keep its heartbeat.
+
+The wake-up is only a hint. A missed one (the subscription was reconnecting, the publish failed) costs at most one
+idle wait, because the consumer fetches after every wait whether woken or not. The idle wait stays under a third of
+the heartbeat timeout: other workers' queue maintenance takes a worker without a recent heartbeat for dead and puts
+its unfinished jobs back, and an idle consumer's fetch is what keeps the process's heartbeat fresh while its other
+consumer is busy.
+
+That maintenance runs inside broker commands, on a random share of them, for the command's queue. Polling made
+fetches frequent enough for the share to come up within a second of a dead worker's heartbeat going stale; fetches
+are now rare, so every fetch does maintenance (the rest keep the configured share). A killed worker's job is then
+back on the queue at the first fetch after its heartbeat times out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+from dramatiq.broker import Consumer, MessageProxy
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.errors import ConnectionClosed
+from dramatiq.message import Message
+
+log = logging.getLogger(__name__)
+
+# Dramatiq's own consumer sleeps between empty fetches for at most this long; the waiting is done here instead.
+_INNER_BACKOFF_MS = 1
+
+
+class WakeChannel:
+    """One consumer's subscription to the wake channel, on its own Redis connection."""
+
+    def __init__(self, client: redis.Redis, channel: str) -> None:
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub.subscribe(channel)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block until a wake-up arrives or `timeout_s` passes; True when woken. Pending wake-ups are all taken, so
+        a burst of enqueues costs one fetch, not one per message."""
+        woken = self._pubsub.get_message(timeout=timeout_s) is not None
+        while woken and self._pubsub.get_message(timeout=0) is not None:
+            pass
+        return woken
+
+    def close(self) -> None:
+        self._pubsub.close()
+
+
+class WakingConsumer(Consumer):
+    """Dramatiq's Redis consumer, with the waits between fetches spent on the wake channel.
+
+    With jobs in hand (running, prefetched or delayed), the wait is at most `busy_wait_s`: the consumer thread also
+    releases delayed messages between fetches. With none, it is `idle_wait_s`.
+    """
+
+    def __init__(
+        self, inner: Consumer, wake: WakeChannel, *, busy_wait_s: float, idle_wait_s: float, stopping: threading.Event
+    ) -> None:
+        self._inner = inner
+        self._wake = wake
+        self.busy_wait_s = busy_wait_s
+        self.idle_wait_s = idle_wait_s
+        self._stopping = stopping
+
+    def __next__(self) -> MessageProxy | None:
+        message = self._inner.__next__()
+        if message is not None:
+            return message
+        idle = getattr(self._inner, "outstanding_message_count", 1) == 0 and not self._stopping.is_set()
+        try:
+            self._wake.wait(self.idle_wait_s if idle else self.busy_wait_s)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise ConnectionClosed(exc) from None
+        return None
+
+    def ack(self, message: MessageProxy) -> None:
+        self._inner.ack(message)
+
+    def nack(self, message: MessageProxy) -> None:
+        self._inner.nack(message)
+
+    def requeue(self, messages: Iterable[MessageProxy]) -> None:
+        self._inner.requeue(messages)
+
+    def close(self) -> None:
+        try:
+            self._wake.close()
+        finally:
+            self._inner.close()
+
+
+class WakingRedisBroker(RedisBroker):
+    """A RedisBroker whose enqueues wake idle consumers (see the module docstring)."""
+
+    def __init__(self, *, busy_wait_ms: int, **parameters: Any) -> None:
+        super().__init__(**parameters)
+        self.busy_wait_s = busy_wait_ms / 1000
+        self.idle_wait_s = max(self.busy_wait_s, self.heartbeat_timeout / 1000 / 3)
+        self.wake_channel = f"{self.namespace}:wake"
+        self._stopping = threading.Event()
+
+    def _should_do_maintenance(self, command: str) -> int:
+        # Dramatiq's hook for the share of commands that run queue maintenance (see the module docstring).
+        return 1 if command == "fetch" else int(super()._should_do_maintenance(command))
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        # Subscribe before the first fetch: a job sent in between then wakes the wait that follows it.
+        try:
+            wake = WakeChannel(self.client, self.wake_channel)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise ConnectionClosed(exc) from None
+        inner = super().consume(queue_name, prefetch=prefetch, timeout=_INNER_BACKOFF_MS)
+        return WakingConsumer(
+            inner, wake, busy_wait_s=self.busy_wait_s, idle_wait_s=self.idle_wait_s, stopping=self._stopping
+        )
+
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
+        sent = super().enqueue(message, delay=delay)
+        self.wake_all()
+        return sent
+
+    def stop_waiting(self) -> None:
+        """Before stopping the worker: its consumers wait no longer than `busy_wait_s` from now on, so each notices
+        it is being stopped within that time (woken now, they would otherwise go back to a long idle wait)."""
+        self._stopping.set()
+        self.wake_all()
+
+    def wake_all(self) -> None:
+        """Wake every idle consumer sharing this Redis (after an enqueue, and when a worker stops)."""
+        try:
+            self.client.publish(self.wake_channel, b"1")
+        except redis.RedisError as exc:
+            # The job is queued; an idle consumer finds it at the end of its wait.
+            log.info("job wake-up not sent", extra={"error": type(exc).__name__})

@@ -1,0 +1,101 @@
+"""The request queue on a real redis-server: idle workers wait to be woken instead of polling (jobs/wakeup.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from synapse_bot.jobs.queue import JobQueue, QueueWorker, build_broker
+from synapse_bot.jobs.wakeup import WakeChannel
+from synapse_bot.request import RequestKind, SlackRequest
+from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.embedded import EmbeddedRedis
+from tests.support.settings import make_settings
+
+# A heartbeat timeout of a minute makes an idle consumer wait 20 s between fetches: any pick-up or stop faster than
+# that is the wake-up's doing.
+LONG_HEARTBEAT_S = 60
+
+
+def fetch_scripts_run(client: redis.Redis) -> int:
+    """Lua script calls the server has run (Dramatiq's fetch, ack and enqueue are all scripts)."""
+    stats = client.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval"))
+
+
+def request(n: int) -> SlackRequest:
+    return SlackRequest(kind=RequestKind.MENTION, dedupe_key=f"Ev{n}", team_id="T1", user_id="U1", text="hello")
+
+
+@pytest.fixture
+def worker_on(
+    slack: SlackSandbox, tcp_redis: EmbeddedRedis, tmp_path: Path
+) -> Iterator[tuple[JobQueue, list[SlackRequest], threading.Event]]:
+    settings = make_settings(slack, tcp_redis, tmp_path, SYNAPSE_QUEUE_HEARTBEAT_SECONDS=LONG_HEARTBEAT_S)
+    handled: list[SlackRequest] = []
+    arrived = threading.Event()
+
+    def handle(job: SlackRequest) -> None:
+        handled.append(job)
+        arrived.set()
+
+    queue = JobQueue(build_broker(settings, tcp_redis.url), handle)
+    worker = QueueWorker(queue, threads=2)
+    worker.start()
+    try:
+        yield queue, handled, arrived
+    finally:
+        started = time.monotonic()
+        worker.stop(timeout_s=10)
+        assert time.monotonic() - started < 5, "stopping waited out an idle consumer's wait"
+
+
+def test_an_idle_worker_does_not_poll_redis(worker_on: tuple[JobQueue, list[SlackRequest], threading.Event]) -> None:
+    queue, _, _ = worker_on
+    client = queue.broker.client
+    time.sleep(1.0)  # both consumers have made their first fetch and are waiting
+    before = fetch_scripts_run(client)
+    time.sleep(3.0)
+    # Polling every SYNAPSE_QUEUE_POLL_MS (200 ms) made about 30 fetches in 3 s (two consumers).
+    assert fetch_scripts_run(client) - before <= 2
+
+
+def test_a_job_sent_to_an_idle_worker_is_picked_up_at_once(
+    worker_on: tuple[JobQueue, list[SlackRequest], threading.Event],
+) -> None:
+    queue, handled, arrived = worker_on
+    time.sleep(1.0)  # the consumers are in their idle wait
+    sent = time.monotonic()
+    queue.submit(request(1))
+    assert arrived.wait(10)
+    assert time.monotonic() - sent < 5, "the job waited for the end of the idle wait"
+    assert [job.dedupe_key for job in handled] == ["Ev1"]
+
+
+def test_a_burst_of_jobs_is_all_handled_once(worker_on: tuple[JobQueue, list[SlackRequest], threading.Event]) -> None:
+    queue, handled, _ = worker_on
+    for n in range(30):
+        queue.submit(request(n))
+    deadline = time.monotonic() + 15
+    while len(handled) < 30 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sorted(job.dedupe_key for job in handled) == sorted(f"Ev{n}" for n in range(30))
+
+
+def test_a_wake_channel_takes_every_pending_wake_up_at_once(tcp_redis: EmbeddedRedis) -> None:
+    client = redis.Redis.from_url(tcp_redis.url)
+    channel = WakeChannel(client, "wake-test")
+    try:
+        assert channel.wait(0.05) is False  # nothing sent: the wait times out
+        for _ in range(5):
+            client.publish("wake-test", b"1")
+        assert channel.wait(2.0) is True
+        assert channel.wait(0.05) is False  # the other four were taken with the first
+    finally:
+        channel.close()
+        client.close()
