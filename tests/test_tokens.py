@@ -142,3 +142,13 @@ def test_truncate_keeps_a_prefix_within_the_budget_even_mid_character(model: str
         assert text.startswith(cut)
         assert counter.count(cut) <= budget
     assert counter.truncate(text, 10**6) == text
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_a_loaded_encoding_keeps_no_python_copy_of_its_ranks_and_still_decodes_every_token(name: str) -> None:
+    encoding = bundled_encoding(name)
+    assert encoding is not None
+    assert not encoding._mergeable_ranks  # the 28 MB copy is gone (only pickling used it)
+    text = "Deploy v2.3 failed: `ImportError` in auth/session.py — rolled back at 14:05 🎉"
+    assert encoding.decode(encoding.encode_ordinary(text)) == text
+    assert encoding.n_vocab > 100_000

@@ -114,12 +114,21 @@ def load_encoding(name: str, directory: Traversable | Path = BUNDLED_DIR) -> tik
         data = path.read_bytes()
     except OSError as exc:
         raise EncodingFileError(f"{path}: cannot be read ({exc})") from exc
-    return tiktoken.Encoding(
+    encoding = tiktoken.Encoding(
         name,
         pat_str=_SPLIT_PATTERNS[name],
         mergeable_ranks=parse_tiktoken_bpe(data, PUBLISHED_SHA256[name], str(path)),
         special_tokens=_SPECIAL_TOKENS[name],
     )
+    return _without_python_ranks(encoding)
+
+
+def _without_python_ranks(encoding: tiktoken.Encoding) -> tiktoken.Encoding:
+    """The encoding without its Python copy of the ranks: tiktoken's Rust core holds its own, and the copy serves
+    only to pickle the encoding, which Synapse never does. It is 28 MB for o200k (a dict of 200,000 bytes keys),
+    over a tenth of a serving process's memory (docs/performance.md)."""
+    encoding._mergeable_ranks = {}
+    return encoding
 
 
 @functools.cache
