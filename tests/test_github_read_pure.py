@@ -3,6 +3,9 @@ and fast-path grammars that take only complete commands. No I/O."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime
 
 import pytest
@@ -28,6 +31,7 @@ from synapse_bot.tools.grammar import ToolCall
 from synapse_bot.tools.registry import default_registry
 from synapse_bot.tools.search_issues import MAX_TEXT_CHARS as SEARCH_CHARS
 from synapse_bot.tools.search_issues import render_search, search_facts
+from tests.support.settings import subprocess_env
 
 WHEN = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -275,3 +279,29 @@ def test_complete_commands_take_the_fast_path(fast_path: FastPath, text: str, ca
 )
 def test_questions_and_commands_with_extra_clauses_go_to_the_model(fast_path: FastPath, text: str) -> None:
     assert fast_path.parse(text) is None
+
+
+def test_pygithub_is_loaded_only_by_the_first_github_call() -> None:
+    """A process that never reads GitHub never pays for PyGithub and its stack (~19 MB); the first call loads it."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from synapse_bot.config import Settings
+        import synapse_bot.runtime
+        from synapse_bot.integrations.github import GitHubClient, GitHubError
+        client = GitHubClient(Settings(_env_file=None, GITHUB_API_URL="http://127.0.0.1:9"))
+        print("github" in sys.modules, "requests" in sys.modules)
+        try:
+            client.live_labels("octo/repo")
+        except GitHubError as exc:
+            print(exc)
+        print("github" in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=subprocess_env(), check=True
+    )
+    before, error, after = result.stdout.splitlines()
+    assert before == "False False"
+    assert error.startswith("I can't reach GitHub right now")
+    assert after == "True"

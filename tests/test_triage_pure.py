@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from synapse_bot.integrations.github import IssueData, IssuePage
+from synapse_bot.github_data import IssueData, IssuePage
 from synapse_bot.triage.heuristics import heuristic_triage
 from synapse_bot.triage.render import render_triage
 from synapse_bot.triage.similarity import (

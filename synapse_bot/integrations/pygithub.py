@@ -1,5 +1,5 @@
-"""GitHub through PyGithub: issues (one with its latest comments, open ones for triage, a search), labels, pull
-requests (files, metadata, reviews, checks), and the two writes (labels, reviews).
+"""GitHub through PyGithub, behind `integrations/github.py`: issues (one with its latest comments, open ones for
+triage, a search), labels, pull requests (files, metadata, reviews, checks), and the two writes (labels, reviews).
 
 Pages of 100; `GithubRetry` with a bounded wait, so a rate limit never holds a request longer than
 SYNAPSE_GITHUB_MAX_WAIT_SECONDS; every failure becomes a GitHubError whose message tells the person what to do.
@@ -10,17 +10,18 @@ only, a search and the checks read one page, reviews at most MAX_REVIEW_PAGES.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from itertools import islice
+from typing import Any
 
 from github import (
     Auth,
     BadCredentialsException,
     Github,
     GithubException,
+    GithubRetry,
     RateLimitExceededException,
     UnknownObjectException,
 )
@@ -43,53 +44,14 @@ from synapse_bot.github_data import (
     SearchHit,
     SearchPage,
 )
-from synapse_bot.tracking.external import CountingGithubRetry, add_calls
+from synapse_bot.integrations.github import GitHubError, issue_search_query, standing_reviews
+from synapse_bot.tracking.external import add_calls, count
 
 log = logging.getLogger(__name__)
 
 PAGE = 100  # per_page of every list call
 MAX_COMMENT_PAGES = 3  # the latest comments need one or two pages; a third only if comments vanished meanwhile
 MAX_REVIEW_PAGES = 3
-# Qualifiers the search arguments own: the repository scope, issue-or-PR and state never come from free text.
-_OWNED_QUALIFIERS = re.compile(
-    r'(?<!\S)-?(?:repo|org|user|owner|is|type|state|archived):(?:"[^"]*"|\S+)', re.IGNORECASE
-)
-
-
-def issue_search_query(repo: str, query: str, *, state: str, kind: str) -> str:
-    """The `q` of GitHub's issue search, scoped to `repo` whatever the free text says.
-
-    `state` is open, closed or all; `kind` is issues, pull_requests or both. Scope, kind and state qualifiers in
-    `query` are dropped: the arguments say those, so a query can never widen the search beyond its repository.
-    """
-    words = " ".join(_OWNED_QUALIFIERS.sub(" ", query).split())
-    parts = [f"repo:{repo}"]
-    if kind == "issues":
-        parts.append("is:issue")
-    elif kind == "pull_requests":
-        parts.append("is:pr")
-    if state in ("open", "closed"):
-        parts.append(f"is:{state}")
-    if words:
-        parts.append(words)
-    return " ".join(parts)
-
-
-def standing_reviews(reviews: list[ReviewData]) -> list[ReviewData]:
-    """Each reviewer's standing review, as GitHub shows it: the latest approval or change request (or dismissal),
-    else their latest comment; in the order reviewers first appeared."""
-    standing: dict[str, ReviewData] = {}
-    for review in reviews:
-        current = standing.get(review.reviewer)
-        if review.state == "COMMENTED" and current is not None and current.state != "COMMENTED":
-            continue
-        if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED", "COMMENTED"):
-            standing[review.reviewer] = review
-    return list(standing.values())
-
-
-class GitHubError(Exception):
-    """A GitHub failure phrased for the Slack thread."""
 
 
 def _reset_time(exc: GithubException) -> str:
@@ -98,6 +60,15 @@ def _reset_time(exc: GithubException) -> str:
     if reset and str(reset).isdigit():
         return datetime.fromtimestamp(int(reset), UTC).strftime("%H:%M UTC")
     return "in a few minutes"
+
+
+class CountingGithubRetry(GithubRetry):
+    """GithubRetry (bounded rate-limit waits) that records each retry and the backoff it chose."""
+
+    def increment(self, *args: Any, **kwargs: Any) -> Any:
+        following = super().increment(*args, **kwargs)
+        count("github", retries=1, waited_s=float(following.get_backoff_time()))
+        return following
 
 
 def github_auth(settings: Settings) -> Auth.Auth | None:
@@ -111,7 +82,9 @@ def github_auth(settings: Settings) -> Auth.Auth | None:
     return None
 
 
-class GitHubClient:
+class PyGithubClient:
+    """The GitHub calls of `GitHubClient`, through PyGithub (imported on first use: see `integrations/github.py`)."""
+
     def __init__(self, settings: Settings) -> None:
         self._gh = Github(
             auth=github_auth(settings),

@@ -10,7 +10,6 @@ import time
 from contextvars import ContextVar
 from typing import Any
 
-from github import GithubRetry
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.handler import RetryHandler
@@ -73,12 +72,3 @@ class CountingRateLimitHandler(_CountingRetries, RateLimitErrorRetryHandler):
 
 class CountingConnectionHandler(_CountingRetries, ConnectionErrorRetryHandler):
     """Dropped connections to Slack: retried (the stock behaviour), recorded on the current span."""
-
-
-class CountingGithubRetry(GithubRetry):
-    """GithubRetry (bounded rate-limit waits) that records each retry and the backoff it chose."""
-
-    def increment(self, *args: Any, **kwargs: Any) -> Any:
-        following = super().increment(*args, **kwargs)
-        count("github", retries=1, waited_s=float(following.get_backoff_time()))
-        return following
