@@ -99,3 +99,16 @@ def test_a_wake_channel_takes_every_pending_wake_up_at_once(tcp_redis: EmbeddedR
     finally:
         channel.close()
         client.close()
+
+
+def test_a_delayed_job_runs_once_due_on_an_otherwise_idle_worker(
+    worker_on: tuple[JobQueue, list[SlackRequest], threading.Event],
+) -> None:
+    """Retries go through the delay queue: its consumer is woken too, and releases the job when it is due."""
+    queue, handled, arrived = worker_on
+    time.sleep(1.0)  # both consumers are in their idle wait
+    sent = time.monotonic()
+    queue.actor.send_with_options(args=(request(7).model_dump(mode="json"),), delay=500)
+    assert arrived.wait(10)
+    assert 0.5 <= time.monotonic() - sent < 5
+    assert [job.dedupe_key for job in handled] == ["Ev7"]

@@ -28,6 +28,7 @@ from typing import Any
 import redis
 from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import dq_name
 from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 
@@ -106,7 +107,6 @@ class WakingRedisBroker(RedisBroker):
         super().__init__(**parameters)
         self.busy_wait_s = busy_wait_ms / 1000
         self.idle_wait_s = max(self.busy_wait_s, self.heartbeat_timeout / 1000 / 3)
-        self.wake_channel = f"{self.namespace}:wake"
         self._stopping = threading.Event()
 
     def _should_do_maintenance(self, command: str) -> int:
@@ -116,7 +116,7 @@ class WakingRedisBroker(RedisBroker):
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         # Subscribe before the first fetch: a job sent in between then wakes the wait that follows it.
         try:
-            wake = WakeChannel(self.client, self.wake_channel)
+            wake = WakeChannel(self.client, self.wake_channel(queue_name))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise ConnectionClosed(exc) from None
         inner = super().consume(queue_name, prefetch=prefetch, timeout=_INNER_BACKOFF_MS)
@@ -124,21 +124,27 @@ class WakingRedisBroker(RedisBroker):
             inner, wake, busy_wait_s=self.busy_wait_s, idle_wait_s=self.idle_wait_s, stopping=self._stopping
         )
 
+    def wake_channel(self, queue_name: str) -> str:
+        """Each queue its own channel: a job for the queue does not wake the delay queue's consumers, nor the
+        reverse."""
+        return f"{self.namespace}:wake:{queue_name}"
+
     def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
         sent = super().enqueue(message, delay=delay)
-        self.wake_all()
+        self.wake(dq_name(message.queue_name) if delay is not None else message.queue_name)
         return sent
 
     def stop_waiting(self) -> None:
         """Before stopping the worker: its consumers wait no longer than `busy_wait_s` from now on, so each notices
         it is being stopped within that time (woken now, they would otherwise go back to a long idle wait)."""
         self._stopping.set()
-        self.wake_all()
+        for queue_name in (*self.queues, *self.delay_queues):
+            self.wake(queue_name)
 
-    def wake_all(self) -> None:
-        """Wake every idle consumer sharing this Redis (after an enqueue, and when a worker stops)."""
+    def wake(self, queue_name: str) -> None:
+        """Wake the idle consumers of `queue_name` in every process sharing this Redis."""
         try:
-            self.client.publish(self.wake_channel, b"1")
+            self.client.publish(self.wake_channel(queue_name), b"1")
         except redis.RedisError as exc:
             # The job is queued; an idle consumer finds it at the end of its wait.
             log.info("job wake-up not sent", extra={"error": type(exc).__name__})
