@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -195,6 +196,12 @@ def _check_the_trace_list_tells_the_story(tracking_uri: str, experiment_id: str,
     assert usage["total_tokens"] == llm.attributes["prompt_tokens"] + llm.attributes["completion_tokens"]
     assert llm.attributes[SpanAttributeKey.MODEL] == "gpt-4o-mini"
     assert fresh.info.token_usage == usage  # the trace's token columns, from its model calls
+    cost = llm.attributes[SpanAttributeKey.LLM_COST]  # MLflow's cost columns, from the price table
+    assert cost["input_cost"] > 0 and cost["output_cost"] > 0
+    assert cost["total_cost"] == pytest.approx(llm.attributes["cost_usd"])
+    assert json.loads(fresh.info.trace_metadata[TraceMetadataKey.COST])["total_cost"] == pytest.approx(
+        cost["total_cost"]
+    )
 
 
 def _check_feedback_and_metrics(tracking_uri: str, workspace: dict[str, str]) -> None:
@@ -315,6 +322,7 @@ def test_message_text_reaches_the_previews_only_with_content_tracing(
 def test_a_burst_of_traces_is_written_whole(tmp_path: Path) -> None:
     """Every trace of a burst reaches the store (the recorder batches rather than dropping)."""
     from mlflow import MlflowClient
+    from mlflow.tracing.constant import TraceMetadataKey
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     recorder = MlflowRecorder(uri, "synapse", queue_size=1000, metrics_interval_s=3600)
@@ -323,6 +331,8 @@ def test_a_burst_of_traces_is_written_whole(tmp_path: Path) -> None:
         trace = RequestTrace.start("mention", channel="C1", user=f"U{i % 7}", thread=f"17.{i}")
         with trace.span("llm.route", span_type="LLM") as llm:
             llm.set(model="gpt-4o-mini", prompt_tokens=100 + i, completion_tokens=5)
+            if i == 0:  # priced: MLflow's cost columns; the others are a model with no price
+                llm.set(input_cost_usd=0.25, output_cost_usd=0.5)
         trace.finish()
         traces.append(trace)
     for trace in traces:
@@ -336,6 +346,12 @@ def test_a_burst_of_traces_is_written_whole(tmp_path: Path) -> None:
     stored = client.search_traces(locations=[experiment.experiment_id], max_results=1000)
     assert len(stored) == 400
     assert sorted(t.info.token_usage["input_tokens"] for t in stored) == list(range(100, 500))
+    costs = [
+        json.loads(t.info.trace_metadata[TraceMetadataKey.COST])
+        for t in stored
+        if TraceMetadataKey.COST in t.info.trace_metadata
+    ]
+    assert costs == [{"input_cost": 0.25, "output_cost": 0.5, "total_cost": 0.75}]
     assert {t.info.tags["synapse.request_id"] for t in stored} == {t.request_id for t in traces}
 
 

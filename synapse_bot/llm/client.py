@@ -46,6 +46,8 @@ class CallRecord:
     ok: bool = True
     error: str | None = None
     cost_usd: float | None = None
+    input_cost_usd: float | None = None
+    output_cost_usd: float | None = None
 
 
 @dataclass
@@ -226,8 +228,19 @@ class LlmClient:
             if answer.completion_tokens is not None
             else self.counter.count((answer.content or "") + "".join(c["arguments"] or "" for c in answer.tool_calls))
         )
-        cost = self.prices.cost(answer.model or model, prompt_tokens, completion_tokens)
-        budget.charge(CallRecord(model, prompt_tokens, completion_tokens, latency, purpose, cost_usd=cost))
+        split = self.prices.split_cost(answer.model or model, prompt_tokens, completion_tokens)
+        budget.charge(
+            CallRecord(
+                model,
+                prompt_tokens,
+                completion_tokens,
+                latency,
+                purpose,
+                cost_usd=None if split is None else round(split[0] + split[1], 6),
+                input_cost_usd=None if split is None else split[0],
+                output_cost_usd=None if split is None else split[1],
+            )
+        )
         if answer.empty:
             raise LlmError("The model returned an empty answer. Please try again.", kind="empty")
         return ChatResult(

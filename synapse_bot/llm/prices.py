@@ -37,8 +37,13 @@ class PriceTable:
                 self.prices[str(model)] = (float(pair[0]), float(pair[1]))
 
     def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+        split = self.split_cost(model, prompt_tokens, completion_tokens)
+        return None if split is None else round(split[0] + split[1], 6)
+
+    def split_cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> tuple[float, float] | None:
+        """(input, output) cost in USD, as MLflow's cost columns want them; None for a model with no price."""
         match = max((key for key in self.prices if model.startswith(key)), key=len, default=None)
         if match is None:
             return None
         inp, out = self.prices[match]
-        return round((prompt_tokens * inp + completion_tokens * out) / 1_000_000, 6)
+        return round(prompt_tokens * inp / 1_000_000, 6), round(completion_tokens * out / 1_000_000, 6)

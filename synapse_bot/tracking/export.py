@@ -25,6 +25,7 @@ from mlflow.entities import Span
 from mlflow.tracing.client import TracingClient
 from mlflow.tracing.constant import (
     TRACE_REQUEST_ID_PREFIX,
+    CostKey,
     SpanAttributeKey,
     TokenUsageKey,
     TraceTagKey,
@@ -52,13 +53,23 @@ def _usage(span: SpanRecord) -> dict[str, int] | None:
     return {TokenUsageKey.INPUT_TOKENS: p, TokenUsageKey.OUTPUT_TOKENS: c, TokenUsageKey.TOTAL_TOKENS: p + c}
 
 
+def _cost(span: SpanRecord) -> dict[str, float] | None:
+    inp, out = span.attributes.get("input_cost_usd"), span.attributes.get("output_cost_usd")
+    if not isinstance(inp, int | float) or not isinstance(out, int | float):
+        return None  # a model with no price: no cost rather than a wrong one
+    return {CostKey.INPUT_COST: inp, CostKey.OUTPUT_COST: out, CostKey.TOTAL_COST: round(inp + out, 6)}
+
+
 def _standard_attributes(span: SpanRecord) -> dict[str, Any]:
-    """MLflow's own attribute names for what its UI shows in columns (model calls: token usage and model)."""
+    """MLflow's own attribute names for what its UI shows in columns (model calls: token usage, cost and model);
+    the store adds up a trace's model calls into its token and cost columns."""
     if span.span_type != "LLM":
         return {}
     extra: dict[str, Any] = {}
     if usage := _usage(span):
         extra[SpanAttributeKey.CHAT_USAGE] = usage
+    if cost := _cost(span):
+        extra[SpanAttributeKey.LLM_COST] = cost
     if model := span.attributes.get("model"):
         extra[SpanAttributeKey.MODEL] = model
     return extra

@@ -33,6 +33,8 @@ def traced_chat(
                     ok=last.ok,
                     cost_usd=last.cost_usd,
                 )
+                if last.input_cost_usd is not None and last.output_cost_usd is not None:
+                    span.set(input_cost_usd=last.input_cost_usd, output_cost_usd=last.output_cost_usd)
             span.set(latency_ms=round((time.perf_counter() - started) * 1000, 2))
         span.set(tool_calls=len(result.tool_calls), finish_reason=result.finish_reason)
         return result

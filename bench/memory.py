@@ -1,0 +1,68 @@
+"""Memory: where a serving process's resident memory goes, stage by stage.
+
+Each stage runs in a fresh interpreter that does everything the stages before it did, then its own step, and
+reports its resident memory (VmRSS); the difference from the stage before is that step's cost. The last stages
+are what the MLflow recorder does on its first trace: import MLflow, then open the default sqlite store.
+
+    python -m bench.memory [--out bench/results/memory.json]
+
+For the whole `run` process under load, see `python -m bench.overhead` (its RSS column).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.harness import write_json
+
+_RSS = "int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1]) / 1024"
+
+STAGES: list[tuple[str, str]] = [
+    ("Python", "pass"),
+    ("Slack, Redis, Dramatiq, pydantic", "import slack_bolt, slack_sdk, redis, dramatiq, pydantic"),
+    ("openai client", "import openai"),
+    ("Synapse (everything `run` imports)", "import synapse_bot.runtime, synapse_bot.cli"),
+    (
+        "o200k token table (gpt-4o and newer)",
+        "from synapse_bot.llm.tokens import bundled_encoding; bundled_encoding('o200k_base')",
+    ),
+    ("MLflow import", "import synapse_bot.tracking.export"),
+    (
+        "MLflow sqlite store opened (first trace)",
+        "import mlflow; mlflow.set_tracking_uri('sqlite:///{db}'); mlflow.set_experiment('bench');"
+        "synapse_bot.tracking.export.BatchWriter('sqlite:///{db}')",
+    ),
+]
+
+
+def measure(workdir: Path) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    previous = 0.0
+    for count in range(1, len(STAGES) + 1):
+        code = ";".join(step.format(db=workdir / "mlflow.db") for _, step in STAGES[:count])
+        script = f"import logging; logging.disable(logging.WARNING); {code}; print({_RSS})"
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=workdir, check=True)
+        rss = float(result.stdout.strip().splitlines()[-1])
+        rows.append({"stage": STAGES[count - 1][0], "rss_mb": round(rss, 1), "adds_mb": round(rss - previous, 1)})
+        previous = rss
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("bench/results/memory.json"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="synapse-bench-memory-") as tmp:
+        rows = measure(Path(tmp))
+    print(f"{'stage':<42} {'adds MB':>8} {'RSS MB':>8}")
+    for row in rows:
+        print(f"{row['stage']:<42} {row['adds_mb']:>8} {row['rss_mb']:>8}")
+    write_json(args.out, {"stages": rows})
+
+
+if __name__ == "__main__":
+    main()
