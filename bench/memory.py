@@ -55,6 +55,7 @@ def measure(workdir: Path) -> list[dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench/results/memory.json"))
+    parser.add_argument("--quick", action="store_true", help="the same (it takes seconds)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="synapse-bench-memory-") as tmp:
         rows = measure(Path(tmp))
