@@ -249,10 +249,13 @@ class Runtime:
             secrets=tuple(settings.secrets()),
             progress=working.progress,
         )
+        llm = build_llm(settings)
+        if llm is not None and self.shape.has_worker:
+            llm.counter.load()  # a job-running process: the token table now, not on the first request
         dispatcher = Dispatcher(
             self.registry,
             settings,
-            llm=build_llm(settings),
+            llm=llm,
             memory=memory,
             services=self.services,
             access=ToolAccess(AccessRules.parse(settings.access_rules), settings.admin_ids, groups),

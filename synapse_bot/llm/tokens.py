@@ -170,15 +170,38 @@ class TokenCounter:
 
     `exact` is True when counts are the model's own tokenizer's (OpenAI models); otherwise counts are estimates,
     padded by `margin` so a budget computed from them stays safe.
+
+    The encoding is loaded on the first count, or by `load()`: o200k's tables are 47 MB, which a process that only
+    might call the model (a gateway, which answers in-process only while Redis is down) should not hold for nothing.
     """
 
     def __init__(self, model: str) -> None:
         self.model = model
         self.encoding_name = encoding_name_for(model)
+
+    @functools.cached_property
+    def _loaded(self) -> tuple[tiktoken.Encoding | None, bool]:
         exact_encoding = bundled_encoding(self.encoding_name) if self.encoding_name in PUBLISHED_SHA256 else None
-        self.exact = exact_encoding is not None
-        self._encoding = exact_encoding if exact_encoding is not None else bundled_encoding(ESTIMATE_ENCODING)
-        self.margin = 1.0 if self.exact else MARGIN_UNKNOWN
+        if exact_encoding is not None:
+            return exact_encoding, True
+        return bundled_encoding(ESTIMATE_ENCODING), False
+
+    def load(self) -> TokenCounter:
+        """Load the encoding now (a process that runs jobs, while it starts) instead of on the first request."""
+        _ = self._loaded
+        return self
+
+    @property
+    def exact(self) -> bool:
+        return self._loaded[1]
+
+    @property
+    def margin(self) -> float:
+        return 1.0 if self.exact else MARGIN_UNKNOWN
+
+    @property
+    def _encoding(self) -> tiktoken.Encoding | None:
+        return self._loaded[0]
 
     def count(self, text: str) -> int:
         if not text:
