@@ -2,7 +2,9 @@
 
 Retries on 429/5xx/timeouts with backoff that honours `Retry-After` are the openai client's own (max_retries);
 on top of that we try the configured fallback models, keep a per-request token budget, and turn every failure into
-an LlmError whose message can be shown to the person who asked.
+an LlmError whose message can be shown to the person who asked. Given the job's deadline, a call waits at most the
+time left before it (less a margin to tell the person), retries only as often as fits, and is not started at all
+when too little time is left (`DeadlineReached`, see llm/deadline.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 import openai
 
 from synapse_bot.llm.context_window import UNKNOWN_MODEL_WINDOW, known_window, reported_window
+from synapse_bot.llm.deadline import CallLimits, Deadline
 from synapse_bot.llm.prices import PriceTable
 from synapse_bot.llm.tokens import TokenCounter
 
@@ -34,6 +37,13 @@ class LlmError(Exception):
 
 class BudgetExceeded(LlmError):
     pass
+
+
+class DeadlineReached(LlmError):
+    """A model call not started, or cut short, because the job's time limit is (nearly) up."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        super().__init__(deadline.notice, kind="deadline")
 
 
 @dataclass
@@ -115,6 +125,7 @@ class ChatModel(Protocol):
         response_format: dict[str, Any] | None = None,
         max_output_tokens: int | None = None,
         on_text: Callable[[str], None] | None = None,
+        deadline: Deadline | None = None,
     ) -> ChatResult: ...
 
 
@@ -137,6 +148,7 @@ class LlmClient:
         self.models = [model, *[m for m in (fallback_models or []) if m and m != model]]
         self.max_output_tokens = max_output_tokens
         self.counter = TokenCounter(model)
+        self.limits = CallLimits(timeout_s, max_retries)  # per call, unless the job's deadline is nearer
         self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries)
         self._context_tokens = context_tokens or known_window(model) or 0
 
@@ -167,8 +179,9 @@ class LlmClient:
         response_format: dict[str, Any] | None = None,
         max_output_tokens: int | None = None,
         on_text: Callable[[str], None] | None = None,
+        deadline: Deadline | None = None,
     ) -> ChatResult:
-        """One completion, within the budget; tries fallback models before giving up.
+        """One completion, within the budget and before the deadline; tries fallback models before giving up.
 
         With `on_text`, the answer is streamed and each piece of its text is handed over as it arrives.
         """
@@ -184,17 +197,37 @@ class LlmClient:
             raise LlmError(too_long_text(self.model, estimate + output_cap, self.context_tokens), kind="context_length")
         last_error: LlmError | None = None
         for model in self.models:
+            limits = self._limits(deadline)
             try:
                 return self._call(
-                    model, messages, tools, response_format, output_cap, estimate, budget, purpose, on_text
+                    model,
+                    messages,
+                    tools,
+                    response_format,
+                    output_cap,
+                    estimate,
+                    budget,
+                    purpose,
+                    on_text,
+                    limits=limits,
+                    deadline=deadline,
                 )
             except LlmError as exc:
                 last_error = exc
-                if exc.kind in ("auth", "bad_request", "context_length"):
-                    break  # another model will not fix a bad key or a malformed request
+                if exc.kind in ("auth", "bad_request", "context_length", "deadline"):
+                    break  # another model will not fix a bad key or a malformed request, nor give time back
                 log.warning("model call failed", extra={"model": model, "kind": exc.kind})
         assert last_error is not None
         raise last_error
+
+    def _limits(self, deadline: Deadline | None) -> CallLimits:
+        """The configured timeout and retries, cut to what fits before the deadline; raises if nothing fits."""
+        if deadline is None:
+            return self.limits
+        limits = deadline.limits(timeout_s=self.limits.timeout_s, max_retries=self.limits.max_retries)
+        if limits is None:
+            raise DeadlineReached(deadline)
+        return limits
 
     def _call(
         self,
@@ -207,6 +240,9 @@ class LlmClient:
         budget: TokenBudget,
         purpose: str,
         on_text: Callable[[str], None] | None = None,
+        *,
+        limits: CallLimits,
+        deadline: Deadline | None = None,
     ) -> ChatResult:
         kwargs: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": output_cap}
         if tools:
@@ -214,12 +250,22 @@ class LlmClient:
             kwargs["tool_choice"] = "auto"
         if response_format:
             kwargs["response_format"] = response_format
+        client = self._client
+        if limits != self.limits:
+            client = client.with_options(timeout=limits.timeout_s, max_retries=limits.max_retries)
         started = time.perf_counter()
         try:
-            answer = self._streamed(kwargs, on_text) if on_text is not None else self._whole(kwargs)
-        except openai.APIError as exc:
+            if on_text is not None:
+                answer = self._streamed(client, kwargs, on_text, deadline)
+            else:
+                answer = self._whole(client, kwargs)
+        except (openai.APIError, DeadlineReached) as exc:
             latency = (time.perf_counter() - started) * 1000
             budget.charge(CallRecord(model, 0, 0, latency, purpose, ok=False, error=type(exc).__name__))
+            if isinstance(exc, DeadlineReached):
+                raise
+            if isinstance(exc, openai.APITimeoutError) and deadline is not None and not deadline.can_start_call():
+                raise DeadlineReached(deadline) from None  # the wait was cut to the deadline, and it has come
             raise _explain(exc, estimate + output_cap, self.context_tokens, model) from None
         latency = (time.perf_counter() - started) * 1000
         prompt_tokens = answer.prompt_tokens if answer.prompt_tokens is not None else estimate
@@ -252,8 +298,9 @@ class LlmClient:
             finish_reason=answer.finish_reason,
         )
 
-    def _whole(self, kwargs: dict[str, Any]) -> _Answer:
-        response = self._client.chat.completions.create(**kwargs)
+    @staticmethod
+    def _whole(client: openai.OpenAI, kwargs: dict[str, Any]) -> _Answer:
+        response = client.chat.completions.create(**kwargs)
         usage = response.usage
         if not response.choices:
             return _Answer(None, [], response.model, None, None, None, empty=True)
@@ -272,13 +319,22 @@ class LlmClient:
             choice.finish_reason,
         )
 
-    def _streamed(self, kwargs: dict[str, Any], on_text: Callable[[str], None]) -> _Answer:
-        """The same completion over server-sent events: text pieces go to `on_text`, tool calls are assembled."""
-        stream = self._client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+    @staticmethod
+    def _streamed(
+        client: openai.OpenAI, kwargs: dict[str, Any], on_text: Callable[[str], None], deadline: Deadline | None
+    ) -> _Answer:
+        """The same completion over server-sent events: text pieces go to `on_text`, tool calls are assembled.
+
+        The timeout bounds each wait for the next piece, so a server writing slowly is stopped at the deadline here.
+        """
+        stream = client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
         content: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         model, finish, prompt_tokens, completion_tokens, seen = None, None, None, None, False
         for chunk in stream:
+            if deadline is not None and deadline.past_margin():
+                stream.close()
+                raise DeadlineReached(deadline)
             model = chunk.model or model
             if chunk.usage is not None:
                 prompt_tokens, completion_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synapse_bot.llm.client import CallRecord, ChatResult, LlmError, TokenBudget
+from synapse_bot.llm.deadline import Deadline
 from synapse_bot.llm.tokens import TokenCounter
 
 
@@ -48,6 +49,7 @@ class ScriptedModel:
         response_format: dict[str, Any] | None = None,
         max_output_tokens: int | None = None,
         on_text: Callable[[str], None] | None = None,
+        deadline: Deadline | None = None,
     ) -> ChatResult:
         self.requests.append({"messages": [dict(m) for m in messages], "purpose": purpose, "tools": tools})
         if not self.script:
