@@ -1,4 +1,5 @@
-"""The job deadline: the arithmetic of a model call's limits (pure), then the real client against a hanging server."""
+"""The job deadline: a model call's limits (pure arithmetic), the real client against a hanging server, and the
+deadline inside a request (the model loop, the map step) in process."""
 
 from __future__ import annotations
 
@@ -6,9 +7,17 @@ import time
 
 import pytest
 
+from synapse_bot.config import Settings
+from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.llm.client import DeadlineReached, LlmClient, TokenBudget
 from synapse_bot.llm.deadline import MARGIN_S, CallLimits, Deadline, call_limits
+from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
+from synapse_bot.tools import help as help_tool
+from synapse_bot.tools.registry import ToolRegistry
+from synapse_bot.tracking.trace import RequestTrace
+from tests.support.scripted_model import ScriptedModel, called, said
+from tests.support.toy_tool import ROLL_TOOL
 
 
 class FakeClock:
@@ -105,8 +114,56 @@ def test_a_call_that_would_start_after_the_deadline_fails_at_once_and_reaches_no
         clock = FakeClock()
         deadline = Deadline.starting_now(10.0, notice="Out of time.", clock=clock)
         clock.now += 10.0 - MARGIN_S - 0.5  # half a second of usable time left: not worth a call
+        client = _client(model)
+        client.counter.count("warm up the token counter")  # loading its encoding is not what is timed
         started = time.monotonic()
         with pytest.raises(DeadlineReached, match=r"Out of time\."):
-            _ask(_client(model), deadline)
+            _ask(client, deadline)
         assert time.monotonic() - started < 0.5
         assert model.request_count == 0
+
+
+# The deadline inside a request, in process ----------------------------------------------------------------------
+
+
+def _ask_in_thread(text: str) -> SlackRequest:
+    return SlackRequest(
+        kind=RequestKind.MENTION,
+        dedupe_key="e1",
+        team_id="T1",
+        user_id="U1",
+        channel_id="C1",
+        text=text,
+        thread_ts="1.000001",
+        message_ts="1.000002",
+    )
+
+
+def _dispatcher(model: ScriptedModel) -> Dispatcher:
+    settings = Settings(_env_file=None, OPENAI_API_KEY="sk-test")  # type: ignore[call-arg]
+    return Dispatcher(ToolRegistry([ROLL_TOOL, help_tool.TOOL]), settings, llm=model)
+
+
+def test_a_model_call_stopped_by_the_deadline_answers_with_the_time_limit_notice_alone() -> None:
+    deadline = Deadline.starting_now(10.0, notice="Sorry — that took longer than Synapse's limit.")
+    model = ScriptedModel([DeadlineReached(deadline)])
+    outcome = _dispatcher(model).dispatch(_ask_in_thread("what now?"), RequestTrace.start("mention"), None, deadline)
+    assert outcome.text == "Sorry — that took longer than Synapse's limit."  # no "explicit commands still work"
+
+
+def test_a_deadline_after_a_tool_ran_answers_with_what_the_tool_found_and_says_it_stopped() -> None:
+    deadline = Deadline.starting_now(10.0)
+    model = ScriptedModel([called(("roll_dice", {"sides": 20})), DeadlineReached(deadline)])
+    outcome = _dispatcher(model).dispatch(
+        _ask_in_thread("roll me something"), RequestTrace.start("mention"), None, deadline
+    )
+    assert "Rolled a d20" in outcome.text and "stopped before finishing because it was taking too long" in outcome.text
+
+
+def test_no_model_round_starts_once_most_of_the_job_time_is_gone() -> None:
+    clock = FakeClock()
+    deadline = Deadline.starting_now(100.0, clock=clock)
+    clock.now += 81.0  # past the loop's share (80%) of the time limit, counted from the job's start
+    model = ScriptedModel([said("too late")])
+    outcome = _dispatcher(model).dispatch(_ask_in_thread("what now?"), RequestTrace.start("mention"), None, deadline)
+    assert model.requests == [] and "it was taking too long" in outcome.text

@@ -3,7 +3,8 @@
 Explicit commands that parse completely take the fast path (no model) and today's rendering. Everything else goes
 to the model when one is configured: it sees the thread it was asked in (within a budget), the thread's earlier
 exchanges, and works with tools until it answers; offline, the answer says what works without one. Each request
-gets a token budget, and the thread's memory is read before and written after, so follow-ups carry context.
+gets a token budget and the job's deadline (every model call it makes, the tools' included, ends before it), and
+the thread's memory is read before and written after, so follow-ups carry context.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from synapse_bot.dispatch.fast_path import MAX_TOOL_CALLS, FastPath, Parsed
 from synapse_bot.dispatch.model_loop import LoopResult, ModelLoop, RequestContext, ShowText, ToolOutcome, tool_message
 from synapse_bot.dispatch.thread_context import read_thread_excerpt
 from synapse_bot.llm.client import ChatModel, LlmError, TokenBudget
+from synapse_bot.llm.deadline import Deadline
 from synapse_bot.llm.schemas import supports_strict
 from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.request import RequestKind, SlackRequest
@@ -95,9 +97,20 @@ class Dispatcher:
 
     # Entry point ---------------------------------------------------------------------------------
 
-    def dispatch(self, request: SlackRequest, trace: RequestTrace, show: ShowText | None = None) -> DispatchOutcome:
-        """The answer to `request`; with `show`, a model-written answer is also streamed to it as it is written."""
+    def dispatch(
+        self,
+        request: SlackRequest,
+        trace: RequestTrace,
+        show: ShowText | None = None,
+        deadline: Deadline | None = None,
+    ) -> DispatchOutcome:
+        """The answer to `request`; with `show`, a model-written answer is also streamed to it as it is written.
+
+        `deadline` is the job's (SYNAPSE_JOB_TIME_LIMIT_SECONDS from when it started); without one the time limit
+        counts from now.
+        """
         budget = TokenBudget(self.settings.request_token_budget)
+        deadline = deadline or Deadline.starting_now(self.settings.job_time_limit_seconds)
         with trace.span("dispatch", span_type="CHAIN") as span:
             parsed = self.route(request)
             fast = parsed.result is not None and (parsed.complete or self.model_loop is None)
@@ -106,14 +119,16 @@ class Dispatcher:
                 outcome = DispatchOutcome(path="fast", text=parsed.result.message, failed=True)
             elif fast and isinstance(parsed.result, list):
                 span.set(path="fast", tool_calls=len(parsed.result))
-                outcomes = [self.run_tool(call, request, trace, budget) for call in parsed.result[:MAX_TOOL_CALLS]]
+                outcomes = [
+                    self.run_tool(call, request, trace, budget, deadline) for call in parsed.result[:MAX_TOOL_CALLS]
+                ]
                 outcome = DispatchOutcome(path="fast", text=join_results(outcomes), tools=outcomes)
             elif self.model_loop is None:
                 span.set(path="offline")
                 outcome = DispatchOutcome(path="offline", text=self.unrecognised(request, budget, trace))
             else:
                 span.set(path="llm")
-                outcome = self._via_model(request, budget, trace, show)
+                outcome = self._via_model(request, budget, trace, deadline, show)
                 span.set(rounds=outcome.rounds)
             span.set(
                 prompt_tokens=budget.prompt_tokens,
@@ -134,7 +149,12 @@ class Dispatcher:
     # Paths ---------------------------------------------------------------------------------------
 
     def _via_model(
-        self, request: SlackRequest, budget: TokenBudget, trace: RequestTrace, show: ShowText | None = None
+        self,
+        request: SlackRequest,
+        budget: TokenBudget,
+        trace: RequestTrace,
+        deadline: Deadline,
+        show: ShowText | None = None,
     ) -> DispatchOutcome:
         assert self.model_loop is not None and self.llm is not None
         question = normalize(request.text)
@@ -158,7 +178,7 @@ class Dispatcher:
 
         def run(call: ToolCall) -> ToolOutcome:
             nonlocal quoted_elsewhere
-            outcome = self.run_tool(call, request, trace, budget)
+            outcome = self.run_tool(call, request, trace, budget, deadline)
             quoted_elsewhere |= any(source != request.channel_id for source in outcome.result.sources)
             return outcome
 
@@ -168,9 +188,13 @@ class Dispatcher:
                 show(text)
 
         try:
-            result = self.model_loop.run(context, history, budget, trace, run, shown if show is not None else None)
+            result = self.model_loop.run(
+                context, history, budget, trace, run, shown if show is not None else None, deadline=deadline
+            )
         except LlmError as exc:
-            text = f"{exc.user_message}\n\nExplicit commands still work without the model, e.g. `help`."
+            text = exc.user_message
+            if exc.kind != "deadline":  # the model failed, not the request's time: commands still work
+                text += "\n\nExplicit commands still work without the model, e.g. `help`."
             return DispatchOutcome(path="llm", text=text, failed=True)
         text = answer_text(result, excerpt.links if excerpt else {})
         exchange = result.exchange
@@ -202,7 +226,9 @@ class Dispatcher:
         """A tool context outside a dispatch (button clicks)."""
         return self._context(request, trace, TokenBudget(self.settings.request_token_budget))
 
-    def _context(self, request: SlackRequest, trace: RequestTrace, budget: TokenBudget) -> ToolContext:
+    def _context(
+        self, request: SlackRequest, trace: RequestTrace, budget: TokenBudget, deadline: Deadline | None = None
+    ) -> ToolContext:
         return ToolContext(
             request=request,
             settings=self.settings,
@@ -211,9 +237,17 @@ class Dispatcher:
             budget=budget,
             llm=self.llm,
             services=self.services,
+            deadline=deadline,
         )
 
-    def run_tool(self, call: ToolCall, request: SlackRequest, trace: RequestTrace, budget: TokenBudget) -> ToolOutcome:
+    def run_tool(
+        self,
+        call: ToolCall,
+        request: SlackRequest,
+        trace: RequestTrace,
+        budget: TokenBudget,
+        deadline: Deadline | None = None,
+    ) -> ToolOutcome:
         started = time.perf_counter()
         tool = self.registry.get(call.name)
         with trace.span(f"tool.{call.name}", span_type="TOOL", tool=call.name) as span:
@@ -232,7 +266,7 @@ class Dispatcher:
                     span.set(args=args.model_dump_json()[:500])
                     if self.services.progress is not None:
                         self.services.progress(request, tool.working_status)
-                    context = self._context(request, trace, budget)
+                    context = self._context(request, trace, budget, deadline)
                     result = self._run_safely(tool.name, lambda: tool.run(args, context))
             span.set(ok=result.ok, result_chars=len(result.text))
             span.set(**{f"result.{k}": v for k, v in result.data.items() if isinstance(v, bool | int | float)})
@@ -245,6 +279,8 @@ class Dispatcher:
         try:
             return run()
         except LlmError as exc:
+            if exc.kind == "deadline":  # the request's time is up, not the tool's fault: the notice alone
+                return ToolResult(text=exc.user_message, ok=False)
             return ToolResult(text=f"**{name}**: {exc.user_message}", ok=False)
         except redis.RedisError as exc:
             log.warning("tool needs redis, which is unreachable", extra={"tool": name, "error": type(exc).__name__})

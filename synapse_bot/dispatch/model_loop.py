@@ -3,8 +3,9 @@
 Each round the model sees the conversation so far and the tool schemas. Calls it makes are validated with the same
 pydantic models that generated the schemas and run; their results go back to it as tool messages (compact, trimmed
 to a budget), and it may call further tools or answer. At most MAX_ROUNDS model calls: the last one is offered no
-tools, so it must answer with what it has. The request's token budget and the job's time limit bound it too; what
-was cut short is said.
+tools, so it must answer with what it has. The request's token budget and the job's deadline bound it too: no new
+round starts after TIME_SHARE of the time limit, and a model call still waiting at the deadline is cut (see
+llm/deadline.py); what was cut short is said.
 
 Any OpenAI-compatible server: a call written as text (`<tool_call>…`, a fenced or bare JSON object naming an offered
 tool) is run as a call and never shown; `null` arguments mean `{}`; a call with broken arguments goes back to the
@@ -16,7 +17,6 @@ about this request last, so a server's prompt-prefix cache keeps working.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from synapse_bot.context.stream_text import StreamText
 from synapse_bot.llm.client import BudgetExceeded, ChatModel, ChatResult, LlmError, TokenBudget
+from synapse_bot.llm.deadline import Deadline
 from synapse_bot.llm.schemas import drop_nulls
 from synapse_bot.llm.text_tool_calls import looks_like_a_tool_call, parse_text_tool_calls
 from synapse_bot.request import SlackRequest
@@ -41,6 +42,7 @@ MAX_USER_CHARS = 4_000
 TOOL_RESULT_CHARS = 6_000  # one tool result as the model sees it
 MEMORY_SHARE = 0.15  # of the model's window, at most, for earlier exchanges of the thread
 TIME_SHARE = 0.8  # of the job time limit the loop may use before answering with what it has
+TOO_LONG = "it was taking too long"
 
 SYSTEM_PROMPT = """You are Synapse, an assistant for an engineering team, working inside Slack.
 Answer the person's request. Use your tools to read what you need (the thread, channels, GitHub issues and pull
@@ -157,21 +159,33 @@ class ModelLoop:
         trace: RequestTrace,
         run_tool: RunTool,
         show: ShowText | None = None,
+        *,
+        deadline: Deadline | None = None,
     ) -> LoopResult:
-        """Rounds of model and tools until an answer; with `show`, the answer's text is streamed to it."""
+        """Rounds of model and tools until an answer; with `show`, the answer's text is streamed to it.
+
+        `deadline` is the job's; without one, the time limit counts from now.
+        """
         messages = self.messages_for(context, history)
         gate = StreamText(context.links) if show is not None else None
         first_new = len(messages) - 1
         result = LoopResult()
-        deadline = time.monotonic() + self.time_limit_s * TIME_SHARE
+        deadline = deadline or Deadline.starting_now(self.time_limit_s)
         while result.rounds < MAX_ROUNDS:
             last_round = result.rounds == MAX_ROUNDS - 1 or len(result.tools) >= MAX_TOOL_RUNS
-            if time.monotonic() > deadline:
-                result.cut_short = "it was taking too long"
+            if deadline.elapsed() > deadline.limit_s * TIME_SHARE:
+                result.cut_short = TOO_LONG
                 break
             try:
                 reply = self._chat(
-                    messages, budget, trace, result.rounds, offer_tools=not last_round, gate=gate, show=show
+                    messages,
+                    budget,
+                    trace,
+                    result.rounds,
+                    offer_tools=not last_round,
+                    gate=gate,
+                    show=show,
+                    deadline=deadline,
                 )
             except BudgetExceeded:
                 result.cut_short = "this request's token budget ran out"
@@ -179,11 +193,11 @@ class ModelLoop:
             except LlmError as exc:
                 if not result.tools:
                     raise
-                result.cut_short = (
-                    "the conversation grew too long for the configured model (an admin can set OPENAI_CONTEXT_TOKENS)"
-                    if exc.kind == "context_length"
-                    else "the model stopped answering"
-                )
+                result.cut_short = {
+                    "context_length": "the conversation grew too long for the configured model (an admin can set "
+                    "OPENAI_CONTEXT_TOKENS)",
+                    "deadline": TOO_LONG,
+                }.get(exc.kind, "the model stopped answering")
                 break
             result.rounds += 1
             calls = self._calls_in(reply)
@@ -214,11 +228,14 @@ class ModelLoop:
         offer_tools: bool,
         gate: StreamText | None = None,
         show: ShowText | None = None,
+        deadline: Deadline | None = None,
     ) -> ChatResult:
         purpose = "dispatch" if round_ == 0 else f"dispatch.round{round_ + 1}"
         tools = self.tools if offer_tools else None
         if gate is None or show is None:
-            return traced_chat(self.llm, trace, messages, budget=budget, purpose=purpose, tools=tools)
+            return traced_chat(
+                self.llm, trace, messages, budget=budget, purpose=purpose, tools=tools, deadline=deadline
+            )
 
         def on_text(delta: str) -> None:
             safe = gate.feed(delta)
@@ -226,7 +243,16 @@ class ModelLoop:
                 show(safe)
 
         try:
-            return traced_chat(self.llm, trace, messages, budget=budget, purpose=purpose, tools=tools, on_text=on_text)
+            return traced_chat(
+                self.llm,
+                trace,
+                messages,
+                budget=budget,
+                purpose=purpose,
+                tools=tools,
+                on_text=on_text,
+                deadline=deadline,
+            )
         finally:
             rest = gate.end_round()
             if rest:

@@ -1,13 +1,14 @@
 """Answer a question (mention, `/synapse`, the shortcut): limits, a sign of life, the dispatcher, one reply.
 
 Whatever happens inside (a tool error, a model error, a bug), the person gets a reply that says what went wrong and
-what to do; the only thing that can stop a reply is Slack itself refusing every way to post.
+what to do; the only thing that can stop a reply is Slack itself refusing every way to post. The job's deadline
+(SYNAPSE_JOB_TIME_LIMIT_SECONDS from when it started) goes with the dispatch, so a slow model is cut off in time
+for that reply to be posted before Dramatiq's time limit stops the job.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 
 from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.dispatch.model_loop import ShowText
@@ -15,6 +16,7 @@ from synapse_bot.integrations.slack import SlackReplier
 from synapse_bot.integrations.slack_stream import StreamedReply
 from synapse_bot.integrations.working_sign import WorkingSigns
 from synapse_bot.jobs.reply import ReplyPoster
+from synapse_bot.llm.deadline import Deadline
 from synapse_bot.privacy import Delivery
 from synapse_bot.render.feedback import feedback_buttons
 from synapse_bot.request import RequestKind, SlackRequest
@@ -47,7 +49,8 @@ class AnswerJob:
         self.signs = signs
 
     def __call__(self, request: SlackRequest, trace: RequestTrace) -> None:
-        started = time.monotonic()
+        deadline = Deadline.starting_now(self.dispatcher.settings.job_time_limit_seconds, self.time_limit_text())
+        started = deadline.started
         if self.limiter is not None:
             admission = self.limiter.admit(request.team_id, request.user_id, request.channel_id)
             if not admission.allowed:
@@ -59,7 +62,9 @@ class AnswerJob:
         sign = self.signs.begin(request) if self.signs else None
         stream = self._stream_for(request)
         try:
-            text, ok, buttons, sources = self._dispatch(request, trace, stream.write if stream is not None else None)
+            text, ok, buttons, sources = self._dispatch(
+                request, trace, deadline, stream.write if stream is not None else None
+            )
             trace.root.set(reply=text[:500])  # content, like the request's text: MLflow gets it only when asked
             if self.feedback and trace.root.attributes.get("path") == "llm":  # feedback on what the model wrote
                 buttons = [*buttons, *feedback_buttons(trace.request_id)]
@@ -87,10 +92,10 @@ class AnswerJob:
         return self.poster.open_stream(request, self.secrets)
 
     def _dispatch(
-        self, request: SlackRequest, trace: RequestTrace, show: ShowText | None = None
+        self, request: SlackRequest, trace: RequestTrace, deadline: Deadline, show: ShowText | None = None
     ) -> tuple[str, bool, list[dict[str, object]], list[str]]:
         try:
-            outcome = self.dispatcher.dispatch(request, trace, show)
+            outcome = self.dispatcher.dispatch(request, trace, show, deadline)
         except Exception as exc:
             log.exception("dispatch failed", extra={"kind": request.kind.value})
             return (
@@ -119,11 +124,14 @@ class AnswerJob:
         trace.root.set(path=outcome.path, tools=",".join(t.call.name for t in outcome.tools) or None)
         return text, outcome.ok, outcome.buttons, outcome.sources
 
-    def time_limit_reached(self, request: SlackRequest, trace: RequestTrace) -> None:
-        """The job was stopped at SYNAPSE_JOB_TIME_LIMIT_SECONDS: tell the person instead of going quiet."""
+    def time_limit_text(self) -> str:
+        """What the person reads when the job's time is up: from a model call stopped at the deadline, or here."""
         limit = seconds_text(self.dispatcher.settings.job_time_limit_seconds)
-        text = (
+        return (
             f"Sorry — that took longer than Synapse's limit of {limit}, so I stopped. Try a narrower request "
             "(a shorter thread, a smaller `limit`); an admin can raise SYNAPSE_JOB_TIME_LIMIT_SECONDS."
         )
-        self.poster.post_once(request, trace, text)
+
+    def time_limit_reached(self, request: SlackRequest, trace: RequestTrace) -> None:
+        """The job was stopped at SYNAPSE_JOB_TIME_LIMIT_SECONDS: tell the person instead of going quiet."""
+        self.poster.post_once(request, trace, self.time_limit_text())

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from synapse_bot.config import Settings
 from synapse_bot.llm.client import ChatModel, LlmError, TokenBudget
+from synapse_bot.llm.deadline import Deadline
 from synapse_bot.request import SlackRequest
 from synapse_bot.store.keys import Keys
 from synapse_bot.tracking.model_calls import traced_chat
@@ -57,6 +58,7 @@ class ToolContext:
     budget: TokenBudget
     llm: ChatModel | None = None
     services: ToolServices = field(default_factory=ToolServices)
+    deadline: Deadline | None = None  # the job's: model calls end before it (None outside a job, e.g. a click)
 
     @property
     def offline(self) -> bool:
@@ -101,6 +103,7 @@ class ToolContext:
                 purpose=purpose,
                 response_format=response_format,
                 max_output_tokens=max_output_tokens,
+                deadline=self.deadline,
             )
         except LlmError as exc:
             if exc.kind != "bad_request" or response_format is None:
@@ -112,5 +115,6 @@ class ToolContext:
                 budget=self.budget,
                 purpose=f"{purpose}.no_schema",
                 max_output_tokens=max_output_tokens,
+                deadline=self.deadline,
             )
         return result.content

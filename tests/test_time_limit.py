@@ -1,0 +1,82 @@
+"""SYNAPSE_JOB_TIME_LIMIT_SECONDS against a model server that hangs: the real bot, the stand-ins over the wire.
+
+Dramatiq's time limit cannot interrupt a blocking HTTP read, so these show the job's own deadline at work: the
+person is told within the limit, not when the model would have answered, and no model call starts after it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synapse_bot.runtime import Runtime
+from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
+from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_bot.store.embedded import EmbeddedRedis
+from tests.support.settings import make_model_settings
+from tests.support.waits import settled
+
+pytestmark = pytest.mark.e2e
+
+LIMIT_S = 10  # the shortest SYNAPSE_JOB_TIME_LIMIT_SECONDS allowed
+HANG_S = 60.0  # when the model would answer
+NOTICE = f"took longer than Synapse's limit of {LIMIT_S} s, so I stopped"
+
+
+class HangingModel:
+    """The stand-in's responder: every call waits HANG_S before answering; when each call arrived is kept."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.arrivals.append(time.monotonic())
+        return Reply.hang(HANG_S)
+
+
+@pytest.fixture
+def slow_bot(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, model: OpenAIServer
+) -> Iterator[Runtime]:
+    """The bot on a slow local model's settings (a 300 s call timeout, retries) with the shortest time limit."""
+    settings = make_model_settings(
+        slack,
+        redis_server,
+        tmp_path,
+        model,
+        SYNAPSE_JOB_TIME_LIMIT_SECONDS=LIMIT_S,
+        SYNAPSE_OPENAI_TIMEOUT_SECONDS=300,
+        SYNAPSE_OPENAI_MAX_RETRIES=2,
+        SYNAPSE_SUMMARY_CALL_TOKENS=4_000,  # a long thread is many parts…
+        SYNAPSE_SUMMARY_PARALLEL_CALLS=2,  # …of which two are summarised at a time
+    )
+    runtime = Runtime(settings).start()
+    assert slack.wait_connected(1, timeout=10)
+    yield runtime
+    runtime.stop()
+
+
+def test_a_question_to_a_hanging_model_gets_the_time_limit_notice_within_the_limit(
+    slow_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    hanging = HangingModel()
+    model.set_responder(hanging)
+    channel = workspace["general"]
+    root = slack.post_message(workspace["bob"], channel, "the release is blocked on the flaky auth test")
+    asked = time.monotonic()
+    slack.mention(workspace["alice"], channel, "what should we do about it?", thread_ts=root)
+    reply = slack.wait_for_bot_message(channel, thread_ts=root, timeout=LIMIT_S + 10)
+    answered_after = time.monotonic() - asked
+    assert answered_after < LIMIT_S + 1, answered_after  # not at 60 s, when the model would have answered
+    assert NOTICE in reply["text"] and "SYNAPSE_JOB_TIME_LIMIT_SECONDS" in reply["text"]
+    assert "Explicit commands still work" not in reply["text"]  # the model did not fail: the request's time ran out
+    settled(slack, slow_bot)
+    assert len(hanging.arrivals) == 1  # the one call, not retried into the next 300 s
+    assert len(slack.bot_messages(channel, thread_ts=root)) == 1
