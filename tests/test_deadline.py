@@ -3,6 +3,7 @@ deadline inside a request (the model loop, the map step) in process."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from synapse_bot.llm.deadline import MARGIN_S, CallLimits, Deadline, call_limits
 from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.tools import help as help_tool
+from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tracking.trace import RequestTrace
 from tests.support.scripted_model import ScriptedModel, called, said
@@ -167,3 +169,29 @@ def test_no_model_round_starts_once_most_of_the_job_time_is_gone() -> None:
     model = ScriptedModel([said("too late")])
     outcome = _dispatcher(model).dispatch(_ask_in_thread("what now?"), RequestTrace.start("mention"), None, deadline)
     assert model.requests == [] and "it was taking too long" in outcome.text
+
+
+def test_the_map_step_starts_no_part_once_the_deadline_leaves_no_time_for_a_call() -> None:
+    clock = FakeClock()
+    deadline = Deadline.starting_now(10.0, notice="Out of time.", clock=clock)
+    settings = Settings(_env_file=None, SYNAPSE_SUMMARY_PARALLEL_CALLS=2)  # type: ignore[call-arg]
+    context = ToolContext(
+        request=_ask_in_thread("summarize"),
+        settings=settings,
+        registry=ToolRegistry([]),
+        trace=RequestTrace.start("mention"),
+        budget=TokenBudget(1_000),
+        deadline=deadline,
+    )
+    started: list[int] = []
+    both_running = threading.Barrier(2, timeout=5)
+
+    def part(i: int) -> int:
+        started.append(i)
+        both_running.wait()  # the first two parts run side by side…
+        clock.now += 9.0  # …until the deadline is all but reached
+        return i
+
+    with pytest.raises(DeadlineReached, match=r"Out of time\."):
+        context.side_by_side(part, range(6))
+    assert sorted(started) == [0, 1]  # the four parts queued behind them never ran

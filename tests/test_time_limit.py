@@ -80,3 +80,23 @@ def test_a_question_to_a_hanging_model_gets_the_time_limit_notice_within_the_lim
     settled(slack, slow_bot)
     assert len(hanging.arrivals) == 1  # the one call, not retried into the next 300 s
     assert len(slack.bot_messages(channel, thread_ts=root)) == 1
+
+
+def test_a_long_summary_on_a_hanging_model_starts_no_part_after_the_limit(
+    slow_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    hanging = HangingModel()
+    model.set_responder(hanging)
+    channel = workspace["general"]
+    texts = [f"update {i}: the deploy pipeline flaked again on the integration stage, retrying" * 2 for i in range(200)]
+    root = slack.seed_thread(channel, workspace["bob"], texts)
+    asked = time.monotonic()
+    slack.mention(workspace["alice"], channel, "summarize this thread", thread_ts=root)
+    reply = slack.wait_for_bot_message(channel, thread_ts=root, timeout=LIMIT_S + 10)
+    assert time.monotonic() - asked < LIMIT_S + 1
+    assert NOTICE in reply["text"]
+    settled(slack, slow_bot)
+    # Two parts were being summarised when the limit came; the others, queued behind them, never started.
+    assert len(hanging.arrivals) == 2, len(hanging.arrivals)
+    assert max(hanging.arrivals) - asked < LIMIT_S
+    assert len(slack.bot_messages(channel, thread_ts=root)) == 1

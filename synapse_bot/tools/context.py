@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -11,7 +11,7 @@ import redis
 from slack_sdk import WebClient
 
 from synapse_bot.config import Settings
-from synapse_bot.llm.client import ChatModel, LlmError, TokenBudget
+from synapse_bot.llm.client import ChatModel, DeadlineReached, LlmError, TokenBudget
 from synapse_bot.llm.deadline import Deadline
 from synapse_bot.request import SlackRequest
 from synapse_bot.store.keys import Keys
@@ -66,18 +66,36 @@ class ToolContext:
 
     def side_by_side(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """Run `work` over `items` on up to SYNAPSE_SUMMARY_PARALLEL_CALLS threads (model calls that do not depend
-        on each other); results in order, each thread's spans nested where the work was handed out."""
+        on each other); results in order, each thread's spans nested where the work was handed out.
+
+        No item starts once the job's deadline leaves no time for a model call, and when one item fails the items
+        not yet started are dropped: the first failure is raised as soon as it happens.
+        """
+        deadline = self.deadline
+
+        def start(item: T) -> R:
+            if deadline is not None and not deadline.can_start_call():
+                raise DeadlineReached(deadline)
+            return work(item)
+
         workers = min(self.settings.summary_parallel_calls, len(items))
         if workers <= 1:
-            return [work(item) for item in items]
+            return [start(item) for item in items]
         parent = self.trace.current()
 
         def run(item: T) -> R:
             with self.trace.adopted(parent):
-                return work(item)
+                return start(item)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synapse-map") as pool:
-            return list(pool.map(run, items))
+            futures = [pool.submit(run, item) for item in items]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in futures if f in done and f.exception() is not None), None)
+            if failed is not None:
+                for future in futures:
+                    future.cancel()  # those not started yet; those running end on their own (at the deadline)
+                failed.result()  # raises
+            return [future.result() for future in futures]
 
     def complete(
         self,
