@@ -27,7 +27,11 @@ MAX_PAGES = 200  # a runaway cursor loop must end
 
 
 class SlackReadError(Exception):
-    """A Slack read that failed in a way the person can act on; `message` says how."""
+    """A Slack read that failed in a way the person can act on; `message` says how, `error` is Slack's code."""
+
+    def __init__(self, message: str, error: str = "") -> None:
+        super().__init__(message)
+        self.error = error
 
 
 def _paged(call: Any, key: str, **params: Any) -> Iterator[dict[str, Any]]:
@@ -74,8 +78,8 @@ class SlackReader:
         try:
             return getattr(self._client, method)(**params)
         except SlackApiError as exc:
-            channel = str(params.get("channel", ""))
-            raise SlackReadError(explain(str(exc.response.get("error")), channel)) from None
+            channel, error = str(params.get("channel", "")), str(exc.response.get("error"))
+            raise SlackReadError(explain(error, channel), error) from None
 
     # Threads ---------------------------------------------------------------------------------------
 
@@ -84,9 +88,20 @@ class SlackReader:
         response = self._call("conversations_replies", channel=channel, ts=ts, limit=1)
         messages = response.get("messages") or []
         if not messages:
-            raise SlackReadError(explain("thread_not_found", channel))
+            raise SlackReadError(explain("thread_not_found", channel), "thread_not_found")
         head: dict[str, Any] = messages[0]
         return head
+
+    def has_thread(self, channel: str, ts: str) -> bool:
+        """Whether the channel has a message at `ts` (a thread's parent, or one of its replies); other failures
+        (not a member, rate-limited) raise as usual."""
+        try:
+            self.thread_head(channel, ts)
+        except SlackReadError as exc:
+            if exc.error == "thread_not_found":
+                return False
+            raise
+        return True
 
     def replies(self, channel: str, ts: str, oldest: str | None = None) -> list[dict[str, Any]]:
         """Parent and replies in order (only those after `oldest` when given)."""
