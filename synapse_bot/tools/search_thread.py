@@ -16,12 +16,12 @@ from pydantic import Field
 
 from synapse_bot.context.retrieval import rank
 from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
-from synapse_bot.request import RequestKind
 from synapse_bot.summaries.slack_text import mentioned_users
 from synapse_bot.summaries.transcript import Line, build_lines
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.grammar import Grammar, RouteResult, ToolCall, parse_permalink
+from synapse_bot.tools.threads import THREAD_TS_HINT, ThreadChoice, ThreadTs, current_thread, resolve_thread
 
 MAX_LIMIT = 30
 MESSAGE_CHARS = 400
@@ -41,15 +41,11 @@ class SearchThreadArgs(ToolArgs):
     channel: str | None = Field(
         default=None, description="Channel id (C…) of another thread, from its link; omit for the current thread"
     )
-    thread_ts: str | None = Field(
-        default=None,
-        pattern=r"^[0-9]{9,11}\.[0-9]{1,6}$",
-        description="Parent timestamp of another thread, from its link",
-    )
+    thread_ts: ThreadTs | None = Field(default=None, description="Parent timestamp of another thread, from its link")
 
     hints: ClassVar[Mapping[str, str]] = {
         "limit": f"a number from 1 to {MAX_LIMIT}",
-        "thread_ts": "a message timestamp like `1712345678.123456`, or paste the thread's link",
+        "thread_ts": THREAD_TS_HINT,
         "query": "a few words, at most 200 characters",
     }
 
@@ -82,17 +78,21 @@ def select(lines: list[Line], args: SearchThreadArgs) -> list[int]:
 # The tool ---------------------------------------------------------------------------------------------------
 
 
-def _target(args: SearchThreadArgs, ctx: ToolContext, reader: SlackReader) -> tuple[str, str] | ToolResult:
+def _target(
+    args: SearchThreadArgs, ctx: ToolContext, reader: SlackReader
+) -> tuple[str, str, ThreadChoice] | ToolResult:
     request = ctx.request
-    if args.thread_ts:
-        return (reader.resolve_channel(args.channel) if args.channel else request.channel_id), args.thread_ts
-    if args.channel and reader.resolve_channel(args.channel) != request.channel_id:
+    channel = reader.resolve_channel(args.channel) if args.channel else request.channel_id
+    choice = resolve_thread(ctx, reader, channel, args.thread_ts)
+    if choice.problem:
+        return _fail(choice.problem)
+    if choice.ts:
+        return channel, choice.ts, choice
+    if channel != request.channel_id:
         return _fail("Which thread in that channel? Give me the thread's link, and I'll search it.")
-    in_a_thread = request.thread_ts and (
-        request.kind is RequestKind.SHORTCUT or request.thread_ts != request.message_ts
-    )
-    if in_a_thread and request.thread_ts:
-        return request.channel_id, request.thread_ts
+    current = current_thread(request)
+    if current:
+        return request.channel_id, current, choice
     return _fail("Which thread? Ask me inside the thread you want searched, or give me its link.")
 
 
@@ -111,7 +111,11 @@ def _search_with(args: SearchThreadArgs, ctx: ToolContext, reader: SlackReader) 
     target = _target(args, ctx, reader)
     if isinstance(target, ToolResult):
         return target
-    channel, ts = target
+    channel, ts, choice = target
+    return choice.annotate(_search_at(args, ctx, reader, channel, ts))
+
+
+def _search_at(args: SearchThreadArgs, ctx: ToolContext, reader: SlackReader, channel: str, ts: str) -> ToolResult:
     if channel != ctx.request.channel_id and not reader.is_member(channel, ctx.request.user_id):
         return _fail(
             f"You can only search threads in conversations you are a member of, and you're not in <#{channel}>."

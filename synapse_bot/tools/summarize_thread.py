@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
-from synapse_bot.request import RequestKind
 from synapse_bot.store.summaries import CachedSummary
 from synapse_bot.summaries.engine import SummaryEngine
 from synapse_bot.summaries.fingerprint import changed_lines, compare, fingerprint, worth_updating
@@ -30,6 +29,7 @@ from synapse_bot.summaries.transcript import Line, build_lines, is_noise
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.grammar import TS, Grammar, RouteResult, ToolCall, channel_refs, parse_permalink
+from synapse_bot.tools.threads import THREAD_TS_HINT, ThreadChoice, ThreadTs, current_thread, resolve_thread
 
 LOCK_WAIT_S = 120.0
 
@@ -38,13 +38,11 @@ class SummarizeThreadArgs(ToolArgs):
     channel: str | None = Field(
         default=None, description="Channel id (C…) or #name holding the thread; omit for the current thread"
     )
-    thread_ts: str | None = Field(
-        default=None, pattern=r"^[0-9]{9,11}\.[0-9]{1,6}$", description="Timestamp of the thread's parent message"
-    )
+    thread_ts: ThreadTs | None = Field(default=None, description="Timestamp of the thread's parent message")
     refresh: bool = Field(default=False, description="Rebuild the summary instead of using the cached one")
 
     hints: ClassVar[Mapping[str, str]] = {
-        "thread_ts": "a message timestamp like `1712345678.123456`, or paste the thread's link",
+        "thread_ts": THREAD_TS_HINT,
         "channel": "a channel, e.g. `#alerts`",
     }
 
@@ -53,20 +51,23 @@ def _fail(text: str) -> ToolResult:
     return ToolResult(text=text, ok=False)
 
 
-def _target(args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackReader) -> tuple[str, str] | ToolResult:
+def _target(
+    args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackReader
+) -> tuple[str, str, ThreadChoice] | ToolResult:
     request = ctx.request
     channel = reader.resolve_channel(args.channel) if args.channel else request.channel_id
-    if args.thread_ts:
-        return channel, args.thread_ts
-    in_a_thread = request.thread_ts and (
-        request.kind is RequestKind.SHORTCUT or request.thread_ts != request.message_ts
-    )
-    if channel == request.channel_id and in_a_thread and request.thread_ts:
-        return channel, request.thread_ts
+    choice = resolve_thread(ctx, reader, channel, args.thread_ts)
+    if choice.problem:
+        return _fail(choice.problem)
+    if choice.ts:
+        return channel, choice.ts, choice
+    current = current_thread(request)
+    if channel == request.channel_id and current:
+        return channel, current, choice
     if args.channel:
         latest = reader.latest_thread(channel)
         if latest:
-            return channel, latest
+            return channel, latest, choice
         return _fail(f"I found no thread with replies in <#{channel}>. Give me a thread link or timestamp.")
     return _fail(
         "Which thread? Ask me inside the thread you want summarized, use the *Summarize thread* shortcut on any "
@@ -86,11 +87,17 @@ def _summarize(args: SummarizeThreadArgs, ctx: ToolContext) -> ToolResult:
 
 
 def _summarize_with(args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackReader) -> ToolResult:
-    request, services = ctx.request, ctx.services
     target = _target(args, ctx, reader)
     if isinstance(target, ToolResult):
         return target
-    channel, ts = target
+    channel, ts, choice = target
+    return choice.annotate(_summarize_at(args, ctx, reader, channel, ts))
+
+
+def _summarize_at(
+    args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackReader, channel: str, ts: str
+) -> ToolResult:
+    request, services = ctx.request, ctx.services
     if channel != request.channel_id and not reader.is_member(channel, request.user_id):
         return _fail(
             f"You can only summarize threads from channels you are a member of, and you're not in <#{channel}>."
