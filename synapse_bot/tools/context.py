@@ -69,7 +69,8 @@ class ToolContext:
         on each other); results in order, each thread's spans nested where the work was handed out.
 
         No item starts once the job's deadline leaves no time for a model call, and when one item fails the items
-        not yet started are dropped: the first failure is raised as soon as it happens.
+        not yet started are dropped: the first failure is raised once the items already running have ended (their
+        model calls end by the deadline).
         """
         deadline = self.deadline
 
