@@ -74,8 +74,13 @@ def test_a_deadline_without_a_notice_still_says_what_stopped_and_after_how_long(
 
 
 def _client(model: OpenAIServer) -> LlmClient:
-    # What a slow local server is configured with: a long per-call timeout and retries.
-    return LlmClient(api_key=model.api_key, base_url=model.base_url, model="gpt-4o-mini", timeout_s=300, max_retries=2)
+    """What a slow local server is configured with: a long per-call timeout and retries. Its token counter is loaded
+    here, so that the deadlines below are spent waiting on the server, not on reading an encoding."""
+    client = LlmClient(
+        api_key=model.api_key, base_url=model.base_url, model="gpt-4o-mini", timeout_s=300, max_retries=2
+    )
+    client.counter.count_messages([{"role": "user", "content": "hello"}])
+    return client
 
 
 def _ask(client: LlmClient, deadline: Deadline, *, stream: bool = False) -> None:
@@ -93,9 +98,10 @@ def _ask(client: LlmClient, deadline: Deadline, *, stream: bool = False) -> None
 def test_a_call_to_a_hanging_server_gives_up_at_the_deadline_less_the_margin_without_retrying(stream: bool) -> None:
     with OpenAIServer() as model:
         model.set_responder(lambda body: Reply.hang(60.0))
+        client = _client(model)
         deadline = Deadline.starting_now(5.0, notice="Out of time.")
         with pytest.raises(DeadlineReached) as caught:
-            _ask(_client(model), deadline, stream=stream)
+            _ask(client, deadline, stream=stream)
         took = deadline.elapsed()
         assert 5.0 - MARGIN_S - 0.5 < took < 5.0 - MARGIN_S + 1.0, took  # not the 300 s timeout, nor 3 × 3 s
         assert caught.value.user_message == "Out of time." and caught.value.kind == "deadline"
@@ -105,9 +111,10 @@ def test_a_call_to_a_hanging_server_gives_up_at_the_deadline_less_the_margin_wit
 def test_a_streamed_answer_written_slowly_is_cut_at_the_deadline_less_the_margin() -> None:
     with OpenAIServer() as model:
         model.script(Reply.slowly("word " * 400, piece_delay_s=0.2))  # 125 pieces: 25 s of writing
+        client = _client(model)
         deadline = Deadline.starting_now(5.0)
         with pytest.raises(DeadlineReached):
-            _ask(_client(model), deadline, stream=True)
+            _ask(client, deadline, stream=True)
         assert deadline.elapsed() < 5.0 - MARGIN_S + 1.0
 
 
@@ -117,7 +124,6 @@ def test_a_call_that_would_start_after_the_deadline_fails_at_once_and_reaches_no
         deadline = Deadline.starting_now(10.0, notice="Out of time.", clock=clock)
         clock.now += 10.0 - MARGIN_S - 0.5  # half a second of usable time left: not worth a call
         client = _client(model)
-        client.counter.count("warm up the token counter")  # loading its encoding is not what is timed
         started = time.monotonic()
         with pytest.raises(DeadlineReached, match=r"Out of time\."):
             _ask(client, deadline)
