@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 import pytest
 
+from synapse_bot.llm.client import CallRecord, ChatResult, TokenBudget
 from synapse_bot.llm.prices import PriceTable
+from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.tracking.export import to_mlflow
+from synapse_bot.tracking.model_calls import traced_chat
 from synapse_bot.tracking.privacy import Scrubber
 from synapse_bot.tracking.stats import percentile
 from synapse_bot.tracking.story import tell
-from synapse_bot.tracking.trace import RequestTrace
+from synapse_bot.tracking.trace import RequestTrace, SpanRecord
 
 
 def test_scrubber_removes_secrets_patterns_and_content_unless_asked() -> None:
@@ -85,3 +92,57 @@ def test_model_calls_carry_mlflow_token_usage_and_the_root_carries_the_previews(
     assert root.attributes["user.id"] == "U1" and root.attributes["session.id"] == "17.1@C1"
     assert "text" not in root.attributes and "reply" not in root.attributes  # content stays out by default
     assert root.status.status_code == "ERROR"
+
+
+class _ChargingModel:
+    """A model without a network: charges `tokens` per call, or refuses before sending (charging nothing)."""
+
+    model = "gpt-4o-mini"
+    counter = TokenCounter("gpt-4o-mini")
+    context_tokens = 128_000
+
+    def __init__(self, tokens: int, refuse: bool = False, pause: threading.Event | None = None) -> None:
+        self.tokens, self.refuse, self.pause = tokens, refuse, pause
+
+    def chat(self, messages: list[dict[str, Any]], *, budget: TokenBudget, purpose: str, **_: Any) -> ChatResult:
+        if self.refuse:
+            raise ValueError("over the context window")  # refused before sending: nothing charged
+        budget.charge(CallRecord(self.model, self.tokens, 1, 1.0, purpose, cost_usd=0.01))
+        if self.pause is not None:  # charged, still answering while another call charges
+            self.pause.wait(5)
+        return ChatResult("ok", [], self.model, self.tokens, 1, "stop")
+
+
+def test_a_model_call_refused_before_sending_carries_no_tokens_of_the_call_before_it() -> None:
+    trace, budget = RequestTrace.start("mention"), TokenBudget(limit=10_000)
+    traced_chat(_ChargingModel(300), trace, [], budget=budget, purpose="first")
+    with pytest.raises(ValueError):
+        traced_chat(_ChargingModel(0, refuse=True), trace, [], budget=budget, purpose="second")
+    first, second = trace.root.children
+    assert first.attributes["prompt_tokens"] == 300
+    assert "prompt_tokens" not in second.attributes and "cost_usd" not in second.attributes
+
+
+def test_model_calls_side_by_side_each_record_their_own_tokens() -> None:
+    """A summary's parts share one budget across threads: each span gets its own call's figures."""
+    trace, budget = RequestTrace.start("mention"), TokenBudget(limit=10_000)
+    slow_started = threading.Event()
+    with trace.span("tool.summarize"):
+        slow = threading.Thread(
+            target=traced_chat,
+            args=(_ChargingModel(111, pause=slow_started), trace, []),
+            kwargs={"budget": budget, "purpose": "slow"},
+        )
+        slow.start()
+        while not budget.calls:  # the slow call has charged
+            time.sleep(0.01)
+        traced_chat(_ChargingModel(222), trace, [], budget=budget, purpose="fast")
+        slow_started.set()
+        slow.join()
+    spans = {span.name: span for span in _walk(trace.root)}
+    assert spans["llm.fast"].attributes["prompt_tokens"] == 222
+    assert spans["llm.slow"].attributes["prompt_tokens"] == 111
+
+
+def _walk(span: SpanRecord) -> list[SpanRecord]:
+    return [span, *(found for child in span.children for found in _walk(child))]

@@ -58,6 +58,8 @@ class CallRecord:
     cost_usd: float | None = None
     input_cost_usd: float | None = None
     output_cost_usd: float | None = None
+    # The thread that made the call: a budget is shared by calls running side by side (a summary's parts).
+    thread: int = field(default_factory=threading.get_ident, compare=False)
 
 
 @dataclass
