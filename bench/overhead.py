@@ -74,7 +74,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     env = {"SYNAPSE_TRACKING_ENABLED": "false"} if args.tracking_off else {}
-    mentions, idle_s = (100, 3.0) if args.quick else (400, 10.0)
+    mentions, idle_s = (100, 3.0) if args.quick else (400, 30.0)
     stored: dict[str, int] = {}
     with deployment(**env) as deploy:
         split = measure(
