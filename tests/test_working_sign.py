@@ -13,7 +13,7 @@ import redis
 
 from synapse_bot.app import build_sign_client
 from synapse_bot.config import Settings
-from synapse_bot.integrations.working_sign import SignSender, SlackSigns, TokenBucket
+from synapse_bot.integrations.working_sign import SignSender, SlackSigns, TokenBucket, WorkingSigns
 from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
@@ -46,7 +46,8 @@ def test_a_mention_shows_a_status_in_its_channel_thread_cleared_once_answered(
     slack.wait_for_bot_message(general, thread_ts=ts)
     _until(lambda: _statuses(slack, general, ts)[-1:] == [""])
     seen = _statuses(slack, general, ts)
-    assert seen[0] in ("is working on it…",) or "ahead of it" in seen[0]
+    # The gateway's sign, or (when the job started at once) the job's own progress, which the sign then leaves be.
+    assert seen[0] in ("is working on it…", "is looking up the monitors…") or "ahead of it" in seen[0]
     assert "is looking up the monitors…" in seen
     assert not slack.reaction_log  # no 👀 where status works
 
@@ -91,6 +92,50 @@ def test_a_sign_that_would_land_after_the_answer_is_not_sent(
     sender.offer(request)
     sender.stop()  # drains the queue
     assert slack.calls("assistant.threads.setStatus") == [] and sender.sent == 0
+
+
+def test_the_sign_does_not_replace_a_progress_status_the_job_already_shows(
+    slack: SlackSandbox, settings: Settings, redis_client: redis.Redis, workspace: dict[str, str]
+) -> None:
+    general = workspace["general"]
+    ts = slack.post_message(workspace["alice"], general, "question")
+    request = SlackRequest(
+        kind=RequestKind.MENTION, dedupe_key="ev2", team_id="T1", user_id="U1", channel_id=general,
+        thread_ts=ts, message_ts=ts,
+    )  # fmt: skip
+    records = SignRecords(redis_client, Keys(settings.key_prefix))
+    signs = SlackSigns(build_sign_client(settings, slack.bot_token))
+    worker = WorkingSigns(signs, records, gateway_signs=True)
+    worker.progress(request, "is looking up the monitors…")  # the job started before the sign went out
+    sender = SignSender(signs, records, threads=1).start()
+    sender.offer(request)
+    sender.stop()  # drains the queue
+    assert _statuses(slack, general, ts) == ["is looking up the monitors…"] and sender.sent == 0
+    worker.end(request, None)
+    assert _statuses(slack, general, ts)[-1] == ""  # cleared once answered
+
+
+def test_a_recorded_sign_is_still_cleared_when_progress_follows_it(
+    slack: SlackSandbox, settings: Settings, redis_client: redis.Redis, workspace: dict[str, str]
+) -> None:
+    """Progress after the gateway's 👀 must not hide the reaction from the worker that takes it down."""
+    general = workspace["general"]
+    slack.fail("assistant.threads.setStatus", "method_not_supported_for_channel_type", times=1)
+    ts = slack.post_message(workspace["alice"], general, "question")
+    request = SlackRequest(
+        kind=RequestKind.MENTION, dedupe_key="ev3", team_id="T1", user_id="U1", channel_id=general,
+        thread_ts=ts, message_ts=ts,
+    )  # fmt: skip
+    records = SignRecords(redis_client, Keys(settings.key_prefix))
+    signs = SlackSigns(build_sign_client(settings, slack.bot_token))
+    sender = SignSender(signs, records, threads=1).start()
+    sender.offer(request)
+    sender.stop()
+    assert slack.reaction_log == [("add", general, ts, "eyes")]
+    worker = WorkingSigns(signs, records, gateway_signs=True)
+    worker.progress(request, "is reading the thread…")
+    worker.end(request, None)
+    assert slack.reaction_log[-1] == ("remove", general, ts, "eyes")
 
 
 def test_the_budget_refills_and_pauses() -> None:

@@ -224,8 +224,8 @@ class SignSender:
             self.dropped += 1
             return
         try:
-            if self._records.finished(request.team_id, request.dedupe_key):
-                return  # answered already
+            if self._records.settled(request.team_id, request.dedupe_key):
+                return  # answered already, or a progress status already shows
             ahead = self._ahead(seq)
         except (redis.RedisError, OSError):
             return  # without the record the worker could not clear it: show nothing rather than a stuck sign
@@ -266,7 +266,17 @@ class WorkingSigns:
     def progress(self, request: SlackRequest, status: str) -> None:
         if wants_sign(request) and self._signs.update(request, status):
             with self._lock:
+                first = request.dedupe_key not in self._progressed
                 self._progressed.add(request.dedupe_key)
+            if first and self._gateway_signs:
+                self._note_progress(request)
+
+    def _note_progress(self, request: SlackRequest) -> None:
+        assert self._records is not None
+        try:
+            self._records.note_progress(request.team_id, request.dedupe_key)
+        except (redis.RedisError, OSError):
+            pass  # at worst the gateway's sign replaces this status until the next one
 
     def end(self, request: SlackRequest, set_here: str | None) -> None:
         """The answer is out: clear the sign (and any progress status), whoever set it."""
