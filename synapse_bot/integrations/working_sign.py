@@ -14,6 +14,7 @@ sleeps on a 429 itself — so signs are what gets dropped, never the answers' ca
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -273,10 +274,9 @@ class WorkingSigns:
 
     def _note_progress(self, request: SlackRequest) -> None:
         assert self._records is not None
-        try:
+        # On failure, at worst the gateway's sign replaces this status until the next one.
+        with contextlib.suppress(redis.RedisError, OSError):
             self._records.note_progress(request.team_id, request.dedupe_key)
-        except (redis.RedisError, OSError):
-            pass  # at worst the gateway's sign replaces this status until the next one
 
     def end(self, request: SlackRequest, set_here: str | None) -> None:
         """The answer is out: clear the sign (and any progress status), whoever set it."""
