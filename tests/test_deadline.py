@@ -12,12 +12,13 @@ from synapse_bot.config import Settings
 from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.llm.client import DeadlineReached, LlmClient, TokenBudget
 from synapse_bot.llm.deadline import MARGIN_S, CallLimits, Deadline, call_limits
-from synapse_bot.request import RequestKind, SlackRequest
+from synapse_bot.request import SlackRequest
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.tools import help as help_tool
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tracking.trace import RequestTrace
+from tests.support.requests import mention
 from tests.support.scripted_model import ScriptedModel, called, said
 from tests.support.toy_tool import ROLL_TOOL
 
@@ -135,16 +136,7 @@ def test_a_call_that_would_start_after_the_deadline_fails_at_once_and_reaches_no
 
 
 def _ask_in_thread(text: str) -> SlackRequest:
-    return SlackRequest(
-        kind=RequestKind.MENTION,
-        dedupe_key="e1",
-        team_id="T1",
-        user_id="U1",
-        channel_id="C1",
-        text=text,
-        thread_ts="1.000001",
-        message_ts="1.000002",
-    )
+    return mention(text, thread_ts="1.000001", message_ts="1.000002")
 
 
 def _dispatcher(model: ScriptedModel) -> Dispatcher:

@@ -9,10 +9,11 @@ from synapse_bot.config import Settings
 from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.dispatch.model_loop import RequestContext
 from synapse_bot.llm.client import LlmError
-from synapse_bot.request import RequestKind, SlackRequest
+from synapse_bot.request import SlackRequest
 from synapse_bot.tools import help as help_tool
 from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tracking.trace import RequestTrace
+from tests.support.requests import mention
 from tests.support.scripted_model import ScriptedModel, called, said
 from tests.support.toy_tool import ROLL_TOOL
 
@@ -26,16 +27,7 @@ def _dispatcher(model: ScriptedModel | None) -> Dispatcher:
 
 
 def _ask(text: str) -> SlackRequest:
-    return SlackRequest(
-        kind=RequestKind.MENTION,
-        dedupe_key="e1",
-        team_id="T1",
-        user_id="U1",
-        channel_id="C1",
-        text=text,
-        thread_ts="1.000001",
-        message_ts="1.000001",
-    )
+    return mention(text, thread_ts="1.000001", message_ts="1.000001")
 
 
 def test_an_explicit_command_never_asks_the_model() -> None:

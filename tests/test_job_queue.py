@@ -12,9 +12,10 @@ import redis
 
 from synapse_bot.jobs.queue import JobQueue, QueueWorker, build_broker
 from synapse_bot.jobs.wakeup import WakeChannel
-from synapse_bot.request import RequestKind, SlackRequest
+from synapse_bot.request import SlackRequest
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from tests.support.requests import mention
 from tests.support.settings import make_settings
 
 # A heartbeat timeout of a minute makes an idle consumer wait 20 s between fetches: any pick-up or stop faster than
@@ -29,7 +30,7 @@ def fetch_scripts_run(client: redis.Redis) -> int:
 
 
 def request(n: int) -> SlackRequest:
-    return SlackRequest(kind=RequestKind.MENTION, dedupe_key=f"Ev{n}", team_id="T1", user_id="U1", text="hello")
+    return mention(dedupe_key=f"Ev{n}")
 
 
 @pytest.fixture

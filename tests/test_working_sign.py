@@ -14,13 +14,13 @@ import redis
 from synapse_bot.app import build_sign_client
 from synapse_bot.config import Settings
 from synapse_bot.integrations.working_sign import SignSender, SlackSigns, TokenBucket, WorkingSigns
-from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.signs import DONE, SignRecords
+from tests.support.requests import mention
 from tests.support.settings import make_model_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -82,10 +82,7 @@ def test_a_sign_that_would_land_after_the_answer_is_not_sent(
 ) -> None:
     general = workspace["general"]
     ts = slack.post_message(workspace["alice"], general, "question")
-    request = SlackRequest(
-        kind=RequestKind.MENTION, dedupe_key="ev1", team_id="T1", user_id="U1", channel_id=general,
-        thread_ts=ts, message_ts=ts,
-    )  # fmt: skip
+    request = mention("question", dedupe_key="ev1", channel_id=general, thread_ts=ts, message_ts=ts)
     records = SignRecords(redis_client, Keys(settings.key_prefix))
     records.mark("T1", "ev1", DONE)  # the worker finished first
     sender = SignSender(SlackSigns(build_sign_client(settings, slack.bot_token)), records, threads=1).start()
@@ -99,10 +96,7 @@ def test_the_sign_does_not_replace_a_progress_status_the_job_already_shows(
 ) -> None:
     general = workspace["general"]
     ts = slack.post_message(workspace["alice"], general, "question")
-    request = SlackRequest(
-        kind=RequestKind.MENTION, dedupe_key="ev2", team_id="T1", user_id="U1", channel_id=general,
-        thread_ts=ts, message_ts=ts,
-    )  # fmt: skip
+    request = mention("question", dedupe_key="ev2", channel_id=general, thread_ts=ts, message_ts=ts)
     records = SignRecords(redis_client, Keys(settings.key_prefix))
     signs = SlackSigns(build_sign_client(settings, slack.bot_token))
     worker = WorkingSigns(signs, records, gateway_signs=True)
@@ -122,10 +116,7 @@ def test_a_recorded_sign_is_still_cleared_when_progress_follows_it(
     general = workspace["general"]
     slack.fail("assistant.threads.setStatus", "method_not_supported_for_channel_type", times=1)
     ts = slack.post_message(workspace["alice"], general, "question")
-    request = SlackRequest(
-        kind=RequestKind.MENTION, dedupe_key="ev3", team_id="T1", user_id="U1", channel_id=general,
-        thread_ts=ts, message_ts=ts,
-    )  # fmt: skip
+    request = mention("question", dedupe_key="ev3", channel_id=general, thread_ts=ts, message_ts=ts)
     records = SignRecords(redis_client, Keys(settings.key_prefix))
     signs = SlackSigns(build_sign_client(settings, slack.bot_token))
     sender = SignSender(signs, records, threads=1).start()

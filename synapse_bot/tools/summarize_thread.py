@@ -29,7 +29,7 @@ from synapse_bot.summaries.transcript import Line, build_lines, is_noise
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.grammar import TS, Grammar, RouteResult, ToolCall, channel_refs, parse_permalink
-from synapse_bot.tools.threads import THREAD_TS_HINT, ThreadChoice, ThreadTs, current_thread, resolve_thread
+from synapse_bot.tools.threads import THREAD_TS_HINT, ThreadChoice, ThreadTs, current_thread, named_thread
 
 LOCK_WAIT_S = 120.0
 
@@ -55,8 +55,7 @@ def _target(
     args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackReader
 ) -> tuple[str, str, ThreadChoice] | ToolResult:
     request = ctx.request
-    channel = reader.resolve_channel(args.channel) if args.channel else request.channel_id
-    choice = resolve_thread(ctx, reader, channel, args.thread_ts)
+    channel, choice = named_thread(ctx, reader, args.channel, args.thread_ts)
     if choice.problem:
         return _fail(choice.problem)
     if choice.ts:

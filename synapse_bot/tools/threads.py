@@ -142,3 +142,11 @@ def resolve_thread(ctx: ToolContext, reader: SlackReader, channel: str, given: s
     if choice.reason is not None:
         ctx.trace.current().set(thread_ts_replaced=choice.reason.value)
     return choice
+
+
+def named_thread(
+    ctx: ToolContext, reader: SlackReader, channel_arg: str | None, given: str | None
+) -> tuple[str, ThreadChoice]:
+    """The channel a thread tool reads (the one the call names, else the request's) and the thread chosen in it."""
+    channel = reader.resolve_channel(channel_arg) if channel_arg else ctx.request.channel_id
+    return channel, resolve_thread(ctx, reader, channel, given)
