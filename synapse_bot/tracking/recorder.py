@@ -12,6 +12,7 @@ second after its request finished.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import queue
@@ -220,6 +221,7 @@ class MlflowRecorder:
             experiment_id = self._ensure_experiment()
             if self._writer is None:
                 self._writer = BatchWriter(self.tracking_uri)
+                gc.freeze()  # the store's modules too (see _load_mlflow)
             converted = [to_mlflow(trace, self.scrubber, self._rng) for trace in traces]
             self._writer.write(experiment_id, converted)
             self.recorded += len(traces)
@@ -239,6 +241,10 @@ class MlflowRecorder:
         except Exception as exc:  # a broken install: every write will fail and be counted
             self._warn("could not load MLflow", error=f"{type(exc).__name__}: {exc}"[:300])
         logging.getLogger("mlflow").setLevel(logging.WARNING)
+        # Serving processes freeze what they loaded at start-up out of the garbage collector's reach
+        # (process_tuning.py); MLflow arrives later, on this thread, and its hundreds of thousands of objects would
+        # otherwise be walked by every full collection with the GIL held, stalling acknowledgements.
+        gc.freeze()
 
     def _ensure_experiment(self) -> str:
         if self._experiment_id is None:
