@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from synapse_bot.jobs.answer import kept_after_cut
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
@@ -100,3 +101,29 @@ def test_a_long_summary_on_a_hanging_model_starts_no_part_after_the_limit(
     assert len(hanging.arrivals) == 2, len(hanging.arrivals)
     assert max(hanging.arrivals) - asked < LIMIT_S
     assert len(slack.bot_messages(channel, thread_ts=root)) == 1
+
+
+def test_an_answer_cut_by_the_limit_while_streaming_keeps_what_was_shown_and_says_why(
+    slow_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    answer = "The flaky auth test is the token refresh race again. " + "Disable the cache warmup for now. " * 20
+    model.set_responder(lambda body: Reply.slowly(answer, piece_delay_s=0.5))  # ~45 s to write it all
+    channel = workspace["general"]
+    root = slack.post_message(workspace["bob"], channel, "the release is blocked on the flaky auth test")
+    asked = time.monotonic()
+    slack.mention(workspace["alice"], channel, "what should we do about it?", thread_ts=root)
+    reply = slack.wait_for_bot_message(
+        channel, thread_ts=root, timeout=LIMIT_S + 10, predicate=lambda m: NOTICE in m.get("text", "")
+    )
+    assert time.monotonic() - asked < LIMIT_S + 2
+    settled(slack, slow_bot)
+    [message] = slack.bot_messages(channel, thread_ts=root)  # the streamed message itself, not a second one
+    assert message["text"] == reply["text"]
+    assert reply["text"].startswith("The flaky auth test is the token refresh race")  # what people already read
+    assert "(cut short)" in reply["text"] and NOTICE in reply["text"]
+
+
+def test_kept_after_cut_keeps_the_shown_text_and_adds_the_failure() -> None:
+    assert kept_after_cut("", "Sorry — stopped.") == "Sorry — stopped."
+    assert kept_after_cut("Partial answ", "Sorry — stopped.") == "Partial answ …\n\n_(cut short)_ Sorry — stopped."
+    assert kept_after_cut("Found", "Found 3 issues. I stopped there.") == "Found 3 issues. I stopped there."

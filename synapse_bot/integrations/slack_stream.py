@@ -69,6 +69,12 @@ class StreamedReply:
     def started(self) -> bool:
         return self.ts is not None
 
+    @property
+    def written(self) -> str:
+        """The text written to the stream so far: what Slack shows, and what was still to be sent."""
+        with self._lock:
+            return self._sent + self._pending
+
     def write(self, text: str) -> None:
         """More of the answer (already safe to show); sent now or with the next piece. Never raises: a piece
         Slack refuses is kept for `finish`, and a stream that cannot even start leaves the answer to a plain post."""

@@ -70,6 +70,8 @@ class AnswerJob:
                 buttons = [*buttons, *feedback_buttons(trace.request_id)]
             if stream is not None and stream.started and not stream.broken:
                 trace.root.set(first_text_ms=round(((stream.first_text_at or 0) - started) * 1000, 1))
+                if not ok:
+                    text = kept_after_cut(stream.written, text)
                 verdict = self.poster.verdict(request, sources)
                 if verdict.delivery is Delivery.IN_PLACE:
                     self.poster.finish_stream(request, trace, stream, text, buttons)
@@ -135,3 +137,13 @@ class AnswerJob:
     def time_limit_reached(self, request: SlackRequest, trace: RequestTrace) -> None:
         """The job was stopped at SYNAPSE_JOB_TIME_LIMIT_SECONDS: tell the person instead of going quiet."""
         self.poster.post_once(request, trace, self.time_limit_text())
+
+
+def kept_after_cut(streamed: str, failure: str) -> str:
+    """The reply to an answer that failed while it was being streamed (the deadline, the model gone): the text
+    people already read stays, marked as cut, with the failure after it. Replacing it with the failure alone would
+    take back what they saw. A failure text that already begins with the streamed text is kept as it is."""
+    shown = streamed.strip()
+    if not shown or failure.strip().startswith(shown):
+        return failure
+    return f"{shown} …\n\n_(cut short)_ {failure}"
