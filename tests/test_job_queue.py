@@ -113,3 +113,29 @@ def test_a_delayed_job_runs_once_due_on_an_otherwise_idle_worker(
     assert arrived.wait(10)
     assert 0.5 <= time.monotonic() - sent < 5
     assert [job.dedupe_key for job in handled] == ["Ev7"]
+
+
+def test_where_redis_refuses_pub_sub_idle_workers_poll_and_jobs_still_run(
+    slack: SlackSandbox, tcp_redis: EmbeddedRedis, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Some managed Redis and proxies refuse pub/sub to an app's user: the queue must work on, polling as before."""
+    admin = redis.Redis.from_url(tcp_redis.url)
+    admin.execute_command("ACL", "SETUSER", "nopubsub", "on", ">secret", "~*", "&*", "+@all", "-@pubsub")
+    admin.close()
+    url = tcp_redis.url.replace("redis://", "redis://nopubsub:secret@", 1)
+    settings = make_settings(slack, tcp_redis, tmp_path, SYNAPSE_QUEUE_HEARTBEAT_SECONDS=LONG_HEARTBEAT_S)
+    arrived = threading.Event()
+    queue = JobQueue(build_broker(settings, url), lambda job: arrived.set())
+    worker = QueueWorker(queue, threads=2)
+    worker.start()
+    try:
+        time.sleep(1.0)  # the consumers found pub/sub refused
+        sent = time.monotonic()
+        queue.submit(request(1))  # its wake-up is refused too: the job is queued all the same
+        assert arrived.wait(10)
+        assert time.monotonic() - sent < 5, "an idle worker waited out the 20 s idle wait without wake-ups"
+    finally:
+        worker.stop(timeout_s=10)
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "Consumer encountered" in m]  # no crash-and-restart loop in Dramatiq
+    assert 1 <= sum("refused the job wake-up channel" in m for m in messages) <= 2  # said once per consumer

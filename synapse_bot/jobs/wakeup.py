@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -57,6 +58,29 @@ class WakeChannel:
         self._pubsub.close()
 
 
+class PollingWait:
+    """What an idle consumer does where Redis refuses pub/sub (an ACL without it, a proxy that does not pass it):
+    sleep for the poll interval, as Dramatiq would. Idle CPU is then what it was before wake-ups, nothing breaks."""
+
+    def __init__(self, poll_s: float) -> None:
+        self.poll_s = poll_s
+
+    def wait(self, timeout_s: float) -> bool:
+        time.sleep(min(timeout_s, self.poll_s))
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def _pubsub_refused(exc: redis.ResponseError, busy_wait_s: float) -> PollingWait:
+    log.warning(
+        "Redis refused the job wake-up channel; idle workers poll the queue instead",
+        extra={"error": str(exc)[:200], "poll_ms": round(busy_wait_s * 1000)},
+    )
+    return PollingWait(busy_wait_s)
+
+
 class WakingConsumer(Consumer):
     """Dramatiq's Redis consumer, with the waits between fetches spent on the wake channel.
 
@@ -65,7 +89,13 @@ class WakingConsumer(Consumer):
     """
 
     def __init__(
-        self, inner: Consumer, wake: WakeChannel, *, busy_wait_s: float, idle_wait_s: float, stopping: threading.Event
+        self,
+        inner: Consumer,
+        wake: WakeChannel | PollingWait,
+        *,
+        busy_wait_s: float,
+        idle_wait_s: float,
+        stopping: threading.Event,
     ) -> None:
         self._inner = inner
         self._wake = wake
@@ -82,6 +112,9 @@ class WakingConsumer(Consumer):
             self._wake.wait(self.idle_wait_s if idle else self.busy_wait_s)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise ConnectionClosed(exc) from None
+        except redis.ResponseError as exc:  # the subscription itself was refused (its reply comes with the first read)
+            self._wake.close()
+            self._wake = _pubsub_refused(exc, self.busy_wait_s)
         return None
 
     def ack(self, message: MessageProxy) -> None:
@@ -115,10 +148,13 @@ class WakingRedisBroker(RedisBroker):
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         # Subscribe before the first fetch: a job sent in between then wakes the wait that follows it.
+        wake: WakeChannel | PollingWait
         try:
             wake = WakeChannel(self.client, self.wake_channel(queue_name))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise ConnectionClosed(exc) from None
+        except redis.ResponseError as exc:
+            wake = _pubsub_refused(exc, self.busy_wait_s)
         inner = super().consume(queue_name, prefetch=prefetch, timeout=_INNER_BACKOFF_MS)
         return WakingConsumer(
             inner, wake, busy_wait_s=self.busy_wait_s, idle_wait_s=self.idle_wait_s, stopping=self._stopping
