@@ -42,6 +42,12 @@ def test_a_well_formed_timestamp_of_no_message_in_this_channel_means_the_current
     assert choice.ts == HERE and choice.reason is Replaced.NO_SUCH_THREAD
 
 
+def test_a_thread_the_person_linked_is_read_even_if_gone_so_the_tool_says_it_is_not_found() -> None:
+    link = f"summarize <https://x.slack.com/archives/C1/p{OTHER.replace('.', '')}>"
+    choice = choose_thread(OTHER, current=HERE, same_channel=True, asked=link, exists=never_asked)
+    assert choice == ThreadChoice(OTHER)  # not swapped for the thread they asked in; Slack is not even asked
+
+
 def test_a_real_other_thread_the_model_named_is_kept() -> None:
     asked: list[str] = []
     choice = choose_thread(
@@ -91,9 +97,8 @@ def test_the_model_always_learns_which_thread_it_got_and_the_person_only_if_they
     assert text.startswith("_`2026-11-30 18:26` is not a thread timestamp, so this is about the thread you asked in.")
     assert text.endswith("**Summary**")
 
-    link = f"summarize <https://x.slack.com/archives/C1/p{OTHER.replace('.', '')}>"
-    gone = choose_thread(OTHER, current=HERE, same_channel=True, asked=link, exists=lambda ts: False)
-    assert gone.annotate(result).text.startswith(f"_No thread in this channel is at `{OTHER}`")
+    made_up = choose_thread(OTHER, current=HERE, same_channel=True, asked="gist?", exists=lambda ts: False)
+    assert made_up.ts == HERE and made_up.annotate(result).text == "**Summary**"  # the model's slip: not said
 
     assert ThreadChoice(OTHER).annotate(result) == result  # nothing set aside, nothing said
 

@@ -124,7 +124,9 @@ def choose_thread(
         if fallback is None:
             return ThreadChoice(problem=f"`{_shown(given)}` is not a thread timestamp. {WHERE_TO_FIND}")
         return ThreadChoice(fallback, replaced=given, reason=Replaced.NOT_A_TIMESTAMP, tell=tell)
-    if fallback is None or given == fallback or exists(given):
+    if fallback is None or given == fallback or tell or exists(given):
+        # A thread the person named themselves (its link, its ts) is the one read: if it is gone, the tool says so,
+        # rather than answering about another thread than the one they pointed at.
         return ThreadChoice(given)
     return ThreadChoice(fallback, replaced=given, reason=Replaced.NO_SUCH_THREAD, tell=tell)
 
