@@ -13,10 +13,11 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
+from synapse_bot.integrations.slack_reader import SlackReader
 from synapse_bot.summaries.transcript import build_lines
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
+from synapse_bot.tools.slack_reading import reading_slack
 
 MAX_MESSAGES = 200
 
@@ -39,24 +40,22 @@ def _fail(text: str) -> ToolResult:
 
 
 def _read(args: ReadChannelArgs, ctx: ToolContext) -> ToolResult:
+    return reading_slack(ctx, "Reading a channel needs", lambda reader: _read_with(args, ctx, reader))
+
+
+def _read_with(args: ReadChannelArgs, ctx: ToolContext, reader: SlackReader) -> ToolResult:
     services, request = ctx.services, ctx.request
-    if services.slack is None:
-        return _fail("Reading a channel needs a Slack connection, which this runtime does not have.")
-    reader = SlackReader(services.slack, services.redis, services.keys, request.team_id, services.secrets)
-    try:
-        channel = reader.resolve_channel(args.channel) if args.channel else None
-        channel = channel or request.context_channel_id or request.channel_id
-        if channel.startswith("D"):
-            return _fail(
-                "Which channel? Name one (e.g. `summarize #alerts over the last day`), or open me beside the channel "
-                "in Slack's side panel and ask there."
-            )
-        if channel != request.channel_id and not reader.is_member(channel, request.user_id):
-            return _fail(f"You can only read channels you are a member of, and you're not in <#{channel}>.")
-        messages = reader.recent_history(channel, time.time() - args.hours * 3600, MAX_MESSAGES)
-        names = reader.user_names({str(m.get("user", "")) for m in messages if m.get("user")})
-    except SlackReadError as exc:
-        return _fail(str(exc))
+    channel = reader.resolve_channel(args.channel) if args.channel else None
+    channel = channel or request.context_channel_id or request.channel_id
+    if channel.startswith("D"):
+        return _fail(
+            "Which channel? Name one (e.g. `summarize #alerts over the last day`), or open me beside the channel "
+            "in Slack's side panel and ask there."
+        )
+    if channel != request.channel_id and not reader.is_member(channel, request.user_id):
+        return _fail(f"You can only read channels you are a member of, and you're not in <#{channel}>.")
+    messages = reader.recent_history(channel, time.time() - args.hours * 3600, MAX_MESSAGES)
+    names = reader.user_names({str(m.get("user", "")) for m in messages if m.get("user")})
     lines = build_lines(messages, names, bot_user_id=services.bot_user_id)
     replies = {str(m.get("ts")): int(m.get("reply_count") or 0) for m in messages}
     if not lines:

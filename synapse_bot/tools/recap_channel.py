@@ -32,6 +32,7 @@ from synapse_bot.summaries.window import TimeWindow, WindowError, parse_point, p
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.grammar import TS, FastPathError, Grammar, RouteResult, ToolCall, channel_refs, parse_permalink
+from synapse_bot.tools.slack_reading import reading_slack
 
 MAX_MESSAGES = 2_000  # top-level messages read per recap (the newest of the window)
 MAX_THREADS = 20  # busiest threads whose replies are read
@@ -62,14 +63,7 @@ def _fail(text: str) -> ToolResult:
 
 
 def _recap(args: RecapChannelArgs, ctx: ToolContext) -> ToolResult:
-    services = ctx.services
-    if services.slack is None:
-        return _fail("Channel recaps need a Slack connection, which this runtime does not have.")
-    reader = SlackReader(services.slack, services.redis, services.keys, ctx.request.team_id, services.secrets)
-    try:
-        return _recap_with(args, ctx, reader)
-    except (SlackReadError, WindowError) as exc:
-        return _fail(str(exc))
+    return reading_slack(ctx, "Channel recaps need", lambda reader: _recap_with(args, ctx, reader), also=(WindowError,))
 
 
 def _zone(reader: SlackReader, user: str) -> tzinfo:

@@ -15,12 +15,13 @@ from typing import ClassVar
 from pydantic import Field
 
 from synapse_bot.context.retrieval import rank
-from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
+from synapse_bot.integrations.slack_reader import SlackReader
 from synapse_bot.summaries.slack_text import mentioned_users
 from synapse_bot.summaries.transcript import Line, build_lines
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.grammar import Grammar, RouteResult, ToolCall, parse_permalink
+from synapse_bot.tools.slack_reading import reading_slack
 from synapse_bot.tools.threads import THREAD_TS_HINT, ThreadChoice, ThreadTs, current_thread, named_thread
 
 MAX_LIMIT = 30
@@ -96,14 +97,7 @@ def _target(
 
 
 def _search(args: SearchThreadArgs, ctx: ToolContext) -> ToolResult:
-    services = ctx.services
-    if services.slack is None:
-        return _fail("Searching a thread needs a Slack connection, which this runtime does not have.")
-    reader = SlackReader(services.slack, services.redis, services.keys, ctx.request.team_id, services.secrets)
-    try:
-        return _search_with(args, ctx, reader)
-    except SlackReadError as exc:
-        return _fail(str(exc))
+    return reading_slack(ctx, "Searching a thread needs", lambda reader: _search_with(args, ctx, reader))
 
 
 def _search_with(args: SearchThreadArgs, ctx: ToolContext, reader: SlackReader) -> ToolResult:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
+from synapse_bot.integrations.slack_reader import SlackReader
 from synapse_bot.store.summaries import CachedSummary
 from synapse_bot.summaries.engine import SummaryEngine
 from synapse_bot.summaries.fingerprint import changed_lines, compare, fingerprint, worth_updating
@@ -29,6 +29,7 @@ from synapse_bot.summaries.transcript import Line, build_lines, is_noise
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.grammar import TS, Grammar, RouteResult, ToolCall, channel_refs, parse_permalink
+from synapse_bot.tools.slack_reading import reading_slack
 from synapse_bot.tools.threads import THREAD_TS_HINT, ThreadChoice, ThreadTs, current_thread, named_thread
 
 LOCK_WAIT_S = 120.0
@@ -75,14 +76,7 @@ def _target(
 
 
 def _summarize(args: SummarizeThreadArgs, ctx: ToolContext) -> ToolResult:
-    services = ctx.services
-    if services.slack is None:
-        return _fail("Thread summaries need a Slack connection, which this runtime does not have.")
-    reader = SlackReader(services.slack, services.redis, services.keys, ctx.request.team_id, services.secrets)
-    try:
-        return _summarize_with(args, ctx, reader)
-    except SlackReadError as exc:
-        return _fail(str(exc))
+    return reading_slack(ctx, "Thread summaries need", lambda reader: _summarize_with(args, ctx, reader))
 
 
 def _summarize_with(args: SummarizeThreadArgs, ctx: ToolContext, reader: SlackReader) -> ToolResult:
