@@ -375,56 +375,48 @@ class SlackSandbox:
     def click_button(
         self, user: str, channel_id: str, message_ts: str, action_id: str, value: str | None = None
     ) -> str:
-        with self.workspace.lock:
-            channel = self.workspace.channels[channel_id]
-            message = dict(channel.messages[message_ts])
-            person = self.workspace.users[user]
+        message = self._message(channel_id, message_ts)
         button, block_id = _find_button(message.get("blocks") or [], action_id)
         if button is None:
             raise AssertionError(f"no button {action_id!r} in message {message_ts}: {message.get('blocks')}")
-        container: dict[str, Any] = {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": channel_id,
-            "is_ephemeral": False,
+        action = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "text": button.get("text"),
+            "value": value if value is not None else button.get("value"),
+            "type": "button",
+            "action_ts": str(time.time()),
         }
-        if message.get("thread_ts"):
-            container["thread_ts"] = message["thread_ts"]
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "username": person.name, "name": person.name, "team_id": self.team_id},
-            "api_app_id": self.app_id,
-            "token": "sandbox-verification",
-            "container": container,
-            "trigger_id": self._trigger_id(),
-            "team": {"id": self.team_id, "domain": self.workspace.team_domain},
-            "channel": {"id": channel_id, "name": channel.name},
-            "message": message,
-            "state": {"values": {}},
-            "response_url": self._new_response_url(),
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "text": button.get("text"),
-                    "value": value if value is not None else button.get("value"),
-                    "type": "button",
-                    "action_ts": str(time.time()),
-                }
-            ],
-        }
-        return self._send("interactive", payload)
+        return self._send("interactive", self._message_action(user, channel_id, message_ts, message, action))
 
     def click_feedback(self, user: str, channel_id: str, message_ts: str, *, positive: bool) -> str:
         """Press 👍 (or 👎) of the `feedback_buttons` element under a message: Slack's `block_actions` shape."""
-        with self.workspace.lock:
-            channel = self.workspace.channels[channel_id]
-            message = dict(channel.messages[message_ts])
-            person = self.workspace.users[user]
+        message = self._message(channel_id, message_ts)
         element, block_id = _find_element(message.get("blocks") or [], "feedback_buttons")
         if element is None:
             raise AssertionError(f"no feedback buttons in message {message_ts}: {message.get('blocks')}")
         pressed = element["positive_button" if positive else "negative_button"]
+        action = {
+            "type": "feedback_buttons",
+            "action_id": element.get("action_id"),
+            "block_id": block_id,
+            "text": pressed.get("text"),
+            "value": pressed.get("value"),
+            "action_ts": str(time.time()),
+        }
+        return self._send("interactive", self._message_action(user, channel_id, message_ts, message, action))
+
+    def _message(self, channel_id: str, message_ts: str) -> dict[str, Any]:
+        with self.workspace.lock:
+            return dict(self.workspace.channels[channel_id].messages[message_ts])
+
+    def _message_action(
+        self, user: str, channel_id: str, message_ts: str, message: dict[str, Any], action: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Slack's `block_actions` payload for one action on an element of a channel message."""
+        with self.workspace.lock:
+            channel = self.workspace.channels[channel_id]
+            person = self.workspace.users[user]
         container: dict[str, Any] = {
             "type": "message",
             "message_ts": message_ts,
@@ -433,7 +425,7 @@ class SlackSandbox:
         }
         if message.get("thread_ts"):
             container["thread_ts"] = message["thread_ts"]
-        payload = {
+        return {
             "type": "block_actions",
             "user": {"id": user, "username": person.name, "name": person.name, "team_id": self.team_id},
             "api_app_id": self.app_id,
@@ -445,18 +437,8 @@ class SlackSandbox:
             "message": message,
             "state": {"values": {}},
             "response_url": self._new_response_url(),
-            "actions": [
-                {
-                    "type": "feedback_buttons",
-                    "action_id": element.get("action_id"),
-                    "block_id": block_id,
-                    "text": pressed.get("text"),
-                    "value": pressed.get("value"),
-                    "action_ts": str(time.time()),
-                }
-            ],
+            "actions": [action],
         }
-        return self._send("interactive", payload)
 
     def click_home_button(self, user: str, action_id: str, *, view_owner: str | None = None) -> str:
         """Click a button in the Home tab the bot published (to `view_owner`, default: the clicker)."""
