@@ -44,6 +44,17 @@ def start_bot(env: dict[str, str], workdir: Path, log_path: Path) -> subprocess.
         )
 
 
+def bot_env(slack: SlackSandbox, **extra: str) -> dict[str, str]:
+    """The environment of a bot process against the Slack stand-in, logging plain text; `extra` on top."""
+    return subprocess_env(
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_APP_TOKEN=slack.app_token,
+        SLACK_API_URL=slack.api_url,
+        SYNAPSE_LOG_FORMAT="text",
+        **extra,
+    )
+
+
 def closed_url(path: str = "") -> str:
     return f"http://127.0.0.1:{free_port()}{path}"
 
@@ -175,14 +186,11 @@ def test_redis_unreachable_at_start_is_said_once_then_the_bot_connects_when_it_c
 ) -> None:
     port = free_port()
     log_path = tmp_path / "bot.log"
-    env = subprocess_env(
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_APP_TOKEN=slack.app_token,
-        SLACK_API_URL=slack.api_url,
+    env = bot_env(
+        slack,
         REDIS_URL=f"redis://127.0.0.1:{port}/0",
         SYNAPSE_DATA_DIR=str(tmp_path / "data"),
         SYNAPSE_TRACKING_ENABLED="false",
-        SYNAPSE_LOG_FORMAT="text",
     )
     process = start_bot(env, tmp_path, log_path)
     server = EmbeddedRedis(tmp_path / "redis", persist=False, port=port)
@@ -208,13 +216,10 @@ def test_redis_unreachable_at_start_is_said_once_then_the_bot_connects_when_it_c
 
 def test_sigterm_while_waiting_for_redis_exits_0_at_once(slack: SlackSandbox, tmp_path: Path) -> None:
     log_path = tmp_path / "bot.log"
-    env = subprocess_env(
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_APP_TOKEN=slack.app_token,
-        SLACK_API_URL=slack.api_url,
+    env = bot_env(
+        slack,
         REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
         SYNAPSE_TRACKING_ENABLED="false",
-        SYNAPSE_LOG_FORMAT="text",
     )
     process = start_bot(env, tmp_path, log_path)
     _wait_for_text(log_path, "Redis is unreachable", process)
@@ -341,13 +346,10 @@ def test_redis_lost_while_running_is_a_plain_line_a_minute_not_critical_lines_an
     port = free_port()
     server = EmbeddedRedis(tmp_path / "redis", persist=False, port=port).start()
     log_path = tmp_path / "bot.log"
-    env = subprocess_env(
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_APP_TOKEN=slack.app_token,
-        SLACK_API_URL=slack.api_url,
+    env = bot_env(
+        slack,
         REDIS_URL=f"redis://127.0.0.1:{port}/0",
         SYNAPSE_TRACKING_ENABLED="false",
-        SYNAPSE_LOG_FORMAT="text",
     )
     process = start_bot(env, tmp_path, log_path)
     try:
@@ -393,12 +395,9 @@ def test_mlflow_unreachable_is_one_warning_and_replies_are_unaffected(
 ) -> None:
     log_path = tmp_path / "bot.log"
     tracking = closed_url()
-    env = subprocess_env(
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_APP_TOKEN=slack.app_token,
-        SLACK_API_URL=slack.api_url,
+    env = bot_env(
+        slack,
         MLFLOW_TRACKING_URI=tracking,
-        SYNAPSE_LOG_FORMAT="text",
     )
     process = start_bot(env, tmp_path, log_path)
     try:
