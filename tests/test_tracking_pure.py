@@ -11,7 +11,7 @@ import pytest
 from synapse_bot.llm.client import CallRecord, ChatResult, TokenBudget
 from synapse_bot.llm.prices import PriceTable
 from synapse_bot.llm.tokens import TokenCounter
-from synapse_bot.tracking.export import to_mlflow
+from synapse_bot.tracking.mlflow_rows import trace_rows
 from synapse_bot.tracking.model_calls import traced_chat
 from synapse_bot.tracking.privacy import Scrubber
 from synapse_bot.tracking.stats import percentile
@@ -81,9 +81,11 @@ def test_the_story_names_kind_tools_and_outcome_and_adds_text_only_with_content(
 def test_model_calls_carry_mlflow_token_usage_and_the_root_carries_the_previews() -> None:
     import random
 
+    from mlflow.entities import Span
     from mlflow.tracing.constant import SpanAttributeKey
 
-    spans = {s.name: s for s in to_mlflow(_answered_trace(), Scrubber([]), random.Random(1))}
+    rows = trace_rows(_answered_trace(), Scrubber([]), random.Random(1))
+    spans = {s.name: s for s in (Span.from_dict(d) for d in rows.spans)}
     usage = spans["llm.triage"].attributes[SpanAttributeKey.CHAT_USAGE]
     assert usage == {"input_tokens": 1200, "output_tokens": 34, "total_tokens": 1234}
     root = spans["slack.mention"]

@@ -1,10 +1,12 @@
 """Ship finished request traces to MLflow on a background thread, never in the way of a reply.
 
 The queue is bounded: when MLflow is slow or down, new traces are dropped and counted rather than piling up,
-and a warning is logged at most once a minute. MLflow itself (a slow import) is loaded on this thread only.
+and a warning is logged at most once a minute. The default store, a sqlite file, is written directly
+(sqlite_store.py) and MLflow is not loaded into the process at all; for other stores MLflow (a slow import) is
+loaded on this thread only (export.py).
 
 The thread gathers traces for up to BATCH_WINDOW_S after the first one arrives (or until BATCH_SIZE) and writes
-them as one batch (see export.py): a database transaction costs about as much CPU for one trace as for twenty, so
+them as one batch: a database transaction costs about as much CPU for one trace as for twenty, so
 batching is what keeps the recorder ahead of bursts and its CPU per request low; a trace shows in MLflow about a
 second after its request finished.
 """
@@ -21,16 +23,16 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from synapse_bot.startup import network_cause, where
 from synapse_bot.tracking.metrics import MetricsWindow
+from synapse_bot.tracking.mlflow_rows import TraceRows, trace_rows
+from synapse_bot.tracking.prepare_store import PrepareFailed, prepare
 from synapse_bot.tracking.privacy import Scrubber
-from synapse_bot.tracking.store_init import opening_store
+from synapse_bot.tracking.sqlite_store import NotReady, SqliteWriter
+from synapse_bot.tracking.store_init import opening_store, sqlite_path
 from synapse_bot.tracking.trace import RequestTrace
-
-if TYPE_CHECKING:
-    from synapse_bot.tracking.export import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,16 @@ class TraceSink(Protocol):
     def record(self, trace: RequestTrace) -> None: ...
     def record_feedback(self, feedback: Feedback) -> None: ...
     def close(self, timeout: float = 5.0) -> None: ...
+
+
+class TraceWriter(Protocol):
+    """Where a recorder's batches go: sqlite_store.SqliteWriter (the default store) or export.MlflowWriter."""
+
+    def write(self, traces: list[TraceRows]) -> None: ...
+    def create_run(self, name: str) -> str: ...
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int, timestamp_ms: int) -> None: ...
+    def log_feedback(self, request_id: str, positive: bool, user_id: str) -> bool: ...
+    def close(self) -> None: ...
 
 
 class NullRecorder:
@@ -78,6 +90,7 @@ class MlflowRecorder:
         metrics_interval_s: float = 60.0,
         batch_window_s: float = BATCH_WINDOW_S,
         preload: bool = False,
+        direct: bool = True,
     ) -> None:
         self.preload = preload
         self.batch_window_s = batch_window_s
@@ -93,8 +106,8 @@ class MlflowRecorder:
         self.experiment_name = experiment_name
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._thread = threading.Thread(target=self._run, name="synapse-mlflow", daemon=True)
-        self._experiment_id: str | None = None
-        self._writer: BatchWriter | None = None
+        self.direct = direct
+        self._writer: TraceWriter | None = None
         self._rng = random.Random()
         self._last_warning = 0.0
         self._down_until = 0.0
@@ -179,7 +192,7 @@ class MlflowRecorder:
 
     def _run(self) -> None:
         if self.preload:
-            self._load_mlflow()
+            self._preload()
         while True:
             items = self._next_batch()
             stop = items[-1] is None
@@ -198,10 +211,11 @@ class MlflowRecorder:
             except Exception as exc:  # MLflow down, disk full, bad URI: never propagate
                 self.failed += 1
                 self.dropped += max(0, len(items) - 1)
-                self._experiment_id = None
+                self._drop_writer()
                 self._down_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
+                cause = str(exc) if isinstance(exc, PrepareFailed) else network_cause(exc)
                 self._warn(
-                    f"could not record a trace in MLflow at {where(self.tracking_uri)} ({network_cause(exc)}); "
+                    f"could not record a trace in MLflow at {where(self.tracking_uri)} ({cause}); "
                     f"traces are dropped for {PAUSE_AFTER_FAILURE_S:.0f} s, then tried again",
                     failed=self.failed,
                 )
@@ -211,26 +225,69 @@ class MlflowRecorder:
                     self._idle.set()
             if stop:
                 self._log_metrics()
+                self._drop_writer()
                 return
+
+    def _drop_writer(self) -> None:
+        """After a failure (opened afresh next time) and at the end."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        self._writer = None
 
     def _write_batch(self, traces: list[RequestTrace], feedback: list[Feedback]) -> None:
         """Traces first (feedback in the same batch may be about one of them), then feedback one by one."""
+        if not traces and not feedback:
+            return
+        writer = self._ensure_writer()
         if traces:
-            from synapse_bot.tracking.export import BatchWriter, to_mlflow
-
-            experiment_id = self._ensure_experiment()
-            if self._writer is None:
-                self._writer = BatchWriter(self.tracking_uri)
-                gc.freeze()  # the store's modules too (see _load_mlflow)
-            converted = [to_mlflow(trace, self.scrubber, self._rng) for trace in traces]
-            self._writer.write(experiment_id, converted)
+            writer.write([trace_rows(trace, self.scrubber, self._rng) for trace in traces])
             self.recorded += len(traces)
         for item in feedback:
-            self._write_feedback(item)
+            if not writer.log_feedback(item.request_id, item.positive, item.user_id):
+                self._warn("feedback for an unknown request", request_id=item.request_id)
+
+    def _ensure_writer(self) -> TraceWriter:
+        if self._writer is None:
+            self._writer = self._open_writer()
+        return self._writer
+
+    def _open_writer(self) -> TraceWriter:
+        """The direct sqlite writer for the default store (MLflow itself prepares the file, in a child process);
+        MLflow's client for anything else."""
+        path = sqlite_path(self.tracking_uri)
+        if path is None or not self.direct:
+            return self._open_mlflow_writer()
+        try:
+            return SqliteWriter.open(path, self.experiment_name)
+        except NotReady:
+            pass
+        with opening_store(self.tracking_uri):  # one process at a time prepares a new store
+            try:
+                return SqliteWriter.open(path, self.experiment_name)
+            except NotReady:
+                prepare(self.tracking_uri, self.experiment_name)
+        try:
+            return SqliteWriter.open(path, self.experiment_name)
+        except NotReady as exc:
+            log.warning(f"{exc}: traces are written through MLflow itself, at a cost in memory and CPU")
+            return self._open_mlflow_writer()
+
+    def _open_mlflow_writer(self) -> TraceWriter:
+        self._load_mlflow()
+        import mlflow
+
+        from synapse_bot.tracking.export import MlflowWriter
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        with opening_store(self.tracking_uri):
+            experiment = mlflow.set_experiment(self.experiment_name)
+        writer = MlflowWriter(self.tracking_uri, experiment.experiment_id)
+        gc.freeze()  # the store's modules too (see _load_mlflow)
+        return writer
 
     def _load_mlflow(self) -> None:
-        """Import MLflow now, on this thread, while the process starts: not later, in the middle of serving, where
-        its second of GIL-holding imports would stall the first requests' acknowledgements."""
+        """Import MLflow on this thread (only where the direct sqlite writer does not apply)."""
         # MLflow logs its own INFO chatter (table creation, queue flushing) unless told otherwise, and its HTTP
         # client retries a dead server for minutes; the recorder would rather fail fast and pause.
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
@@ -246,16 +303,16 @@ class MlflowRecorder:
         # otherwise be walked by every full collection with the GIL held, stalling acknowledgements.
         gc.freeze()
 
-    def _ensure_experiment(self) -> str:
-        if self._experiment_id is None:
+    def _preload(self) -> None:
+        """While the process starts, not in the middle of serving: open the store (the direct writer), or import
+        MLflow, whose second of GIL-holding imports would otherwise stall the first requests' acknowledgements."""
+        if sqlite_path(self.tracking_uri) is None or not self.direct:
             self._load_mlflow()
-            import mlflow
-
-            mlflow.set_tracking_uri(self.tracking_uri)
-            with opening_store(self.tracking_uri):
-                experiment = mlflow.set_experiment(self.experiment_name)
-            self._experiment_id = experiment.experiment_id
-        return self._experiment_id
+            return
+        try:
+            self._ensure_writer()
+        except Exception as exc:  # tried again with the first trace; the failure is reported then
+            log.debug("tracking store not opened at start", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
 
     def _log_metrics(self) -> None:
         """One step of aggregate metrics on this process's metrics run (never raises)."""
@@ -264,40 +321,12 @@ class MlflowRecorder:
         if not window.requests or time.monotonic() < self._down_until:
             return
         try:
-            from mlflow import MlflowClient
-            from mlflow.entities import Metric
-
-            experiment_id = self._ensure_experiment()
-            client = MlflowClient(self.tracking_uri)
+            writer = self._ensure_writer()
             if self._metrics_run_id is None:
-                name = f"synapse-metrics-{socket.gethostname()}-{os.getpid()}"
-                self._metrics_run_id = client.create_run(experiment_id, run_name=name).info.run_id
-            now = int(time.time() * 1000)
-            metrics = [Metric(k, float(v), now, self._metrics_step) for k, v in window.metrics().items()]
-            client.log_batch(self._metrics_run_id, metrics=metrics)
+                self._metrics_run_id = writer.create_run(f"synapse-metrics-{socket.gethostname()}-{os.getpid()}")
+            writer.log_metrics(self._metrics_run_id, window.metrics(), self._metrics_step, int(time.time() * 1000))
             self._metrics_step += 1
             self.metrics_logged += 1
         except Exception as exc:
             self.failed += 1
             self._warn("could not log metrics to MLflow", error=f"{type(exc).__name__}: {exc}"[:300])
-
-    def _write_feedback(self, feedback: Feedback) -> None:
-        import mlflow
-        from mlflow.entities import AssessmentSource
-
-        experiment_id = self._ensure_experiment()
-        found = mlflow.search_traces(
-            locations=[experiment_id],
-            return_type="list",
-            max_results=1,
-            filter_string=f"tags.`synapse.request_id` = '{feedback.request_id}'",
-        )
-        if not found:
-            self._warn("feedback for an unknown request", request_id=feedback.request_id)
-            return
-        mlflow.log_feedback(
-            trace_id=found[0].info.trace_id,
-            name="user_feedback",
-            value=feedback.positive,
-            source=AssessmentSource(source_type="HUMAN", source_id=feedback.user_id),
-        )
