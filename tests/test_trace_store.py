@@ -271,3 +271,18 @@ def test_a_store_mlflow_must_upgrade_gets_mlflows_own_instructions_in_the_warnin
     recorder.close()
     assert recorder.recorded == 0 and recorder.failed == 1
     assert f"back it up, then run `mlflow db upgrade sqlite:///{db}`" in caplog.text
+
+
+def test_a_store_migrated_while_open_is_not_written_with_the_old_schemas_rows(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "m.db"
+    _new_store(db)
+    writer = SqliteWriter.open(db, "synapse")
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'f00dfeedbeef'")  # as `mlflow db upgrade` would
+    rows = trace_rows(_fast_path(), Scrubber([]), random.Random(1))
+    with pytest.raises(NotReady, match=r"changed from \w+ to f00dfeedbeef"):
+        writer.write([rows])
+    writer.close()
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM trace_info").fetchone() == (0,)

@@ -59,10 +59,13 @@ def _artifact_uri(location: str, *parts: str) -> str:
 class SqliteWriter:
     """One recorder's connection to a sqlite store at a known schema, for one experiment."""
 
-    def __init__(self, connection: sqlite3.Connection, experiment_id: str, artifact_location: str) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, experiment_id: str, artifact_location: str, revision: str
+    ) -> None:
         self.connection = connection
         self.experiment_id = experiment_id
         self.artifact_location = artifact_location
+        self.revision = revision
 
     @classmethod
     def open(cls, path: Path, experiment_name: str) -> SqliteWriter:
@@ -86,14 +89,25 @@ class SqliteWriter:
         except BaseException:
             connection.close()
             raise
-        return cls(connection, str(found[0]), str(found[1]))
+        return cls(connection, str(found[0]), str(found[1]), revision)
 
     def close(self) -> None:
         self.connection.close()
 
     def _transaction(self) -> sqlite3.Connection:
-        """The caller runs its statements inside `with self._transaction() as db:` (committed, or rolled back)."""
+        """The caller runs its statements inside `with self._transaction() as db:` (committed, or rolled back).
+
+        The schema is checked again under the write lock: `mlflow db upgrade` (or a newer `mlflow ui`) may have
+        migrated the file since it was opened, and then the recorder opens it afresh (and writes through MLflow)."""
         self.connection.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
+        try:
+            (revision,) = self.connection.execute("SELECT version_num FROM alembic_version").fetchone() or ("",)
+        except sqlite3.Error:
+            self.connection.rollback()
+            raise
+        if revision != self.revision:
+            self.connection.rollback()
+            raise NotReady(f"the store's MLflow schema changed from {self.revision} to {revision or 'none'}")
         return self.connection
 
     # Traces -------------------------------------------------------------------------------------
