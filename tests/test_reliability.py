@@ -432,10 +432,18 @@ def test_processes_sharing_a_data_dir_start_one_server_and_the_survivor_restarts
         survivor.supervise(stopped, every_s=0.2)
         try:
             owner.stop()  # the process that started it exits (a deploy, a crash)
+
+            def restarted_with_the_data() -> bool:
+                # the survivor's pid is set when it launches redis-server, a moment before the server listens
+                try:
+                    return survivor.pid is not None and client.get("kept") == b"yes"
+                except redis.ConnectionError:
+                    return False
+
             deadline = time.monotonic() + 15
-            while survivor.pid is None and time.monotonic() < deadline:
+            while not restarted_with_the_data() and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert survivor.pid is not None and client.get("kept") == b"yes"  # restarted, data back from the AOF
+            assert restarted_with_the_data()  # restarted, data back from the AOF
         finally:
             stopped.set()
             client.close()
