@@ -56,6 +56,11 @@ class TraceSink(Protocol):
     def close(self, timeout: float = 5.0) -> None: ...
 
 
+def _workspaces_enabled() -> bool:
+    """MLflow's opt-in workspaces decide which experiment a name means; the direct writer knows only the default."""
+    return os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").strip().lower() in ("1", "true", "yes")
+
+
 class TraceWriter(Protocol):
     """Where a recorder's batches go: sqlite_store.SqliteWriter (the default store) or export.MlflowWriter."""
 
@@ -256,7 +261,7 @@ class MlflowRecorder:
         """The direct sqlite writer for the default store (MLflow itself prepares the file, in a child process);
         MLflow's client for anything else."""
         path = sqlite_path(self.tracking_uri)
-        if path is None or not self.direct:
+        if path is None or not self.direct or _workspaces_enabled():
             return self._open_mlflow_writer()
         try:
             return SqliteWriter.open(path, self.experiment_name)
@@ -306,7 +311,7 @@ class MlflowRecorder:
     def _preload(self) -> None:
         """While the process starts, not in the middle of serving: open the store (the direct writer), or import
         MLflow, whose second of GIL-holding imports would otherwise stall the first requests' acknowledgements."""
-        if sqlite_path(self.tracking_uri) is None or not self.direct:
+        if sqlite_path(self.tracking_uri) is None or not self.direct or _workspaces_enabled():
             self._load_mlflow()
             return
         try:

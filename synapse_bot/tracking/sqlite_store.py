@@ -81,7 +81,7 @@ class SqliteWriter:
                 raise NotReady(f"{path} has MLflow schema {revision or 'none'}, not one Synapse writes directly")
             found = connection.execute(
                 "SELECT experiment_id, artifact_location FROM experiments"
-                " WHERE name = ? AND lifecycle_stage = 'active'",
+                " WHERE name = ? AND lifecycle_stage = 'active' AND workspace = 'default'",
                 (experiment_name,),
             ).fetchone()
             if found is None:
