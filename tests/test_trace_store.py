@@ -271,6 +271,7 @@ def test_a_store_mlflow_must_upgrade_gets_mlflows_own_instructions_in_the_warnin
     recorder.close()
     assert recorder.recorded == 0 and recorder.failed == 1
     assert f"back it up, then run `mlflow db upgrade sqlite:///{db}`" in caplog.text
+    assert "traces are dropped for 300 s" in caplog.text  # not a child process's MLflow import every 30 s
 
 
 def test_a_store_migrated_while_open_is_not_written_with_the_old_schemas_rows(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 WARN_EVERY_S = 60.0
 _TICK = object()  # wakes the recorder thread to log metrics
 PAUSE_AFTER_FAILURE_S = 30.0  # a store that failed is left alone this long; traces meanwhile are dropped
+PAUSE_AFTER_REFUSAL_S = 300.0  # … and one MLflow refused to open (an old schema, a broken file) this long
 BATCH_SIZE = 200  # traces per write at most (about a thousand spans in one log_spans call)
 BATCH_WINDOW_S = 1.0  # how long the first trace of a batch waits for company
 
@@ -217,11 +218,15 @@ class MlflowRecorder:
                 self.failed += 1
                 self.dropped += max(0, len(items) - 1)
                 self._drop_writer()
-                self._down_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
-                cause = str(exc) if isinstance(exc, PrepareFailed) else network_cause(exc)
+                # A store MLflow itself refused to open stays refused until someone acts: trying again every 30 s
+                # would cost a child process's MLflow import (seconds of CPU) each time.
+                refused = isinstance(exc, PrepareFailed)
+                pause = PAUSE_AFTER_REFUSAL_S if refused else PAUSE_AFTER_FAILURE_S
+                self._down_until = time.monotonic() + pause
+                cause = str(exc) if refused else network_cause(exc)
                 self._warn(
                     f"could not record a trace in MLflow at {where(self.tracking_uri)} ({cause}); "
-                    f"traces are dropped for {PAUSE_AFTER_FAILURE_S:.0f} s, then tried again",
+                    f"traces are dropped for {pause:.0f} s, then tried again",
                     failed=self.failed,
                 )
                 log.debug("trace not recorded", exc_info=True)
