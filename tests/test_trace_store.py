@@ -27,6 +27,8 @@ from synapse_bot.tracking.sqlite_store import KNOWN_SCHEMAS, NotReady, SqliteWri
 from synapse_bot.tracking.trace import RequestTrace
 from tests.support.settings import subprocess_env
 
+pytestmark = pytest.mark.e2e  # real MLflow stores, made by MLflow in child processes
+
 TABLES = [
     "trace_info",
     "trace_tags",
