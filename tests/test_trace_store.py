@@ -289,3 +289,20 @@ def test_a_store_migrated_while_open_is_not_written_with_the_old_schemas_rows(tm
         writer.write([rows])
     writer.close()
     assert sqlite3.connect(db).execute("SELECT count(*) FROM trace_info").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("feature", ["MLFLOW_ENABLE_WORKSPACES", "MLFLOW_SQL_TRACE_ROLLUPS_ENABLED"])
+def test_with_an_mlflow_feature_the_direct_writer_does_not_follow_traces_go_through_mlflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feature: str
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_WORKSPACE", "team-a")  # what MLflow asks for once workspaces are on
+    for enabled, direct in (("false", True), ("true", False)):
+        monkeypatch.setenv(feature, enabled)
+        recorder = MlflowRecorder(uri, "synapse", metrics_interval_s=3600)
+        trace = RequestTrace.start("mention")
+        trace.finish()
+        recorder.record(trace)
+        assert recorder.flush(120)
+        assert (recorder.recorded, recorder.writes_directly) == (1, direct)
+        recorder.close()

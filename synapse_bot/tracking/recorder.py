@@ -57,9 +57,16 @@ class TraceSink(Protocol):
     def close(self, timeout: float = 5.0) -> None: ...
 
 
-def _workspaces_enabled() -> bool:
-    """MLflow's opt-in workspaces decide which experiment a name means; the direct writer knows only the default."""
-    return os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").strip().lower() in ("1", "true", "yes")
+# MLflow's opt-in features the direct writer does not follow: workspaces decide which experiment a name means (the
+# direct writer knows only the default one), and trace rollups need a rebuild queued with every write.
+MLFLOW_FEATURES_WRITTEN_THROUGH_MLFLOW = ("MLFLOW_ENABLE_WORKSPACES", "MLFLOW_SQL_TRACE_ROLLUPS_ENABLED")
+
+
+def _mlflow_features_on() -> bool:
+    return any(
+        os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+        for name in MLFLOW_FEATURES_WRITTEN_THROUGH_MLFLOW
+    )
 
 
 class TraceWriter(Protocol):
@@ -257,16 +264,23 @@ class MlflowRecorder:
             if not writer.log_feedback(item.request_id, item.positive, item.user_id):
                 self._warn("feedback for an unknown request", request_id=item.request_id)
 
+    @property
+    def writes_directly(self) -> bool:
+        """Whether traces go into the sqlite file directly (else through MLflow's client, or nowhere open yet)."""
+        return isinstance(self._writer, SqliteWriter)
+
     def _ensure_writer(self) -> TraceWriter:
         if self._writer is None:
             self._writer = self._open_writer()
+            how = "directly" if self.writes_directly else "through MLflow"
+            log.info(f"traces are written {how}", extra={"store": where(self.tracking_uri)})
         return self._writer
 
     def _open_writer(self) -> TraceWriter:
         """The direct sqlite writer for the default store (MLflow itself prepares the file, in a child process);
         MLflow's client for anything else."""
         path = sqlite_path(self.tracking_uri)
-        if path is None or not self.direct or _workspaces_enabled():
+        if path is None or not self.direct or _mlflow_features_on():
             return self._open_mlflow_writer()
         try:
             return SqliteWriter.open(path, self.experiment_name)
@@ -316,7 +330,7 @@ class MlflowRecorder:
     def _preload(self) -> None:
         """While the process starts, not in the middle of serving: open the store (the direct writer), or import
         MLflow, whose second of GIL-holding imports would otherwise stall the first requests' acknowledgements."""
-        if sqlite_path(self.tracking_uri) is None or not self.direct or _workspaces_enabled():
+        if sqlite_path(self.tracking_uri) is None or not self.direct or _mlflow_features_on():
             self._load_mlflow()
             return
         try:
