@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from synapse_bot.shell import (
     GoTo,
     Help,
@@ -43,6 +45,7 @@ def test_slack_markup_is_what_slacks_composer_sends() -> None:
     assert slack_markup("@Synapse in #Alerts", people, channels) == "<@UBOT> in <#C9|alerts>"
 
 
+@pytest.mark.e2e  # the whole bot, in process, against the sandbox (14 s)
 def test_a_monitor_fires_on_bobs_plain_message_and_a_thread_of_plain_messages_is_summarized(tmp_path: Path) -> None:
     typed = "\n".join(
         [
