@@ -358,14 +358,17 @@ def test_a_burst_of_traces_is_written_whole(tmp_path: Path) -> None:
     assert {t.info.tags["synapse.request_id"] for t in stored} == {t.request_id for t in traces}
 
 
-RECORD_ONE_TRACE = """
-import sys
+RECORD_TRACES = """
+import sys, time
 from synapse_bot.tracking.recorder import MlflowRecorder
 from synapse_bot.tracking.trace import RequestTrace
-recorder = MlflowRecorder(sys.argv[1], "synapse", metrics_interval_s=3600)
-trace = RequestTrace.start("mention")
-trace.finish()
-recorder.record(trace)
+recorder = MlflowRecorder(sys.argv[1], "synapse", metrics_interval_s=3600, batch_window_s=0.005)
+for i in range(int(sys.argv[2])):
+    trace = RequestTrace.start("mention")
+    trace.finish()
+    recorder.record(trace)
+    if i % 10 == 9:
+        time.sleep(0.002)  # many small batches: the processes take turns at the file's write lock
 recorder.flush(120)
 recorder.close()
 print(recorder.recorded, recorder.failed)
@@ -373,21 +376,23 @@ print(recorder.recorded, recorder.failed)
 
 
 def test_processes_starting_together_on_a_new_sqlite_store_all_write(tmp_path: Path) -> None:
-    """MLflow migrates a new store in whichever process opens it first; without a lock, the others failed."""
+    """MLflow prepares a new store in whichever process opens it first; without a lock, the others failed. Then they
+    all write into the one file at once, batch after batch, and lose nothing."""
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", RECORD_ONE_TRACE, uri], env=subprocess_env(), stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", RECORD_TRACES, uri, "300"], env=subprocess_env(), stdout=subprocess.PIPE, text=True
         )
         for _ in range(3)
     ]
     outputs = [process.communicate(timeout=300)[0].strip() for process in processes]
-    assert outputs == ["1 0", "1 0", "1 0"]
+    assert outputs == ["300 0", "300 0", "300 0"]
     experiment = MlflowClient(uri).get_experiment_by_name("synapse")
     assert experiment is not None
-    assert len(MlflowClient(uri).search_traces(locations=[experiment.experiment_id])) == 3
+    stored = MlflowClient(uri).search_traces(locations=[experiment.experiment_id], max_results=1000)
+    assert len(stored) == 900
 
 
 def test_mlflow_and_its_store_are_kept_out_of_the_garbage_collectors_walks(tmp_path: Path) -> None:
