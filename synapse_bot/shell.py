@@ -3,9 +3,10 @@
 The same sandbox workspace, GitHub stand-in and embedded Redis as `demo` (both start clean each time), with whatever
 model the environment configures (OPENAI_API_KEY / OPENAI_BASE_URL / OPENAI_MODEL; none = offline). Lines are typed
 as in Slack: `@synapse …` mentions the bot, anything else is a plain message (which monitors see and summaries
-read). Shell commands choose who speaks and where — `/as bob`, `/in #alerts`, `/thread` — and `/synapse …` is the
-slash command. Everything the bot posts anywhere (thread replies, DM alerts, private replies) is printed, labelled
-with where it happened.
+read). Shell commands choose who speaks and where — `/as bob`, `/in #alerts`, `/thread` — `/synapse …` is the
+slash command, and `/click …` presses a button under an answer (alice may confirm GitHub writes, bob may not).
+Everything the bot posts anywhere (thread replies, DM alerts, private replies) is printed, labelled with where it
+happened, with the buttons under a message as `[Label]`.
 
 Parsing a line and turning typed text into Slack markup are pure functions; `Shell` does the I/O.
 """
@@ -25,7 +26,7 @@ from synapse_bot.demo import demo_github, demo_settings, prepare_tracking_store,
 from synapse_bot.logs import configure_logging
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.github_server import GitHubServer
-from synapse_bot.sandbox.printer import WorkspacePrinter, terminal_console
+from synapse_bot.sandbox.printer import WorkspacePrinter, message_buttons, terminal_console
 from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.summaries.slack_text import readable
 
@@ -44,6 +45,8 @@ message, which the bot does not answer but monitors watch and summaries read.
   /in #<channel>     go to a channel: #general or #alerts (leaves any thread)
   /thread            open the thread of the latest message here (your next lines are replies); again to leave it
   /synapse <text>    the slash command, e.g. /synapse list monitors
+  /click <button>    press a button under an answer here, by the start of its label, e.g. /click apply
+                     (alice may confirm GitHub writes; bob may not)
   /help              this list
   /quit              leave (or `exit`, or end of input)
 What the bot posts elsewhere (DM alerts, other channels, replies only you see) is labelled, e.g. [DM @alice]."""
@@ -78,6 +81,11 @@ class Slash:
 
 
 @dataclass(frozen=True)
+class Click:
+    label: str  # the start of a button's label; empty: the newest button
+
+
+@dataclass(frozen=True)
 class Help:
     pass
 
@@ -92,7 +100,7 @@ class Unknown:
     command: str
 
 
-Command = Say | SpeakAs | GoTo | ToggleThread | Slash | Help | Quit | Unknown
+Command = Say | SpeakAs | GoTo | ToggleThread | Slash | Click | Help | Quit | Unknown
 
 
 def parse_line(line: str) -> Command | None:
@@ -115,6 +123,8 @@ def parse_line(line: str) -> Command | None:
             return ToggleThread()
         case "/synapse":
             return Slash(rest)
+        case "/click":
+            return Click(rest.strip("[]“”\"'"))
         case "/help" | "/?":
             return Help()
         case "/quit" | "/exit":
@@ -153,12 +163,13 @@ def mentions_bot(markup: str, bot_user_id: str) -> bool:
 # The shell: a workspace, a speaker, a place ---------------------------------------------------------------------
 
 
-def shell_settings(sandbox: SlackSandbox, data_dir: Path, github: GitHubServer) -> Settings:
-    """The demo's settings (sandbox Slack and GitHub, embedded Redis) plus the model the environment configures."""
+def shell_settings(sandbox: SlackSandbox, data_dir: Path, github: GitHubServer, writers: str = "") -> Settings:
+    """The demo's settings (sandbox Slack and GitHub, embedded Redis) plus the model the environment configures;
+    `writers` may confirm GitHub writes."""
     # Only the model comes from the environment: Slack, GitHub and Redis are the sandbox's, so a malformed
     # SLACK_APP_TOKEN (or any other setting the shell does not use) must not stop it.
     env = load_settings(SLACK_BOT_TOKEN=None, SLACK_APP_TOKEN=None, GITHUB_TOKEN=None, REDIS_URL=None)
-    return demo_settings(sandbox, data_dir, github).model_copy(
+    return demo_settings(sandbox, data_dir, github, writers=writers).model_copy(
         update={
             "openai_api_key": env.openai_api_key,
             "openai_base_url": env.openai_base_url,
@@ -203,6 +214,8 @@ class Shell:
                 self._wait_after(lambda: self._sandbox.slash_command(self._me, self._channel_id, text), ANSWER_WAIT_S)
             case Say(text):
                 self._say(text)
+            case Click(label):
+                self._click(label)
             case Unknown(line):
                 self._note(f"Unknown shell command: {line!r}. /help lists them; /synapse … is the slash command.")
         return True
@@ -224,6 +237,27 @@ class Shell:
         markup = slack_markup(text, everyone, self._channels)
         wait = ANSWER_WAIT_S if mentions_bot(markup, self._sandbox.bot_user_id) else PLAIN_WAIT_S
         self._wait_after(lambda: self._sandbox.post_message(self._me, self._channel_id, markup, self.thread), wait)
+
+    def _click(self, label: str) -> None:
+        """Press the newest button in this channel (threads included) whose label starts with `label`."""
+        wanted = label.casefold()
+        found = next(
+            (
+                (str(message["ts"]), text, action_id)
+                for message in reversed(self._sandbox.all_bot_messages())
+                if message["channel"] == self._channel_id
+                for text, action_id in message_buttons(message)
+                if text.casefold().startswith(wanted)
+            ),
+            None,
+        )
+        if found is None:
+            what = f"starting with {label!r} " if label else ""
+            self._note(f"No button {what}in #{self.channel}: buttons show under answers as [Label].")
+            return
+        ts, text, action_id = found
+        self._note(f"({self.person} clicks [{text}])")
+        self._wait_after(lambda: self._sandbox.click_button(self._me, self._channel_id, ts, action_id), ANSWER_WAIT_S)
 
     def _speak_as(self, person: str) -> None:
         if person not in self._people:
@@ -312,7 +346,7 @@ def run_shell(stdin: TextIO | None = None, out: TextIO | None = None, data_dir: 
         members = list(_ids(sandbox).values())
         channels = {name: sandbox.add_channel(name, members=members) for name in CHANNELS}
         github = demo_github()
-        settings = shell_settings(sandbox, data_dir, github)
+        settings = shell_settings(sandbox, data_dir, github, writers=_ids(sandbox)[PEOPLE[0]])
         prepare_tracking_store(settings, data_dir)
         runtime = Runtime(settings).start()
         try:
@@ -323,7 +357,8 @@ def run_shell(stdin: TextIO | None = None, out: TextIO | None = None, data_dir: 
             model = "offline (no OPENAI_API_KEY)" if settings.offline else settings.openai_model
             out.write(
                 f"Synapse shell — a local Slack workspace: {', '.join('#' + c for c in CHANNELS)} with "
-                f"{' and '.join(PEOPLE)}; model: {model}; GitHub stand-in with acme/widgets.\n"
+                f"{' and '.join(PEOPLE)}; model: {model}; GitHub stand-in with acme/widgets ({PEOPLE[0]} may confirm "
+                "writes to it).\n"
                 f"You are {shell.person} in #{shell.channel}. Try `@synapse help`; /help lists the shell's commands.\n"
             )
             out.flush()

@@ -130,7 +130,10 @@ def test_triage_is_honest_and_applying_labels_needs_an_allowed_idempotent_click(
             again = slack.wait_for_bot_message(
                 workspace["general"], thread_ts=reply["thread_ts"], predicate=lambda m: "Nothing changed" in m["text"]
             )
-            assert again and len(github.writes) == writes
+            assert len(github.writes) == writes
+            # what the first click did, readable
+            assert "already applied" in again["text"] and "• #2: added `bug`" in again["text"]
+            assert '["' not in again["text"]
         finally:
             runtime.stop()
 

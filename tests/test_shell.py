@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from synapse_bot.shell import (
+    Click,
     GoTo,
     Help,
     Quit,
@@ -31,6 +32,7 @@ def test_parse_line() -> None:
     assert parse_line("/thread") == ToggleThread()
     assert parse_line("/synapse list monitors") == Slash("list monitors")
     assert parse_line("/help") == Help()
+    assert parse_line("/click [Apply suggested]") == Click("Apply suggested") and parse_line("/click") == Click("")
     assert parse_line("exit") == Quit() and parse_line("/quit") == Quit()
     assert parse_line("/as") == Unknown("/as") and parse_line("/frobnicate x") == Unknown("/frobnicate x")
 
@@ -88,3 +90,29 @@ def test_a_monitor_fires_on_bobs_plain_message_and_a_thread_of_plain_messages_is
         assert command in printed
     assert "never sent" not in printed
     assert "**" not in printed and "](" not in printed
+
+
+@pytest.mark.e2e  # the whole bot, in process, against the sandbox
+def test_buttons_show_under_answers_and_click_confirms_a_github_write_only_for_alice(tmp_path: Path) -> None:
+    typed = "\n".join(
+        [
+            "@synapse triage acme/widgets",
+            "/as bob",
+            "/click apply",
+            "/as alice",
+            "/click Apply suggested labels",
+            "/click apply",
+            "/click no-such-button",
+        ]
+    )
+    out = io.StringIO()
+    assert run_shell(stdin=io.StringIO(typed + "\n"), out=out, data_dir=tmp_path / "shell") == 0
+    printed = out.getvalue()
+    assert "alice may confirm writes" in printed
+    assert "          [Apply suggested labels]" in printed  # under the triage answer
+    refused = printed.index("(bob clicks [Apply suggested labels])")
+    applied = printed.index("(alice clicks [Apply suggested labels])")
+    assert "@bob, I can't apply labels for you." in printed[refused:applied]
+    assert "Labels applied in acme/widgets by @alice:" in printed[applied:] and "#1: added bug" in printed[applied:]
+    assert "Nothing changed: these labels were already applied." in printed[applied:]
+    assert "No button starting with 'no-such-button' in #general" in printed

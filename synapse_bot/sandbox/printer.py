@@ -2,7 +2,8 @@
 
 Every message not printed yet — in any channel, thread or DM, plus replies only one person can see — is printed
 once, oldest first: who wrote it, where (when it is not the conversation being watched), and its text rendered by
-`render.terminal` (names for ids, styled Markdown, link labels, short URLs).
+`render.terminal` (names for ids, styled Markdown, link labels, short URLs), and the buttons under it as
+`[Label]` (the shell's `/click` presses them).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from synapse_bot.summaries.slack_text import readable
 BOT = Style(bold=True, color="magenta")
 PERSON = Style(bold=True)
 PLACE = Style(color="bright_black")
+BUTTON = Style(bold=True, color="cyan")
 
 
 def terminal_console(out: TextIO) -> Console:
@@ -27,6 +29,16 @@ def terminal_console(out: TextIO) -> Console:
     console = Console(file=out, highlight=False, emoji=False)
     console.soft_wrap = not console.is_terminal
     return console
+
+
+def message_buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """The buttons under a message, as (label, action_id), in the order Slack shows them (👍/👎 feedback aside)."""
+    found = []
+    for block in message.get("blocks") or []:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if isinstance(element, dict) and element.get("type") == "button" and element.get("action_id"):
+                found.append((str((element.get("text") or {}).get("text", "")), str(element["action_id"])))
+    return found
 
 
 class WorkspacePrinter:
@@ -93,3 +105,7 @@ class WorkspacePrinter:
                 self._console.print(Text.assemble(prefix, line), soft_wrap=True)
             else:
                 self._console.print(Text.assemble(" " * indent, line) if line.plain else "", soft_wrap=True)
+        if buttons := message_buttons(message):
+            labels = Text(" " * indent)
+            labels.append("  ".join(f"[{label}]" for label, _ in buttons), style=BUTTON)
+            self._console.print(labels, soft_wrap=True)

@@ -8,7 +8,6 @@ so the model can neither invent labels nor issue numbers. Labels are applied onl
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -169,7 +168,8 @@ def _add_missing_labels(ctx: ToolContext, proposal: dict[str, Any]) -> tuple[str
         if changes
         else ["Nothing changed: every suggested label was already there."]
     )
-    return "\n".join(lines + [f"• {n}" for n in notes]), json.dumps(changes)
+    # what a later click is told was done (after "these labels were already applied")
+    return "\n".join(lines + [f"• {n}" for n in notes]), "\n".join(f"• {c}" for c in changes)
 
 
 def _parse(text: str, lower: str) -> RouteResult:
