@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TextIO
 
@@ -63,6 +64,14 @@ def prepare_tracking_store(settings: Settings, data_dir: Path) -> None:
         client.create_experiment(settings.mlflow_experiment_name, artifact_location=artifacts.as_uri())
 
 
+def _mlflow_version() -> str:
+    """The installed MLflow client's version (read from the package metadata: importing MLflow is slow)."""
+    try:
+        return version("mlflow-skinny")
+    except PackageNotFoundError:
+        return version("mlflow")
+
+
 def mlflow_commands(tracking_uri: str) -> list[tuple[str, str]]:
     """How to look at the store the demo wrote: (what, exact command), with this installation's executables."""
     bin_dir = Path(sys.executable).parent
@@ -75,8 +84,8 @@ def mlflow_commands(tracking_uri: str) -> list[tuple[str, str]]:
         ("a summary in the terminal", f"{prefix}synapse-bot stats --store {tracking_uri}"),
         (
             "full MLflow for the UI, once, in its own environment (it brings pandas and pyarrow; the bot needs "
-            "only mlflow-skinny)",
-            "python3 -m venv .venv-mlflow && .venv-mlflow/bin/pip install 'mlflow>=3.1,<4'",
+            "only mlflow-skinny), at the bot's version (a newer one would refuse this store until migrated)",
+            f"python3 -m venv .venv-mlflow && .venv-mlflow/bin/pip install 'mlflow=={_mlflow_version()}'",
         ),
         (
             "the MLflow UI (then open http://127.0.0.1:5000)",

@@ -61,6 +61,9 @@ def test_demo_runs_twice_from_clean_state_prints_readable_text_and_leaves_stats(
     uri = f"sqlite:///{store}"
     assert f"mlflow ui --backend-store-uri {uri}" in out
     assert f"synapse-bot stats --store {uri}" in out
+    from importlib.metadata import version  # the UI's MLflow at the bot's version: a newer one refuses the store
+
+    assert f".venv-mlflow/bin/pip install 'mlflow=={version('mlflow-skinny')}'" in out
     stats = _synapse(["stats", "--store", uri], tmp_path)
     assert stats.returncode == 0, stats.stderr
     assert "requests 11 " in stats.stdout  # this run's 11 requests, not 22
