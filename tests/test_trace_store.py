@@ -306,3 +306,17 @@ def test_with_an_mlflow_feature_the_direct_writer_does_not_follow_traces_go_thro
         assert recorder.flush(120)
         assert (recorder.recorded, recorder.writes_directly) == (1, direct)
         recorder.close()
+
+
+def test_a_store_a_newer_mlflow_made_is_reported_as_newer_not_as_one_to_upgrade(tmp_path: Path) -> None:
+    import sqlite3
+
+    from synapse_bot.tracking.prepare_store import PrepareFailed
+
+    db = tmp_path / "mlflow.db"
+    _new_store(db)
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'f00dfeedbeef'")  # no migration of ours has it
+    with pytest.raises(PrepareFailed, match=r"schema \(f00dfeedbeef\) is newer than this MLflow's") as refused:
+        prepare(f"sqlite:///{db}", "synapse")
+    assert "mlflow db upgrade" not in str(refused.value)

@@ -10,11 +10,13 @@ directly (sqlite_store.py).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 PREPARE_TIMEOUT_S = 300.0
 _EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception): ")
@@ -30,8 +32,23 @@ def complaint(stderr: str, tracking_uri: str) -> str:
     starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
     text = " ".join(line.strip() for line in lines[starts[-1] :]) if starts else (lines or ["no output"])[-1]
     if "mlflow db upgrade" in text:
+        found = re.search(r"found version (\w+)", text)
+        if found and not _mlflow_has_revision(found.group(1)):
+            return (
+                f"its MLflow schema ({found.group(1)}) is newer than this MLflow's: a newer MLflow made or upgraded "
+                "it; point MLFLOW_TRACKING_URI at another store, or run a Synapse built for that MLflow"
+            )
         return f"its MLflow schema is older than this MLflow's: back it up, then run `mlflow db upgrade {tracking_uri}`"
     return text.split(": ", 1)[-1][:300] if starts else text[:300]
+
+
+def _mlflow_has_revision(revision: str) -> bool:
+    """Whether the installed MLflow ships a migration with this id (found without importing MLflow)."""
+    spec = importlib.util.find_spec("mlflow")
+    if spec is None or not spec.submodule_search_locations:
+        return True  # cannot tell: the usual case, an older store
+    versions = Path(next(iter(spec.submodule_search_locations))) / "store" / "db_migrations" / "versions"
+    return any(versions.glob(f"{revision}_*.py"))
 
 
 def prepare(tracking_uri: str, experiment_name: str) -> str:
