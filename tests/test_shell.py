@@ -47,31 +47,34 @@ def test_slack_markup_is_what_slacks_composer_sends() -> None:
     assert slack_markup("@Synapse in #Alerts", people, channels) == "<@UBOT> in <#C9|alerts>"
 
 
+def _typed_into_the_shell(lines: list[str], tmp_path: Path) -> str:
+    """What the shell prints for these typed lines (a fresh workspace under tmp_path)."""
+    out = io.StringIO()
+    assert run_shell(stdin=io.StringIO("\n".join(lines) + "\n"), out=out, data_dir=tmp_path / "shell") == 0
+    return out.getvalue()
+
+
 @pytest.mark.e2e  # the whole bot, in process, against the sandbox (14 s)
 def test_a_monitor_fires_on_bobs_plain_message_and_a_thread_of_plain_messages_is_summarized(tmp_path: Path) -> None:
-    typed = "\n".join(
-        [
-            '@synapse monitor slack channel #alerts for keywords: error, critical, "disk full"',
-            "/as bob",
-            "/in #alerts",
-            "the disk full alarm fired on db-2",
-            "/in #general",
-            "Release 2.3 is blocked on the flaky auth test. Ideas?",
-            "/thread",
-            "I think it's the token refresh race again.",
-            "/as alice",
-            "Agreed, we'll go with disabling the cache warmup for now.",
-            "@synapse summarize this thread",
-            "/thread",
-            "/synapse list monitors",
-            "/help",
-            "/quit",
-            "@synapse this line comes after /quit and is never sent",
-        ]
-    )
-    out = io.StringIO()
-    assert run_shell(stdin=io.StringIO(typed + "\n"), out=out, data_dir=tmp_path / "shell") == 0
-    printed = out.getvalue()
+    lines = [
+        '@synapse monitor slack channel #alerts for keywords: error, critical, "disk full"',
+        "/as bob",
+        "/in #alerts",
+        "the disk full alarm fired on db-2",
+        "/in #general",
+        "Release 2.3 is blocked on the flaky auth test. Ideas?",
+        "/thread",
+        "I think it's the token refresh race again.",
+        "/as alice",
+        "Agreed, we'll go with disabling the cache warmup for now.",
+        "@synapse summarize this thread",
+        "/thread",
+        "/synapse list monitors",
+        "/help",
+        "/quit",
+        "@synapse this line comes after /quit and is never sent",
+    ]
+    printed = _typed_into_the_shell(lines, tmp_path)
 
     assert "Watching #alerts for disk full, error, critical" in printed
     # bob's plain message in #alerts, and the alert in alice's DM
@@ -94,20 +97,16 @@ def test_a_monitor_fires_on_bobs_plain_message_and_a_thread_of_plain_messages_is
 
 @pytest.mark.e2e  # the whole bot, in process, against the sandbox
 def test_buttons_show_under_answers_and_click_confirms_a_github_write_only_for_alice(tmp_path: Path) -> None:
-    typed = "\n".join(
-        [
-            "@synapse triage acme/widgets",
-            "/as bob",
-            "/click apply",
-            "/as alice",
-            "/click Apply suggested labels",
-            "/click apply",
-            "/click no-such-button",
-        ]
-    )
-    out = io.StringIO()
-    assert run_shell(stdin=io.StringIO(typed + "\n"), out=out, data_dir=tmp_path / "shell") == 0
-    printed = out.getvalue()
+    lines = [
+        "@synapse triage acme/widgets",
+        "/as bob",
+        "/click apply",
+        "/as alice",
+        "/click Apply suggested labels",
+        "/click apply",
+        "/click no-such-button",
+    ]
+    printed = _typed_into_the_shell(lines, tmp_path)
     assert "alice may confirm writes" in printed
     assert "          [Apply suggested labels]" in printed  # under the triage answer
     refused = printed.index("(bob clicks [Apply suggested labels])")
