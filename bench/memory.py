@@ -34,7 +34,7 @@ STAGES: list[tuple[str, str]] = [
     ),
     (
         "Direct sqlite writer opened (what `run` does)",
-        "from synapse_bot.tracking.recorder import MlflowRecorder; from pathlib import Path;"
+        "from synapse_bot.tracking.recorder import MlflowRecorder;"
         "MlflowRecorder('sqlite:///{db}', 'bench', preload=True).flush(120)",
     ),
     ("MLflow import (other stores only)", "import synapse_bot.tracking.export"),

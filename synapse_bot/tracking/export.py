@@ -23,20 +23,20 @@ class MlflowWriter:
     """Traces, metrics and feedback through MLflow's client, for any tracking URI MLflow supports."""
 
     def __init__(self, tracking_uri: str, experiment_id: str) -> None:
-        self.tracking_uri = tracking_uri
         self.experiment_id = experiment_id
         self.client = TracingClient(tracking_uri)
+        self.runs = MlflowClient(tracking_uri)
 
     def write(self, traces: list[TraceRows]) -> None:
         """All spans of all traces in one `log_spans` call (one transaction on a database store)."""
         self.client.log_spans(self.experiment_id, [Span.from_dict(span) for rows in traces for span in rows.spans])
 
     def create_run(self, name: str) -> str:
-        return MlflowClient(self.tracking_uri).create_run(self.experiment_id, run_name=name).info.run_id
+        return self.runs.create_run(self.experiment_id, run_name=name).info.run_id
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int, timestamp_ms: int) -> None:
         batch = [Metric(key, float(value), timestamp_ms, step) for key, value in metrics.items()]
-        MlflowClient(self.tracking_uri).log_batch(run_id, metrics=batch)
+        self.runs.log_batch(run_id, metrics=batch)
 
     def log_feedback(self, request_id: str, positive: bool, user_id: str) -> bool:
         """False when no trace of that request is stored."""

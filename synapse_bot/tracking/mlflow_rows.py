@@ -43,7 +43,6 @@ TRACE_ID_PREFIX = "tr-"
 PREVIEW_MAX_CHARS = 1000  # TRACE_REQUEST_RESPONSE_PREVIEW_MAX_LENGTH_OSS
 TAG_VALUE_MAX_CHARS = 8000
 SESSION_MAX_CHARS = 250
-MODEL_MAX_CHARS = 500
 INPUT_TOKENS, OUTPUT_TOKENS, TOTAL_TOKENS = "input_tokens", "output_tokens", "total_tokens"
 INPUT_COST, OUTPUT_COST, TOTAL_COST = "input_cost", "output_cost", "total_cost"
 
@@ -69,8 +68,7 @@ class TraceRows:
     tags: dict[str, str]
     usage: dict[str, int] | None
     cost: dict[str, float] | None
-    span_costs: dict[str, dict[str, float]] = field(default_factory=dict)  # by span id, as in the span dicts
-    span_models: dict[str, str] = field(default_factory=dict)
+    standard: dict[str, dict[str, Any]] = field(default_factory=dict)  # each span's MLflow columns, by its dict's id
 
 
 def _b64(value: int, size: int) -> str:
@@ -163,10 +161,7 @@ def trace_rows(trace: RequestTrace, scrubber: Scrubber, rng: random.Random) -> T
     dumped_trace_id = json.dumps(trace_id)
     end_default = trace.root.end_ns or trace.root.start_ns
     spans: list[dict[str, Any]] = []
-    usage_nodes: list[tuple[str, str | None, dict[str, Any] | None]] = []
-    cost_nodes: list[tuple[str, str | None, dict[str, Any] | None]] = []
-    span_costs: dict[str, dict[str, float]] = {}
-    span_models: dict[str, str] = {}
+    standard_of: dict[str, dict[str, Any]] = {}
 
     def add(span: SpanRecord, parent_b64: str | None, extra: dict[str, Any]) -> None:
         span_b64 = _b64(rng.getrandbits(64) or 1, 8)
@@ -193,12 +188,8 @@ def trace_rows(trace: RequestTrace, scrubber: Scrubber, rng: random.Random) -> T
                 "links": [],
             }
         )
-        usage_nodes.append((span_b64, parent_b64, standard.get(CHAT_USAGE)))
-        cost_nodes.append((span_b64, parent_b64, standard.get(LLM_COST)))
-        if LLM_COST in standard:
-            span_costs[span_b64] = standard[LLM_COST]
-        if isinstance(model := standard.get(MODEL), str):
-            span_models[span_b64] = model[:MODEL_MAX_CHARS]
+        if standard:
+            standard_of[span_b64] = standard
         for child in span.children:
             add(child, span_b64, {})
 
@@ -207,8 +198,9 @@ def trace_rows(trace: RequestTrace, scrubber: Scrubber, rng: random.Random) -> T
     start_ms = min(span["start_time_unix_nano"] for span in spans) // 1_000_000
     end_ms = max(span["end_time_unix_nano"] for span in spans) // 1_000_000
     root_attributes = spans[0]["attributes"]
-    usage = _outermost_sum(usage_nodes, [INPUT_TOKENS, OUTPUT_TOKENS, TOTAL_TOKENS])
-    cost = _outermost_sum(cost_nodes, [INPUT_COST, OUTPUT_COST, TOTAL_COST])
+    tree = [(span["span_id"], span["parent_span_id"], standard_of.get(span["span_id"], {})) for span in spans]
+    usage = _outermost_sum([(i, p, s.get(CHAT_USAGE)) for i, p, s in tree], [INPUT_TOKENS, OUTPUT_TOKENS, TOTAL_TOKENS])
+    cost = _outermost_sum([(i, p, s.get(LLM_COST)) for i, p, s in tree], [INPUT_COST, OUTPUT_COST, TOTAL_COST])
     session = root_extra.get(SESSION_ID)
     return TraceRows(
         trace_id=trace_id,
@@ -224,6 +216,5 @@ def trace_rows(trace: RequestTrace, scrubber: Scrubber, rng: random.Random) -> T
         tags={REQUEST_ID_TAG: trace.request_id[:TAG_VALUE_MAX_CHARS]},
         usage=usage or None,
         cost=cost or None,
-        span_costs=span_costs,
-        span_models=span_models,
+        standard=standard_of,
     )

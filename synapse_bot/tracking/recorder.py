@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from synapse_bot.startup import network_cause, where
@@ -279,23 +280,25 @@ class MlflowRecorder:
     def _open_writer(self) -> TraceWriter:
         """The direct sqlite writer for the default store (MLflow itself prepares the file, in a child process);
         MLflow's client for anything else."""
-        path = sqlite_path(self.tracking_uri)
-        if path is None or not self.direct or _mlflow_features_on():
+        path = self._direct_path()
+        if path is None:
             return self._open_mlflow_writer()
-        try:
-            return SqliteWriter.open(path, self.experiment_name)
-        except NotReady:
-            pass
         with opening_store(self.tracking_uri):  # one process at a time prepares a new store
             try:
                 return SqliteWriter.open(path, self.experiment_name)
             except NotReady:
                 prepare(self.tracking_uri, self.experiment_name)
-        try:
-            return SqliteWriter.open(path, self.experiment_name)
-        except NotReady as exc:
-            log.warning(f"{exc}: traces are written through MLflow itself, at a cost in memory and CPU")
-            return self._open_mlflow_writer()
+            try:
+                return SqliteWriter.open(path, self.experiment_name)
+            except NotReady as exc:
+                log.warning(f"{exc}: traces are written through MLflow itself, at a cost in memory and CPU")
+        return self._open_mlflow_writer()
+
+    def _direct_path(self) -> Path | None:
+        """The sqlite file the direct writer would write, where it may (else traces go through MLflow)."""
+        if not self.direct or _mlflow_features_on():
+            return None
+        return sqlite_path(self.tracking_uri)
 
     def _open_mlflow_writer(self) -> TraceWriter:
         self._load_mlflow()
@@ -330,7 +333,7 @@ class MlflowRecorder:
     def _preload(self) -> None:
         """While the process starts, not in the middle of serving: open the store (the direct writer), or import
         MLflow, whose second of GIL-holding imports would otherwise stall the first requests' acknowledgements."""
-        if sqlite_path(self.tracking_uri) is None or not self.direct or _mlflow_features_on():
+        if self._direct_path() is None:
             self._load_mlflow()
             return
         try:

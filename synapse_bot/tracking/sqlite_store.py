@@ -24,9 +24,12 @@ from synapse_bot.tracking.mlflow_rows import (
     ARTIFACT_LOCATION_TAG,
     INPUT_COST,
     INPUT_TOKENS,
+    LLM_COST,
+    MODEL,
     OUTPUT_COST,
     OUTPUT_TOKENS,
     REQUEST_ID_TAG,
+    SPAN_TYPE,
     SPANS_IN_TRACKING_STORE,
     SPANS_LOCATION_TAG,
     TOTAL_COST,
@@ -37,6 +40,7 @@ from synapse_bot.tracking.mlflow_rows import (
 )
 
 KNOWN_SCHEMAS = frozenset({"dc11669786a5"})  # MLflow 3.17's head revision
+MODEL_MAX_CHARS = 500  # the `spans.model_name` column
 BUSY_TIMEOUT_S = 30.0  # other processes (workers, `mlflow ui`) hold the write lock briefly
 _SPAN_STATUS = {"STATUS_CODE_OK": "OK", "STATUS_CODE_ERROR": "ERROR"}
 
@@ -143,7 +147,9 @@ class SqliteWriter:
             if rows.user:
                 metadata.append((USER_METADATA, rows.user, rows.trace_id))
             for span in rows.spans:
-                span_cost = rows.span_costs.get(span["span_id"], {})
+                standard = rows.standard.get(span["span_id"], {})
+                span_cost = standard.get(LLM_COST, {})
+                model = standard.get(MODEL)
                 parent = span["parent_span_id"]
                 spans.append(
                     (
@@ -152,7 +158,7 @@ class SqliteWriter:
                         hex_id(span["span_id"]),
                         hex_id(parent) if parent else None,
                         span["name"],
-                        json.loads(span["attributes"]["mlflow.spanType"]),
+                        json.loads(span["attributes"][SPAN_TYPE]),
                         _SPAN_STATUS.get(span["status"]["code"], "UNSET"),
                         span["start_time_unix_nano"],
                         span["end_time_unix_nano"],
@@ -160,7 +166,7 @@ class SqliteWriter:
                         _finite(span_cost.get(INPUT_COST)),
                         _finite(span_cost.get(OUTPUT_COST)),
                         _finite(span_cost.get(TOTAL_COST)),
-                        rows.span_models.get(span["span_id"]),
+                        model[:MODEL_MAX_CHARS] if isinstance(model, str) else None,
                     )
                 )
         with self._transaction() as db:
