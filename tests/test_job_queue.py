@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -66,15 +66,21 @@ def test_an_idle_worker_does_not_poll_redis(worker_on: tuple[JobQueue, list[Slac
     assert fetch_scripts_run(client) - before <= 2
 
 
+def _handled_after_idle(send: Callable[[], object], arrived: threading.Event) -> float:
+    """Once both consumers are in their idle wait, `send` a job: seconds until a worker handled it."""
+    time.sleep(1.0)
+    sent = time.monotonic()
+    send()
+    assert arrived.wait(10)
+    return time.monotonic() - sent
+
+
 def test_a_job_sent_to_an_idle_worker_is_picked_up_at_once(
     worker_on: tuple[JobQueue, list[SlackRequest], threading.Event],
 ) -> None:
     queue, handled, arrived = worker_on
-    time.sleep(1.0)  # the consumers are in their idle wait
-    sent = time.monotonic()
-    queue.submit(request(1))
-    assert arrived.wait(10)
-    assert time.monotonic() - sent < 5, "the job waited for the end of the idle wait"
+    waited = _handled_after_idle(lambda: queue.submit(request(1)), arrived)
+    assert waited < 5, "the job waited for the end of the idle wait"
     assert [job.dedupe_key for job in handled] == ["Ev1"]
 
 
@@ -107,11 +113,10 @@ def test_a_delayed_job_runs_once_due_on_an_otherwise_idle_worker(
 ) -> None:
     """Retries go through the delay queue: its consumer is woken too, and releases the job when it is due."""
     queue, handled, arrived = worker_on
-    time.sleep(1.0)  # both consumers are in their idle wait
-    sent = time.monotonic()
-    queue.actor.send_with_options(args=(request(7).model_dump(mode="json"),), delay=500)
-    assert arrived.wait(10)
-    assert 0.5 <= time.monotonic() - sent < 5
+    waited = _handled_after_idle(
+        lambda: queue.actor.send_with_options(args=(request(7).model_dump(mode="json"),), delay=500), arrived
+    )
+    assert 0.5 <= waited < 5
     assert [job.dedupe_key for job in handled] == ["Ev7"]
 
 

@@ -64,6 +64,15 @@ def slow_bot(
     runtime.stop()
 
 
+def _asked_in_thread(
+    slack: SlackSandbox, workspace: dict[str, str], root: str, text: str, **wait: Any
+) -> tuple[dict[str, Any], float]:
+    """Alice asks Synapse in the thread of #general's `root`: its first reply (matching `wait`), and when she asked."""
+    asked = time.monotonic()
+    slack.mention(workspace["alice"], workspace["general"], text, thread_ts=root)
+    return slack.wait_for_bot_message(workspace["general"], thread_ts=root, timeout=LIMIT_S + 10, **wait), asked
+
+
 def test_a_question_to_a_hanging_model_gets_the_time_limit_notice_within_the_limit(
     slow_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
 ) -> None:
@@ -71,9 +80,7 @@ def test_a_question_to_a_hanging_model_gets_the_time_limit_notice_within_the_lim
     model.set_responder(hanging)
     channel = workspace["general"]
     root = slack.post_message(workspace["bob"], channel, "the release is blocked on the flaky auth test")
-    asked = time.monotonic()
-    slack.mention(workspace["alice"], channel, "what should we do about it?", thread_ts=root)
-    reply = slack.wait_for_bot_message(channel, thread_ts=root, timeout=LIMIT_S + 10)
+    reply, asked = _asked_in_thread(slack, workspace, root, "what should we do about it?")
     answered_after = time.monotonic() - asked
     assert answered_after < LIMIT_S + 1, answered_after  # not at 60 s, when the model would have answered
     assert NOTICE in reply["text"] and "SYNAPSE_JOB_TIME_LIMIT_SECONDS" in reply["text"]
@@ -91,9 +98,7 @@ def test_a_long_summary_on_a_hanging_model_starts_no_part_after_the_limit(
     channel = workspace["general"]
     texts = [f"update {i}: the deploy pipeline flaked again on the integration stage, retrying" * 2 for i in range(200)]
     root = slack.seed_thread(channel, workspace["bob"], texts)
-    asked = time.monotonic()
-    slack.mention(workspace["alice"], channel, "summarize this thread", thread_ts=root)
-    reply = slack.wait_for_bot_message(channel, thread_ts=root, timeout=LIMIT_S + 10)
+    reply, asked = _asked_in_thread(slack, workspace, root, "summarize this thread")
     assert time.monotonic() - asked < LIMIT_S + 1
     assert NOTICE in reply["text"]
     settled(slack, slow_bot)
@@ -110,10 +115,8 @@ def test_an_answer_cut_by_the_limit_while_streaming_keeps_what_was_shown_and_say
     model.set_responder(lambda body: Reply.slowly(answer, piece_delay_s=0.5))  # ~45 s to write it all
     channel = workspace["general"]
     root = slack.post_message(workspace["bob"], channel, "the release is blocked on the flaky auth test")
-    asked = time.monotonic()
-    slack.mention(workspace["alice"], channel, "what should we do about it?", thread_ts=root)
-    reply = slack.wait_for_bot_message(
-        channel, thread_ts=root, timeout=LIMIT_S + 10, predicate=lambda m: NOTICE in m.get("text", "")
+    reply, asked = _asked_in_thread(
+        slack, workspace, root, "what should we do about it?", predicate=lambda m: NOTICE in m.get("text", "")
     )
     assert time.monotonic() - asked < LIMIT_S + 2
     settled(slack, slow_bot)

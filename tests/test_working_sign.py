@@ -14,6 +14,7 @@ import redis
 from synapse_bot.app import build_sign_client
 from synapse_bot.config import Settings
 from synapse_bot.integrations.working_sign import SignSender, SlackSigns, TokenBucket, WorkingSigns
+from synapse_bot.request import SlackRequest
 from synapse_bot.runtime import Runtime
 from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.sandbox.workspace import SlackSandbox
@@ -77,12 +78,17 @@ def test_a_rate_limited_status_pauses_itself_and_does_not_hold_up_the_answer(
     assert len(slack.calls("assistant.threads.setStatus")) == 1  # paused after the 429: no retries, no progress
 
 
+def _question(slack: SlackSandbox, workspace: dict[str, str], dedupe_key: str) -> SlackRequest:
+    """Alice's question in #general, as the request for it (its thread is the question's own message)."""
+    general = workspace["general"]
+    ts = slack.post_message(workspace["alice"], general, "question")
+    return mention("question", dedupe_key=dedupe_key, channel_id=general, thread_ts=ts, message_ts=ts)
+
+
 def test_a_sign_that_would_land_after_the_answer_is_not_sent(
     slack: SlackSandbox, settings: Settings, redis_client: redis.Redis, workspace: dict[str, str]
 ) -> None:
-    general = workspace["general"]
-    ts = slack.post_message(workspace["alice"], general, "question")
-    request = mention("question", dedupe_key="ev1", channel_id=general, thread_ts=ts, message_ts=ts)
+    request = _question(slack, workspace, "ev1")
     records = SignRecords(redis_client, Keys(settings.key_prefix))
     records.mark("T1", "ev1", DONE)  # the worker finished first
     sender = SignSender(SlackSigns(build_sign_client(settings, slack.bot_token)), records, threads=1).start()
@@ -94,9 +100,8 @@ def test_a_sign_that_would_land_after_the_answer_is_not_sent(
 def test_the_sign_does_not_replace_a_progress_status_the_job_already_shows(
     slack: SlackSandbox, settings: Settings, redis_client: redis.Redis, workspace: dict[str, str]
 ) -> None:
-    general = workspace["general"]
-    ts = slack.post_message(workspace["alice"], general, "question")
-    request = mention("question", dedupe_key="ev2", channel_id=general, thread_ts=ts, message_ts=ts)
+    request = _question(slack, workspace, "ev2")
+    general, ts = request.channel_id, str(request.thread_ts)
     records = SignRecords(redis_client, Keys(settings.key_prefix))
     signs = SlackSigns(build_sign_client(settings, slack.bot_token))
     worker = WorkingSigns(signs, records, gateway_signs=True)
@@ -113,10 +118,9 @@ def test_a_recorded_sign_is_still_cleared_when_progress_follows_it(
     slack: SlackSandbox, settings: Settings, redis_client: redis.Redis, workspace: dict[str, str]
 ) -> None:
     """Progress after the gateway's 👀 must not hide the reaction from the worker that takes it down."""
-    general = workspace["general"]
     slack.fail("assistant.threads.setStatus", "method_not_supported_for_channel_type", times=1)
-    ts = slack.post_message(workspace["alice"], general, "question")
-    request = mention("question", dedupe_key="ev3", channel_id=general, thread_ts=ts, message_ts=ts)
+    request = _question(slack, workspace, "ev3")
+    general, ts = request.channel_id, str(request.thread_ts)
     records = SignRecords(redis_client, Keys(settings.key_prefix))
     signs = SlackSigns(build_sign_client(settings, slack.bot_token))
     sender = SignSender(signs, records, threads=1).start()
