@@ -1,7 +1,7 @@
 """What Synapse reads from GitHub, as plain data: issues, comments, search results, pull requests, their files,
 reviews and checks.
 
-Apart from the PyGithub client (`integrations/github.py`) so the pure triage and review logic can use these types
+Apart from the PyGithub client (`github/`) so the pure triage and review logic can use these types
 without importing any I/O.
 """
 

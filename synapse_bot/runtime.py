@@ -28,8 +28,8 @@ from synapse_bot.access import AccessRules, GitHubWriters, GroupDirectory, ToolA
 from synapse_bot.app import build_app, build_sign_client, build_web_client
 from synapse_bot.config import ConfigError, Settings
 from synapse_bot.dispatch.dispatcher import Dispatcher
+from synapse_bot.github.client import GitHubClient
 from synapse_bot.health import HealthServer
-from synapse_bot.integrations.github import GitHubClient
 from synapse_bot.integrations.slack import SlackReplier
 from synapse_bot.integrations.slack_audience import ConversationAudience
 from synapse_bot.integrations.working_sign import SignSender, SlackSigns, WorkingSigns

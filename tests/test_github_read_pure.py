@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from synapse_bot.dispatch.fast_path import FastPath
+from synapse_bot.github.queries import issue_search_query, standing_reviews
 from synapse_bot.github_data import (
     CheckData,
     CommentData,
@@ -20,7 +21,6 @@ from synapse_bot.github_data import (
     SearchHit,
     SearchPage,
 )
-from synapse_bot.integrations.github import issue_search_query, standing_reviews
 from synapse_bot.render.sanitize import has_mass_mention
 from synapse_bot.tools.get_issue import MAX_TEXT_CHARS as ISSUE_CHARS
 from synapse_bot.tools.get_issue import issue_facts, render_issue
@@ -288,7 +288,8 @@ def test_pygithub_is_loaded_only_by_the_first_github_call() -> None:
         import sys
         from synapse_bot.config import Settings
         import synapse_bot.runtime
-        from synapse_bot.integrations.github import GitHubClient, GitHubError
+        from synapse_bot.github.client import GitHubClient
+        from synapse_bot.github.errors import GitHubError
         client = GitHubClient(Settings(_env_file=None, GITHUB_API_URL="http://127.0.0.1:9"))
         print("github" in sys.modules, "requests" in sys.modules)
         try:

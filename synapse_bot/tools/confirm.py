@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from synapse_bot.access import HOW_TO_ALLOW
-from synapse_bot.integrations.github import GitHubError
+from synapse_bot.github.errors import GitHubError
 from synapse_bot.tools.base import ActionOutcome
 from synapse_bot.tools.context import ToolContext
 

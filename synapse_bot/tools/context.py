@@ -20,7 +20,7 @@ from synapse_bot.tracking.trace import RequestTrace
 
 if TYPE_CHECKING:
     from synapse_bot.access import GitHubWriters
-    from synapse_bot.integrations.github import GitHubClient
+    from synapse_bot.github.client import GitHubClient
     from synapse_bot.store.monitors import MonitorStore
     from synapse_bot.store.pending import PendingWrites
     from synapse_bot.store.summaries import SummaryCache

@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from synapse_bot.github.client import GitHubClient
+from synapse_bot.github.errors import GitHubError
 from synapse_bot.github_data import CheckData, PullDetail
-from synapse_bot.integrations.github import GitHubClient, GitHubError
 from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext

@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from synapse_bot.github.client import GitHubClient
+from synapse_bot.github.errors import GitHubError
 from synapse_bot.github_data import FileData
-from synapse_bot.integrations.github import GitHubClient, GitHubError
 from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.review.model import PullReview, parse_review, review_response_format
 from synapse_bot.review.offline import heuristic_review

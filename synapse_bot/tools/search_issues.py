@@ -13,8 +13,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from synapse_bot.github.client import GitHubClient
+from synapse_bot.github.errors import GitHubError
 from synapse_bot.github_data import SearchHit, SearchPage
-from synapse_bot.integrations.github import GitHubClient, GitHubError
 from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext

@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from synapse_bot.github.client import GitHubClient
+from synapse_bot.github.errors import GitHubError
 from synapse_bot.github_data import IssueData
-from synapse_bot.integrations.github import GitHubClient, GitHubError
 from synapse_bot.tools.base import ActionOutcome, Tool, ToolArgs, ToolResult
 from synapse_bot.tools.confirm import WriteWording, confirmed_write, propose
 from synapse_bot.tools.context import ToolContext

@@ -1,4 +1,4 @@
-"""GitHub through PyGithub, behind `integrations/github.py`: issues (one with its latest comments, open ones for
+"""GitHub through PyGithub, behind `github/client.py`: issues (one with its latest comments, open ones for
 triage, a search), labels, pull requests (files, metadata, reviews, checks), and the two writes (labels, reviews).
 
 Pages of 100; `GithubRetry` with a bounded wait, so a rate limit never holds a request longer than
@@ -31,6 +31,8 @@ from requests.exceptions import RequestException
 from urllib3.exceptions import HTTPError
 
 from synapse_bot.config import Settings
+from synapse_bot.github.errors import GitHubError
+from synapse_bot.github.queries import issue_search_query, standing_reviews
 from synapse_bot.github_data import (
     CheckData,
     CommentData,
@@ -44,7 +46,6 @@ from synapse_bot.github_data import (
     SearchHit,
     SearchPage,
 )
-from synapse_bot.integrations.github import GitHubError, issue_search_query, standing_reviews
 from synapse_bot.tracking.external import add_calls, count
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def github_auth(settings: Settings) -> Auth.Auth | None:
 
 
 class PyGithubClient:
-    """The GitHub calls of `GitHubClient`, through PyGithub (imported on first use: see `integrations/github.py`)."""
+    """The GitHub calls of `GitHubClient`, through PyGithub (imported on first use: see `github/client.py`)."""
 
     def __init__(self, settings: Settings) -> None:
         self._gh = Github(

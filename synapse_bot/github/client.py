@@ -1,64 +1,21 @@
-"""GitHub for the tools: the client they are given, the error they catch, and the pure rules of its queries.
+"""GitHub for the tools: the client they are given.
 
-The calls themselves are PyGithub's (`integrations/pygithub.py`). PyGithub brings requests, cryptography, PyNaCl
+The calls themselves are PyGithub's (`github/pygithub.py`). PyGithub brings requests, cryptography, PyNaCl
 and PyJWT, about 19 MB of a serving process; `GitHubClient` imports it on its first call, so a process that never
 reads GitHub (a gateway, a deployment without GitHub) never loads it.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from datetime import date
 from typing import TYPE_CHECKING
 
 from synapse_bot.config import Settings
-from synapse_bot.github_data import IssueDetail, IssuePage, PullData, PullDetail, ReviewData, SearchPage
+from synapse_bot.github_data import IssueDetail, IssuePage, PullData, PullDetail, SearchPage
 
 if TYPE_CHECKING:
-    from synapse_bot.integrations.pygithub import PyGithubClient
-
-
-class GitHubError(Exception):
-    """A GitHub failure phrased for the Slack thread."""
-
-
-# Qualifiers the search arguments own: the repository scope, issue-or-PR and state never come from free text.
-_OWNED_QUALIFIERS = re.compile(
-    r'(?<!\S)-?(?:repo|org|user|owner|is|type|state|archived):(?:"[^"]*"|\S+)', re.IGNORECASE
-)
-
-
-def issue_search_query(repo: str, query: str, *, state: str, kind: str) -> str:
-    """The `q` of GitHub's issue search, scoped to `repo` whatever the free text says.
-
-    `state` is open, closed or all; `kind` is issues, pull_requests or both. Scope, kind and state qualifiers in
-    `query` are dropped: the arguments say those, so a query can never widen the search beyond its repository.
-    """
-    words = " ".join(_OWNED_QUALIFIERS.sub(" ", query).split())
-    parts = [f"repo:{repo}"]
-    if kind == "issues":
-        parts.append("is:issue")
-    elif kind == "pull_requests":
-        parts.append("is:pr")
-    if state in ("open", "closed"):
-        parts.append(f"is:{state}")
-    if words:
-        parts.append(words)
-    return " ".join(parts)
-
-
-def standing_reviews(reviews: list[ReviewData]) -> list[ReviewData]:
-    """Each reviewer's standing review, as GitHub shows it: the latest approval or change request (or dismissal),
-    else their latest comment; in the order reviewers first appeared."""
-    standing: dict[str, ReviewData] = {}
-    for review in reviews:
-        current = standing.get(review.reviewer)
-        if review.state == "COMMENTED" and current is not None and current.state != "COMMENTED":
-            continue
-        if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED", "COMMENTED"):
-            standing[review.reviewer] = review
-    return list(standing.values())
+    from synapse_bot.github.pygithub import PyGithubClient
 
 
 class GitHubClient:
@@ -72,7 +29,7 @@ class GitHubClient:
     def _api(self) -> PyGithubClient:
         with self._lock:
             if self._client is None:
-                from synapse_bot.integrations.pygithub import PyGithubClient
+                from synapse_bot.github.pygithub import PyGithubClient
 
                 self._client = PyGithubClient(self._settings)
             return self._client
