@@ -37,8 +37,8 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e"
 
 lint: $(STAMP)
-	$(BIN)/ruff check synapse_bot tests bench
-	$(BIN)/ruff format --check synapse_bot tests bench
+	$(BIN)/ruff check synapse_bot synapse_sandbox tests bench
+	$(BIN)/ruff format --check synapse_bot synapse_sandbox tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

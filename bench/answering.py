@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.harness import Deployment, deployment, percentile, write_json
 from synapse_bot.llm.tokens import TokenCounter
-from synapse_bot.sandbox.openai_server import Reply
+from synapse_sandbox.openai_server import Reply
 
 COUNTER = TokenCounter("gpt-4o-mini")
 CHATTER = [

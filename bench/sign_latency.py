@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Deployment, deployment, percentile, write_json
-from synapse_bot.sandbox.openai_server import Reply
+from synapse_sandbox.openai_server import Reply
 
 MODEL_DELAY_S = 2.0
 PER_SECOND = 50.0

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.harness import Deployment, deployment, write_json
 from synapse_bot.llm.tokens import TokenCounter
-from synapse_bot.sandbox.openai_server import Reply
+from synapse_sandbox.openai_server import Reply
 
 COUNTER = TokenCounter("gpt-4o-mini")
 TOPICS = ["the deploy", "the flaky test", "the cache", "the on-call rota", "the database migration", "latency"]

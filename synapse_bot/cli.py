@@ -132,15 +132,27 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from synapse_bot.demo import run_demo
+SANDBOX_MISSING = (
+    "synapse-bot {command} runs against the local Slack/OpenAI/GitHub stand-ins, which are not installed here "
+    "({missing} is missing). Install them with: pip install 'synapse-bot[sandbox]' (make demo does this itself)."
+)
 
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from synapse_bot.demo import run_demo
+    except ModuleNotFoundError as exc:
+        print(SANDBOX_MISSING.format(command="demo", missing=exc.name), file=sys.stderr)
+        return 2
     return run_demo(verbose=args.verbose)
 
 
 def cmd_shell(args: argparse.Namespace) -> int:
-    from synapse_bot.shell import run_shell
-
+    try:
+        from synapse_bot.shell import run_shell
+    except ModuleNotFoundError as exc:
+        print(SANDBOX_MISSING.format(command="shell", missing=exc.name), file=sys.stderr)
+        return 2
     return run_shell()
 
 

@@ -22,10 +22,10 @@ from pydantic import SecretStr
 from synapse_bot.config import Settings
 from synapse_bot.logs import configure_logging
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.github_server import FileChange, GitHubServer
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.printer import WorkspacePrinter, terminal_console
-from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_sandbox.github_server import FileChange, GitHubServer
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.printer import WorkspacePrinter, terminal_console
+from synapse_sandbox.workspace import SlackSandbox
 
 DEMO_DIR = Path(".synapse") / "demo"
 WAIT_S = 20.0

@@ -25,10 +25,10 @@ from synapse_bot.config import Settings, load_settings
 from synapse_bot.demo import demo_github, demo_settings, prepare_tracking_store, reset_demo_state
 from synapse_bot.logs import configure_logging
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.github_server import GitHubServer
-from synapse_bot.sandbox.printer import WorkspacePrinter, message_buttons, terminal_console
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.summaries.slack_text import readable
+from synapse_sandbox.github_server import GitHubServer
+from synapse_sandbox.printer import WorkspacePrinter, message_buttons, terminal_console
+from synapse_sandbox.workspace import SlackSandbox
 
 SHELL_DIR = Path(".synapse") / "shell"
 PEOPLE = ("alice", "bob")

@@ -17,9 +17,9 @@ import redis
 
 from synapse_bot.config import Settings
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_sandbox.openai_server import OpenAIServer
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.cluster import free_port
 from tests.support.rig import Rig
 from tests.support.settings import ISOLATED_ENV, make_model_settings, make_settings

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.tools.registry import default_registry
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

@@ -10,9 +10,9 @@ import mlflow
 import pytest
 
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tracking.recorder import MlflowRecorder
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_settings
 from tests.support.waits import settled, wait_until
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from synapse_bot.sandbox.github_server import GitHubServer
-from synapse_bot.sandbox.openai_server import OpenAIServer
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_sandbox.github_server import GitHubServer
+from synapse_sandbox.openai_server import OpenAIServer
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import subprocess_env
 
 pytestmark = pytest.mark.e2e

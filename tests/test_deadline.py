@@ -13,11 +13,11 @@ from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.llm.client import DeadlineReached, LlmClient, TokenBudget
 from synapse_bot.llm.deadline import MARGIN_S, CallLimits, Deadline, call_limits
 from synapse_bot.request import SlackRequest
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
 from synapse_bot.tools import help as help_tool
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tracking.trace import RequestTrace
+from synapse_sandbox.openai_server import OpenAIServer, Reply
 from tests.support.requests import mention
 from tests.support.scripted_model import ScriptedModel, called, said
 from tests.support.toy_tool import ROLL_TOOL

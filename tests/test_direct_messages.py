@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_sandbox.workspace import SlackSandbox
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

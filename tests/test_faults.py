@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from synapse_bot.sandbox.openai_server import Reply
+from synapse_sandbox.openai_server import Reply
 from tests.support.cluster import cluster_env, free_port
 from tests.support.rig import Rig, assert_exactly_once, launch, model_env, replies, wait_answered
 from tests.support.waits import processes_settled, wait_until

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]

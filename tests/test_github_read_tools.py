@@ -16,13 +16,13 @@ import pytest
 
 from synapse_bot.render.sanitize import has_mass_mention
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.github_server import GitHubServer
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tools.get_issue import MAX_TEXT_CHARS as ISSUE_CHARS
 from synapse_bot.tools.get_pull_request import MAX_TEXT_CHARS as PULL_CHARS
 from synapse_bot.tools.search_issues import MAX_TEXT_CHARS as SEARCH_CHARS
+from synapse_sandbox.github_server import GitHubServer
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.e2e

@@ -13,10 +13,10 @@ import pytest
 from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.render.sanitize import has_mass_mention
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.github_server import FileChange, GitHubServer
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_sandbox.github_server import FileChange, GitHubServer
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.e2e

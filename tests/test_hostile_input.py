@@ -26,12 +26,12 @@ from synapse_bot.render.sanitize import has_mass_mention, neutralize_mass_mentio
 from synapse_bot.render.slack import message_payloads
 from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.github_server import FileChange, GitHubServer
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tools.grammar import FastPathError
 from synapse_bot.tools.registry import default_registry
+from synapse_sandbox.github_server import FileChange, GitHubServer
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_settings
 
 PINGS = "<!channel> <!here|here> <!everyone> @channel <!subteam^S0EVIL|@oncall>"

@@ -13,8 +13,8 @@ import redis
 from synapse_bot.jobs.queue import JobQueue, QueueWorker, build_broker
 from synapse_bot.jobs.wakeup import WakeChannel
 from synapse_bot.request import SlackRequest
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.requests import mention
 from tests.support.settings import make_settings
 

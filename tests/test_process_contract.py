@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from synapse_bot.sandbox.github_server import GitHubServer
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_sandbox.github_server import GitHubServer
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import subprocess_env
 
 
@@ -94,3 +95,14 @@ def test_serving_processes_freeze_start_up_objects_and_only_run_shortens_the_swi
     }
     assert int(outputs[True][0]) > 1_000 and float(outputs[True][1]) == 0.0005
     assert int(outputs[False][0]) > 1_000 and float(outputs[False][1]) == 0.005  # CPython's default
+
+
+def test_the_product_installs_without_the_sandbox_and_its_web_server() -> None:
+    """aiohttp serves only the stand-ins: a deployment's dependencies leave it (and synapse_sandbox) out."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    names = [re.split(r"[<>=\[ ;]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]]
+    assert "aiohttp" not in names
+    assert any(dep.startswith("aiohttp") for dep in project["optional-dependencies"]["sandbox"])
+    assert "synapse-bot[sandbox]" in project["optional-dependencies"]["dev"]

@@ -11,12 +11,12 @@ import pytest
 from synapse_bot.dispatch.fast_path import FastPath
 from synapse_bot.llm.tokens import TokenCounter
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tools.grammar import FastPathError, ToolCall
 from synapse_bot.tools.recap_channel import head_fingerprint, relevant
 from synapse_bot.tools.registry import default_registry
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_model_settings
 
 

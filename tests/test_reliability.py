@@ -24,13 +24,13 @@ from synapse_bot.jobs.guard import ClaimState, ReplyGuard
 from synapse_bot.listeners.intake import Intake
 from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.limits import Limiter, LimitSettings, seconds_text
 from synapse_bot.store.outage import RedisWatch
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.cluster import free_port
 from tests.support.settings import make_model_settings, make_settings, subprocess_env
 from tests.support.waits import all_acknowledged, settled, wait_until

@@ -8,12 +8,12 @@ import pytest
 
 from synapse_bot.dispatch.fast_path import FastPath
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.summaries.transcript import Line
 from synapse_bot.tools.grammar import ToolCall
 from synapse_bot.tools.registry import default_registry
 from synapse_bot.tools.search_thread import SearchThreadArgs, select
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 
 
 def lines(*texts: str) -> list[Line]:

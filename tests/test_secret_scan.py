@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from synapse_bot.sandbox.github_server import GitHubServer
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_sandbox.github_server import GitHubServer
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.cluster import BotProcess, cluster_env, free_port
 from tests.support.waits import processes_settled
 

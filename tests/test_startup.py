@@ -23,10 +23,10 @@ from redis.retry import Retry
 
 from synapse_bot.config import Settings
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.startup import QueueOutageLines, StartupError, network_cause
 from synapse_bot.store.connection import OutageReport, wait_for_redis
 from synapse_bot.store.embedded import EmbeddedRedis, redis_server_binary
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.cluster import free_port
 from tests.support.settings import subprocess_env
 

@@ -10,9 +10,9 @@ import pytest
 
 from synapse_bot.context.stream_text import StreamText
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.cluster import cluster_env
 from tests.support.rig import Rig, launch, model_env, replies
 

@@ -8,8 +8,6 @@ from typing import Any
 import pytest
 
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.summaries.fingerprint import (
     DELETED_TEXT,
     EDITED_NOTE,
@@ -19,6 +17,8 @@ from synapse_bot.summaries.fingerprint import (
     fingerprint,
 )
 from synapse_bot.summaries.transcript import Line
+from synapse_sandbox.openai_server import OpenAIServer
+from synapse_sandbox.workspace import SlackSandbox
 from tests.test_summarize_thread import summary_reply, summary_requests
 
 pytestmark = pytest.mark.e2e

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.tools.base import ToolResult
 from synapse_bot.tools.registry import default_registry
 from synapse_bot.tools.threads import Replaced, ThreadChoice, choose_thread, current_thread
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 
 HERE = "1764527160.000100"  # the thread the request was made in
 OTHER = "1764440000.000200"

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tools import help as help_tool
 from synapse_bot.tools.registry import ToolRegistry
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_model_settings
 from tests.support.toy_tool import REROLL_ACTION, ROLL_TOOL
 

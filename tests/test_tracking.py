@@ -13,11 +13,11 @@ import mlflow
 import pytest
 
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.tracking.recorder import MlflowRecorder
 from synapse_bot.tracking.trace import RequestTrace
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_model_settings, make_settings, subprocess_env
 from tests.support.waits import settled, wait_until
 
@@ -249,7 +249,7 @@ def test_admins_see_the_days_figures_on_the_home_tab(
 def test_retries_and_rate_limit_waits_are_recorded_on_the_spans_that_paid_them(
     slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, workspace: dict[str, str]
 ) -> None:
-    from synapse_bot.sandbox.github_server import GitHubServer
+    from synapse_sandbox.github_server import GitHubServer
 
     with GitHubServer() as github:
         github.add_repo("acme/widgets", labels=["bug"])

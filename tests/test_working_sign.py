@@ -16,11 +16,11 @@ from synapse_bot.config import Settings
 from synapse_bot.integrations.working_sign import SignSender, SlackSigns, TokenBucket, WorkingSigns
 from synapse_bot.request import SlackRequest
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.openai_server import OpenAIServer, Reply
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.signs import DONE, SignRecords
+from synapse_sandbox.openai_server import OpenAIServer, Reply
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.requests import mention
 from tests.support.settings import make_model_settings
 

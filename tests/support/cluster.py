@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from synapse_bot.health import query
-from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_sandbox.workspace import SlackSandbox
 
 
 def free_port() -> int:

@@ -2,7 +2,7 @@
 
 It satisfies `synapse_bot.llm.client.ChatModel` (what the dispatcher and tools need of a model) and records every
 request, so a test can read exactly what the model would have been sent. Over the wire, the OpenAI-compatible
-stand-in (`synapse_bot/sandbox/openai_server.py`) plays the same part for the real client.
+stand-in (`synapse_sandbox/openai_server.py`) plays the same part for the real client.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from synapse_bot.config import Settings
-from synapse_bot.sandbox.openai_server import OpenAIServer
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_sandbox.openai_server import OpenAIServer
+from synapse_sandbox.workspace import SlackSandbox
 from tests.support.cluster import clean_env
 
 # Never let a developer's real credentials or endpoints leak into a test run.

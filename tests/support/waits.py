@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar
 
 from synapse_bot.runtime import Runtime
-from synapse_bot.sandbox.workspace import SlackSandbox
+from synapse_sandbox.workspace import SlackSandbox
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from synapse_bot.sandbox.server import BackgroundServer, StandIn
+from synapse_sandbox.server import BackgroundServer, StandIn
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from synapse_bot.sandbox.server import BackgroundServer
-from synapse_bot.sandbox.workspace.socket_mode import AckRecord, SocketHub
-from synapse_bot.sandbox.workspace.state import Channel, User, Workspace, new_event_id
-from synapse_bot.sandbox.workspace.web_api import ApiCall, WebApi
+from synapse_sandbox.server import BackgroundServer
+from synapse_sandbox.workspace.socket_mode import AckRecord, SocketHub
+from synapse_sandbox.workspace.state import Channel, User, Workspace, new_event_id
+from synapse_sandbox.workspace.web_api import ApiCall, WebApi
 
 MessagePredicate = Callable[[dict[str, Any]], bool]
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from synapse_bot.sandbox.workspace.state import Channel
+from synapse_sandbox.workspace.state import Channel
 
 if TYPE_CHECKING:
-    from synapse_bot.sandbox.workspace.sandbox import SlackSandbox
+    from synapse_sandbox.workspace.sandbox import SlackSandbox
 
 Handler = Callable[[dict[str, Any], str], Awaitable[dict[str, Any]] | dict[str, Any]]
 MAX_TEXT = 40_000

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from synapse_bot.sandbox.server import BackgroundServer, StandIn
+from synapse_sandbox.server import BackgroundServer, StandIn
 
 CREATED = "2026-01-05T10:00:00Z"
 _SEARCH_TOKEN = re.compile(r'(-?)([a-z]+):("[^"]*"|\S+)|"([^"]*)"|(\S+)', re.I)

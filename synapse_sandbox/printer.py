@@ -15,8 +15,8 @@ from rich.style import Style
 from rich.text import Text
 
 from synapse_bot.render.terminal import slack_text
-from synapse_bot.sandbox.workspace import SlackSandbox
 from synapse_bot.summaries.slack_text import readable
+from synapse_sandbox.workspace import SlackSandbox
 
 BOT = Style(bold=True, color="magenta")
 PERSON = Style(bold=True)
