@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from synapse_bot.access import AccessRules
@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     github_writer_group: str = Field(default="", alias="SYNAPSE_GITHUB_WRITER_GROUP")
     github_timeout_seconds: float = Field(default=15.0, gt=0, le=300, alias="SYNAPSE_GITHUB_TIMEOUT_SECONDS")
     github_max_wait_seconds: float = Field(default=30.0, ge=0, le=600, alias="SYNAPSE_GITHUB_MAX_WAIT_SECONDS")
+    github_poll_seconds: float = Field(default=60.0, ge=5, le=86_400, alias="SYNAPSE_GITHUB_POLL_SECONDS")
+    github_webhook_port: int | None = Field(default=None, ge=1, le=65535, alias="SYNAPSE_GITHUB_WEBHOOK_PORT")
+    github_webhook_host: str = Field(default="0.0.0.0", alias="SYNAPSE_GITHUB_WEBHOOK_HOST")
+    github_webhook_secret: SecretStr | None = Field(default=None, alias="SYNAPSE_GITHUB_WEBHOOK_SECRET")
     triage_call_tokens: int = Field(default=16_000, ge=2_000, alias="SYNAPSE_TRIAGE_CALL_TOKENS")
     review_call_tokens: int = Field(default=24_000, ge=2_000, alias="SYNAPSE_REVIEW_CALL_TOKENS")
     summary_ttl_seconds: int = Field(default=7 * 86400, ge=60, alias="SYNAPSE_SUMMARY_TTL_SECONDS")
@@ -162,7 +166,22 @@ class Settings(BaseSettings):
     def _app_token_prefix(cls, value: SecretStr | None) -> SecretStr | None:
         return _check_prefix("SLACK_APP_TOKEN", value)
 
-    @field_validator("openai_api_key", "github_token", mode="after")
+    @field_validator("github_webhook_port", mode="before")
+    @classmethod
+    def _blank_port_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.github_webhook_port and self.github_webhook_secret is None:
+            raise ValueError(
+                "SYNAPSE_GITHUB_WEBHOOK_SECRET is required when SYNAPSE_GITHUB_WEBHOOK_PORT is set: it is the secret "
+                "of the GitHub webhook (Settings → Webhooks → Secret), and without it anyone who can reach the port "
+                "could post fake events. Set the same random string in both places."
+            )
+        return self
+
+    @field_validator("openai_api_key", "github_token", "github_webhook_secret", mode="after")
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
@@ -259,6 +278,7 @@ class Settings(BaseSettings):
             self.openai_api_key,
             self.github_token,
             self.github_app_private_key,
+            self.github_webhook_secret,
         ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
@@ -303,7 +323,7 @@ def load_settings(**overrides: Any) -> Settings:
             env_name = _field_env_name(tuple(error.get("loc", ())))
             message = str(error.get("msg", "invalid value"))
             message = message.removeprefix("Value error, ")
-            if env_name in message:
+            if env_name in message or not error.get("loc"):  # a check across settings names them itself
                 problems.append(message)
             else:
                 problems.append(f"{env_name}: {message}")

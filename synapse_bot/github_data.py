@@ -12,6 +12,13 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class RepoData:
+    full_name: str  # as GitHub spells it
+    private: bool
+    url: str
+
+
+@dataclass(frozen=True)
 class IssueData:
     number: int
     title: str

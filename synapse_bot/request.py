@@ -16,6 +16,7 @@ class RequestKind(StrEnum):
     ACTION = "action"
     HOME = "home"
     THREAD_STARTED = "thread_started"  # the agent view opened a thread: greet, suggest prompts
+    AUTOMATIC = "automatic"  # work nobody asked for just now: a subscription's triage or review of what arrived
 
 
 class Surface(StrEnum):

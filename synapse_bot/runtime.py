@@ -26,9 +26,12 @@ from slack_sdk.errors import SlackApiError
 
 from synapse_bot.access import AccessRules, GitHubWriters, GroupDirectory, ToolAccess
 from synapse_bot.app import build_app, build_sign_client, build_web_client
+from synapse_bot.background.github_poller import GitHubPoller
+from synapse_bot.background.github_webhook import WebhookHandling, WebhookReceiver
 from synapse_bot.config import ConfigError, Settings
 from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.github.client import GitHubClient
+from synapse_bot.github.feed_reader import FeedReader
 from synapse_bot.health import HealthServer
 from synapse_bot.integrations.slack import SlackReplier
 from synapse_bot.integrations.slack_audience import ConversationAudience
@@ -37,7 +40,9 @@ from synapse_bot.jobs.actions import ActionJob
 from synapse_bot.jobs.alerts import DigestSweeper, KeywordAlerter
 from synapse_bot.jobs.answer import AnswerJob
 from synapse_bot.jobs.assistant import AssistantThreadJob
+from synapse_bot.jobs.delivery import PostOnce
 from synapse_bot.jobs.failover import FailoverSubmitter
+from synapse_bot.jobs.github_events import GitHubEventsJob
 from synapse_bot.jobs.guard import ReplyGuard
 from synapse_bot.jobs.handler import RequestHandler
 from synapse_bot.jobs.home import HomePublisher
@@ -55,19 +60,25 @@ from synapse_bot.startup import (
     slack_unreachable,
     socket_mode_refused,
     warn_if_tracking_unreachable,
+    webhook_port_refused,
 )
 from synapse_bot.store.activity import ActivityLog
 from synapse_bot.store.connection import open_redis, wait_for_redis
 from synapse_bot.store.conversations import AnsweredThreads, AssistantContexts
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_bot.store.github_digests import DigestStore
+from synapse_bot.store.github_feed import FeedState
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.limits import Limiter, LimitSettings
 from synapse_bot.store.memory import ThreadMemory
 from synapse_bot.store.monitors import MonitorStore
 from synapse_bot.store.outage import RedisWatch
 from synapse_bot.store.pending import PendingWrites
+from synapse_bot.store.poll_cursors import PollCursors
+from synapse_bot.store.poll_schedule import PollSchedule
 from synapse_bot.store.signs import SignRecords
+from synapse_bot.store.subscriptions import SubscriptionStore
 from synapse_bot.store.summaries import SummaryCache
 from synapse_bot.tools.context import ToolServices
 from synapse_bot.tools.registry import ToolRegistry, default_registry
@@ -163,6 +174,12 @@ class Runtime:
         self.alerts: KeywordAlerter | None = None
         self.monitors: MonitorStore | None = None
         self.sweeper: DigestSweeper | None = None
+        self.subscriptions: SubscriptionStore | None = None
+        self.github_events: GitHubEventsJob | None = None
+        self.poller: GitHubPoller | None = None
+        self.webhook: WebhookReceiver | None = None
+        self._llm: LlmClient | None = None
+        self._replier: SlackReplier | None = None
         self.signs: SlackSigns | None = None
         self.sign_sender: SignSender | None = None
         self._stopped = threading.Event()
@@ -197,14 +214,20 @@ class Runtime:
         warn_if_tracking_unreachable(self.settings, warned=getattr(self.sink, "warning_given", None))
         redis_url = self.embedded_redis.url if self.embedded_redis else str(self.settings.redis_url)
         self.queue = JobQueue(build_broker(self.settings, redis_url), handler, handler.time_limit_reached)
+        self.github_events = self._build_github_events(self.queue)
+        self.queue.github_handler = self.github_events
         if self.shape.has_worker:
             assert self.alerts is not None
             self.sweeper = DigestSweeper(
-                self.alerts, every_s=min(5.0, self.settings.monitor_alert_interval_seconds / 2)
+                [self.alerts.flush_digests, self.github_events.flush_digests],
+                every_s=min(5.0, self.settings.monitor_alert_interval_seconds / 2),
             )
             self.sweeper.start()
             self.worker = QueueWorker(self.queue, threads=self.settings.worker_threads)
             self.worker.start()
+            self.poller = self._build_poller(self.queue).start()
+        if self.settings.github_webhook_port:
+            self.webhook = self._start_webhook(self.queue)
         if self.shape.has_gateway:
             self._start_gateway(client, handler, app_token)
         if self.settings.health_port:
@@ -233,6 +256,7 @@ class Runtime:
         # Every deployment has a gateway, and gateways set the sign of life: workers update and clear it.
         working = WorkingSigns(self.signs, SignRecords(self.redis, keys), gateway_signs=True)
         self.monitors = MonitorStore(self.redis, keys)
+        self.subscriptions = SubscriptionStore(self.redis, keys)
         summaries = SummaryCache(self.redis, keys, settings.summary_ttl_seconds)
         groups = GroupDirectory.for_client(client)
         self.services = ToolServices(
@@ -248,8 +272,9 @@ class Runtime:
             writers=GitHubWriters(settings.github_writer_ids, settings.github_writer_group, groups),
             secrets=tuple(settings.secrets()),
             progress=working.progress,
+            subscriptions=self.subscriptions,
         )
-        llm = build_llm(settings)
+        llm = self._llm = build_llm(settings)
         if llm is not None and self.shape.has_worker:
             llm.counter.load()  # a job-running process: the token table now, not on the first request
         dispatcher = Dispatcher(
@@ -268,7 +293,7 @@ class Runtime:
             bot_user_id=self.bot_user_id,
             audience=audience,
         )
-        replier = SlackReplier(client, secrets=settings.secrets())
+        replier = self._replier = SlackReplier(client, secrets=settings.secrets())
         answered = AnsweredThreads(self.redis, keys, settings.memory_ttl_seconds)
         poster = ReplyPoster(
             replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds), audience, answered
@@ -307,6 +332,49 @@ class Runtime:
             assistant=AssistantThreadJob(self.registry, client, poster, self._assistant_contexts(keys)),
             answered=answered,
         )
+
+    # GitHub events --------------------------------------------------------------------------------
+
+    def _build_github_events(self, queue: JobQueue) -> GitHubEventsJob:
+        assert self.redis is not None and self.subscriptions is not None and self._replier is not None
+        keys = Keys(self.settings.key_prefix)
+        return GitHubEventsJob(
+            self.subscriptions,
+            FeedState(self.redis, keys),
+            DigestStore(self.redis, keys),
+            PostOnce(self._replier, ReplyGuard(self.redis, keys, ttl_seconds=self.settings.dedupe_ttl_seconds)),
+            self._replier,
+            FeedReader(self.settings),
+            queue,
+            self.sink,
+            redis_client=self.redis,
+            keys=keys,
+            llm=self._llm,
+        )
+
+    def _build_poller(self, queue: JobQueue) -> GitHubPoller:
+        assert self.redis is not None and self.subscriptions is not None
+        keys = Keys(self.settings.key_prefix)
+        return GitHubPoller(
+            self.settings, self.subscriptions, PollSchedule(self.redis, keys), PollCursors(self.redis, keys), queue
+        )
+
+    def _start_webhook(self, queue: JobQueue) -> WebhookReceiver:
+        assert self.redis is not None and self.subscriptions is not None
+        secret = self.settings.github_webhook_secret
+        port = self.settings.github_webhook_port
+        assert secret is not None and port is not None  # the settings refuse a port without a secret
+        handling = WebhookHandling(
+            secret.get_secret_value(),
+            EventDeduper(self.redis, Keys(self.settings.key_prefix), self.settings.dedupe_ttl_seconds),
+            self.subscriptions,
+            queue,
+        )
+        try:
+            receiver = WebhookReceiver(self.settings.github_webhook_host, port, handling)
+        except OSError as exc:
+            raise webhook_port_refused(self.settings.github_webhook_host, port, exc) from exc
+        return receiver.start()
 
     def _assistant_contexts(self, keys: Keys) -> AssistantContexts:
         assert self.redis is not None
@@ -373,6 +441,11 @@ class Runtime:
             report["in_process_pending"] = self.runner.pending
         if self.worker is not None and self.queue is not None:
             report["jobs_done"] = self.queue.performed
+            report["github_batches_done"] = self.queue.github_performed
+        if self.queue is not None:
+            report["github_batches_queued"] = self.queue.github_submitted
+        if self.poller is not None:
+            report["github_polls"] = self.poller.polls
         report["status"] = "down" if self._stopped.is_set() else status
         return report
 
@@ -408,6 +481,10 @@ class Runtime:
                 self.socket.close()
             except Exception:
                 log.debug("socket close failed", exc_info=True)
+        if self.webhook is not None:
+            self.webhook.stop()
+        if self.poller is not None:
+            self.poller.stop()
         if self.sign_sender is not None:
             self.sign_sender.stop()
         if self.runner is not None:

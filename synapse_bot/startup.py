@@ -225,3 +225,13 @@ class QueueOutageLines(logging.Filter):
         record.exc_info = None
         record.exc_text = None
         return True
+
+
+def webhook_port_refused(host: str, port: int, exc: OSError) -> StartupError:
+    """The GitHub webhook receiver could not listen (the port is taken, or not allowed)."""
+    return StartupError(
+        "GitHub webhooks",
+        f"cannot listen on {host}:{port} ({exc.strerror or exc})",
+        "Pick a free port for SYNAPSE_GITHUB_WEBHOOK_PORT (each process that receives webhooks needs its own), or "
+        "unset it to rely on polling alone.",
+    )

@@ -6,11 +6,17 @@ X-RateLimit headers, and errors use GitHub's status codes and bodies (401 Bad cr
 limit, 422 for a search over a repository that cannot be searched). Search understands the qualifiers Synapse
 sends (`repo:`, `is:`, `state:`, `label:`, `author:`) and matches every other word against titles, bodies and
 comments. Mutating calls are recorded in `writes`, so tests can prove that nothing was written without a click.
+
+A repository can also change while the bot runs, as GitHub's would (`open_issue`, `comment`, `submit_review`,
+`close`, `merge`, `publish_release`… in `github_live.py`): with real timestamps, lists that honour `since`, `sort` and
+`direction`, ETags on every read (a matching `If-None-Match` answers 304 and costs no rate limit), the repository
+events feed (which shows events only after a lag, as GitHub documents), and signed webhooks to the hooks added.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import threading
 import time
@@ -21,6 +27,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from synapse_sandbox.github_live import LiveRepos, user_json
 from synapse_sandbox.server import BackgroundServer, StandIn
 
 CREATED = "2026-01-05T10:00:00Z"
@@ -63,9 +70,16 @@ class _Repo:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     check_runs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    releases: list[dict[str, Any]] = field(default_factory=list)
+    events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (visible from, event) for /events
+    heads: dict[int, str] = field(default_factory=dict)  # a pull request's head sha, once pushed to
+    gone: bool = False  # deleted, or the token lost access: 404 from then on
+
+    def head(self, number: int) -> str:
+        return self.heads.get(number, head_sha(number))
 
 
-class GitHubServer(StandIn):
+class GitHubServer(LiveRepos, StandIn):
     def __init__(self, token: str = "ghp_sandboxtoken0000") -> None:
         self.tokens = {token}
         self.token = token
@@ -78,7 +92,14 @@ class GitHubServer(StandIn):
         self.fail_statuses: list[int] = []
         self.stalls: list[float] = []
         self.denied: set[str] = set()
+        self.rate_limit = 5000
+        self.rate_used = 0  # requests that cost rate limit (a 304 does not)
+        self.secondary_limits: list[float] = []  # Retry-After seconds of the next secondary-limit refusals
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.events_lag_s = 60.0  # the repository events feed shows an event this long after it happened
         self._lock = threading.RLock()
+        self._init_live()
         self._ids = iter(range(1000, 10_000_000))
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -87,6 +108,10 @@ class GitHubServer(StandIn):
     @property
     def base_url(self) -> str:
         return self._server.base_url
+
+    def stop(self) -> None:
+        self.close_hooks()
+        super().stop()
 
     # Fixtures -------------------------------------------------------------------------------------
 
@@ -219,7 +244,7 @@ class GitHubServer(StandIn):
                     "id": run_id,
                     "node_id": "CR_x",
                     "name": name,
-                    "head_sha": head_sha(number),
+                    "head_sha": repo.head(number),
                     "status": status,
                     "conclusion": conclusion if status == "completed" else None,
                     "url": f"{self.base_url}/repos/{repo.full_name}/check-runs/{run_id}",
@@ -281,20 +306,43 @@ class GitHubServer(StandIn):
         limited = self.rate_limited_until is not None and time.time() < self.rate_limited_until
         reset = int(self.rate_limited_until or time.time() + 3600)
         return {
-            "X-RateLimit-Limit": "5000",
-            "X-RateLimit-Remaining": "0" if limited else "4999",
+            "X-RateLimit-Limit": str(self.rate_limit),
+            "X-RateLimit-Remaining": "0" if limited else str(max(0, self.rate_limit - 1 - self.rate_used)),
             "X-RateLimit-Reset": str(reset),
-            "X-RateLimit-Used": "1",
+            "X-RateLimit-Used": str(self.rate_used + 1),
             "X-RateLimit-Resource": "core",
         }
 
     def _json(self, data: Any, status: int = 200, extra: dict[str, str] | None = None) -> web.Response:
         return web.json_response(data, status=status, headers={**self._headers(), **(extra or {})})
 
+    def _conditional(self, request: web.Request, response: web.Response) -> web.Response:
+        """GitHub's ETags: every successful GET carries one; a request whose If-None-Match names it gets 304 Not
+        Modified, without a body and without spending rate limit."""
+        if request.method != "GET" or response.status != 200 or not isinstance(response.body, bytes):
+            return response
+        link = response.headers.get("Link", "")
+        etag = 'W/"' + hashlib.sha1(response.body + link.encode()).hexdigest() + '"'
+        response.headers["ETag"] = etag
+        wanted = request.headers.get("If-None-Match", "")
+        if etag in [tag.strip() for tag in wanted.split(",")]:
+            self.rate_used -= 1  # conditional requests that answer 304 are free
+            return web.Response(status=304, headers={**self._headers(), "ETag": etag})
+        return response
+
     def _error(self, status: int, message: str) -> web.Response:
         return self._json({"message": message, "documentation_url": "https://docs.github.com/rest"}, status)
 
     async def _handle(self, request: web.Request) -> web.Response:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            response = await self._answer(request)
+        finally:
+            self.in_flight -= 1
+        return response
+
+    async def _answer(self, request: web.Request) -> web.Response:
         body: Any = await request.json() if request.can_read_body else None
         auth = request.headers.get("Authorization", "")
         token = auth.split(" ", 1)[1] if " " in auth else ""
@@ -305,6 +353,8 @@ class GitHubServer(StandIn):
                 "query": dict(request.query),
                 "body": body,
                 "authorized": bool(token),
+                "conditional": bool(request.headers.get("If-None-Match")),
+                "at": time.time(),
             }
         )
         if self.stalls:
@@ -317,11 +367,18 @@ class GitHubServer(StandIn):
             return self._error(403, "Resource not accessible by integration")
         if self.rate_limited_until is not None and time.time() < self.rate_limited_until:
             return self._error(403, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support...")
+        if self.secondary_limits:
+            retry_after = self.secondary_limits.pop(0)
+            refusal = self._error(403, "You have exceeded a secondary rate limit. Please wait a few minutes.")
+            refusal.headers["Retry-After"] = str(int(retry_after))
+            return refusal
+        if token:
+            self.rate_used += 1
         parts = [p for p in request.path.split("/") if p]
         if len(parts) == 4 and parts[:2] == ["app", "installations"] and parts[3] == "access_tokens":
             return self._installation_token(token, int(parts[2]) if parts[2].isdigit() else -1)
         with self._lock:
-            return self._route(request, parts, body, bool(token))
+            return self._conditional(request, self._route(request, parts, body, bool(token)))
 
     def _installation_token(self, jwt_token: str, installation_id: int) -> web.Response:
         import jwt  # PyJWT comes with PyGithub
@@ -352,7 +409,7 @@ class GitHubServer(StandIn):
         if len(parts) < 3 or parts[0] != "repos":
             return self._error(404, "Not Found")
         repo = self.repos.get(f"{parts[1]}/{parts[2]}".lower())
-        if repo is None or (repo.private and not authed):
+        if repo is None or repo.gone or (repo.private and not authed):
             return self._error(404, "Not Found")
         rest, method = parts[3:], request.method
         if not rest:
@@ -361,6 +418,14 @@ class GitHubServer(StandIn):
             return self._paged(request, list(repo.labels.values()))
         if rest == ["issues"]:
             return self._issues(request, repo)
+        if rest == ["issues", "comments"]:
+            return self._repo_comments(request, repo)
+        if rest == ["pulls"]:
+            return self._pulls(request, repo)
+        if rest == ["releases"]:
+            return self._paged(request, sorted(repo.releases, key=lambda r: -r["id"]))
+        if rest == ["events"]:
+            return self._repo_events(request, repo)
         if rest[0] == "issues" and len(rest) >= 2 and rest[1].isdigit():
             issue = repo.issues.get(int(rest[1]))
             if issue is None:
@@ -370,7 +435,9 @@ class GitHubServer(StandIn):
             if len(rest) == 2:
                 return self._json(self._issue_json(repo, issue))
             if rest[2:] == ["comments"] and method == "GET":
-                comments = repo.comments[issue["number"]]
+                comments = [
+                    c for c in repo.comments[issue["number"]] if c["created_at"] >= request.query.get("since", "")
+                ]
                 return self._paged(request, [self._comment_json(repo, issue["number"], c) for c in comments])
             if rest[2:] == ["labels"] and method == "POST":
                 names = body.get("labels", []) if isinstance(body, dict) else list(body or [])
@@ -408,11 +475,12 @@ class GitHubServer(StandIn):
             if rest[2:] == ["reviews"]:
                 return self._paged(request, repo.reviews[number])
         if len(rest) == 3 and rest[0] == "commits" and method == "GET":
-            pull_number = next((n for n in repo.check_runs if head_sha(n) == rest[1]), None)
+            pull_number = next((n for n in repo.check_runs if repo.head(n) == rest[1]), None)
             if pull_number is None:
                 return self._error(404, "Not Found")  # GitHub: "No commit found for SHA"
             if rest[2] == "check-runs":
-                return self._paged(request, repo.check_runs[pull_number], list_item="check_runs")
+                runs = [r for r in repo.check_runs[pull_number] if r["head_sha"] == rest[1]]
+                return self._paged(request, runs, list_item="check_runs")
             if rest[2] == "status":
                 return self._json(self._combined_status(repo, pull_number, request))
         return self._error(404, "Not Found")
@@ -520,9 +588,9 @@ class GitHubServer(StandIn):
             "id": comment["id"],
             "node_id": "IC_x",
             "body": comment["body"],
-            "user": {"login": comment["user"], "id": 5},
+            "user": user_json(comment["user"]),
             "created_at": comment["created_at"],
-            "updated_at": comment["created_at"],
+            "updated_at": comment.get("updated_at", comment["created_at"]),
             "author_association": "CONTRIBUTOR",
             "url": f"{self.base_url}/repos/{repo.full_name}/issues/comments/{comment['id']}",
             "html_url": f"https://github.com/{repo.full_name}/issues/{number}#issuecomment-{comment['id']}",
@@ -537,8 +605,20 @@ class GitHubServer(StandIn):
             items = [i for i in items if wanted <= {label["name"].lower() for label in i["labels"]}]
         if query.get("since"):
             items = [i for i in items if i["updated_at"] >= query["since"]]
-        items = sorted(items, key=lambda i: -i["number"])
-        return self._paged(request, [self._issue_json(repo, i) for i in items])
+        return self._paged(request, [self._issue_json(repo, i) for i in self._sorted(items, query)])
+
+    @staticmethod
+    def _sorted(items: list[dict[str, Any]], query: Any) -> list[dict[str, Any]]:
+        """GitHub's list order: `sort` created (by number here, which follows creation), updated or comments;
+        `direction` desc unless asc."""
+        sort = query.get("sort", "created")
+        if sort == "updated":
+            key: Any = lambda i: (i["updated_at"], i["number"])  # noqa: E731
+        elif sort == "comments":
+            key = lambda i: (i["comments"], i["number"])  # noqa: E731
+        else:
+            key = lambda i: i["number"]  # noqa: E731
+        return sorted(items, key=key, reverse=query.get("direction", "desc") != "asc")
 
     def _repo_json(self, repo: _Repo) -> dict[str, Any]:
         owner, name = repo.full_name.split("/")
@@ -569,10 +649,10 @@ class GitHubServer(StandIn):
             "labels": issue["labels"],
             "assignees": [{"login": login, "id": 6} for login in issue["assignees"]],
             "comments": issue["comments"],
-            "user": {"login": issue["user"], "id": 3},
-            "created_at": CREATED,
+            "user": user_json(issue["user"]),
+            "created_at": issue.get("created_at", CREATED),
             "updated_at": issue["updated_at"],
-            "closed_at": CREATED if issue["state"] == "closed" else None,
+            "closed_at": issue.get("closed_at") or (CREATED if issue["state"] == "closed" else None),
             "url": f"{self.base_url}/repos/{repo.full_name}/issues/{number}",
             "html_url": f"https://github.com/{repo.full_name}/issues/{number}",
             "repository_url": f"{self.base_url}/repos/{repo.full_name}",
@@ -581,7 +661,9 @@ class GitHubServer(StandIn):
             data["pull_request"] = {
                 "url": f"{self.base_url}/repos/{repo.full_name}/pulls/{number}",
                 "html_url": f"https://github.com/{repo.full_name}/pull/{number}",
+                "merged_at": self._merged_at(issue),
             }
+            data["draft"] = issue["pull_request"]["draft"]
             data["html_url"] = f"https://github.com/{repo.full_name}/pull/{number}"
         return data
 
@@ -598,7 +680,8 @@ class GitHubServer(StandIn):
             "state": issue["state"],
             "draft": pull["draft"],
             "merged": pull["merged"],
-            "merged_at": CREATED if pull["merged"] else None,
+            "merged_at": self._merged_at(issue),
+            "closed_at": issue.get("closed_at") or (CREATED if issue["state"] == "closed" else None),
             "mergeable": pull["mergeable"],
             "mergeable_state": {True: "clean", False: "dirty", None: "unknown"}[pull["mergeable"]],
             "labels": issue["labels"],
@@ -606,11 +689,11 @@ class GitHubServer(StandIn):
             "requested_teams": [],
             "commits": 1,
             "comments": issue["comments"],
-            "user": {"login": issue["user"], "id": 3},
+            "user": user_json(issue["user"]),
             "url": f"{self.base_url}/repos/{repo.full_name}/pulls/{number}",
             "html_url": f"https://github.com/{repo.full_name}/pull/{number}",
             "head": {
-                "sha": head_sha(number),
+                "sha": repo.head(number),
                 "ref": f"feature-{number}",
                 "label": f"{repo.full_name}:feature-{number}",
             },
@@ -618,9 +701,16 @@ class GitHubServer(StandIn):
             "changed_files": len(files),
             "additions": sum(f.additions for f in files),
             "deletions": sum(f.deletions for f in files),
-            "created_at": CREATED,
-            "updated_at": CREATED,
+            "created_at": issue.get("created_at", CREATED),
+            "updated_at": issue["updated_at"],
         }
+
+    @staticmethod
+    def _merged_at(issue: dict[str, Any]) -> str | None:
+        pull = issue.get("pull_request") or {}
+        if not pull.get("merged"):
+            return None
+        return str(pull.get("merged_at") or CREATED)
 
     def _file_json(self, repo: _Repo, change: FileChange) -> dict[str, Any]:
         data = {

@@ -22,6 +22,9 @@ INTERFACE_TOOLS = {
     "get_issue",
     "search_issues",
     "get_pull_request",
+    "subscribe_repo",
+    "unsubscribe_repo",
+    "list_subscriptions",
     "help",
 }
 

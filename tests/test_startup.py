@@ -356,7 +356,7 @@ def test_redis_lost_while_running_is_a_plain_line_a_minute_not_critical_lines_an
         assert slack.wait_connected(1, timeout=60)
         server.kill()
         _wait_for_text(log_path, "job queue: Redis unreachable", process)
-        _wait_for_text(log_path, "monitor digests not sent", process)
+        _wait_for_text(log_path, "digests not sent", process)
         time.sleep(7)  # two more rounds of consumer restarts (every 3 s) and digest sweeps (every 5 s)
         logs = log_path.read_text()  # before shutdown: see the Redis-at-start test
     finally:
@@ -364,7 +364,7 @@ def test_redis_lost_while_running_is_a_plain_line_a_minute_not_critical_lines_an
         process.wait(timeout=60)
     assert "Traceback" not in logs and "CRITICAL" not in logs and "Restarting consumer" not in logs
     assert len([line for line in logs.splitlines() if "job queue: Redis unreachable" in line]) == 1
-    assert len([line for line in logs.splitlines() if "monitor digests not sent" in line]) == 1
+    assert len([line for line in logs.splitlines() if "digests not sent" in line]) == 1
 
 
 def test_queue_outage_lines_keep_one_plain_warning_a_minute() -> None:

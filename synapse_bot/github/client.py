@@ -12,7 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from synapse_bot.config import Settings
-from synapse_bot.github_data import IssueDetail, IssuePage, PullData, PullDetail, SearchPage
+from synapse_bot.github_data import IssueDetail, IssuePage, PullData, PullDetail, RepoData, SearchPage
 
 if TYPE_CHECKING:
     from synapse_bot.github.pygithub import PyGithubClient
@@ -39,6 +39,10 @@ class GitHubClient:
     ) -> tuple[IssuePage, list[str], str | None]:
         """Open issues (pull requests left out), the repo's live labels, and its main language."""
         return self._api().open_issues(repo, label=label, unlabelled=unlabelled, since=since, limit=limit)
+
+    def repo_info(self, repo: str) -> RepoData:
+        """The repository as GitHub names it, and whether it is private."""
+        return self._api().repo_info(repo)
 
     def live_labels(self, repo: str) -> list[str]:
         return self._api().live_labels(repo)

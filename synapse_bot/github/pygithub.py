@@ -42,6 +42,7 @@ from synapse_bot.github_data import (
     IssuePage,
     PullData,
     PullDetail,
+    RepoData,
     ReviewData,
     SearchHit,
     SearchPage,
@@ -159,6 +160,11 @@ class PyGithubClient:
                     )
                 )
             return IssuePage(picked, skipped, pulls), labels, repository.language
+
+    def repo_info(self, repo: str) -> RepoData:
+        with self._errors(repo):
+            repository = self._gh.get_repo(repo)
+            return RepoData(repository.full_name, bool(repository.private), repository.html_url)
 
     def live_labels(self, repo: str) -> list[str]:
         with self._errors(repo):

@@ -118,6 +118,17 @@ class SlackReplier:
             posted.append(str(response["ts"]))
         return posted
 
+    def update(self, channel_id: str, ts: str, markdown: str) -> bool:
+        """Edit a message Synapse posted (a GitHub card whose issue changed) to `markdown`'s first piece; False when
+        Slack refused (the message was deleted, say)."""
+        payload = message_payloads(redact(markdown, self._secrets))[0]
+        try:
+            self._client.chat_update(channel=channel_id, ts=ts, **payload)
+        except SlackApiError as exc:
+            log.info("chat.update failed", extra={"error": exc.response.get("error"), "channel": channel_id})
+            return False
+        return True
+
     def find_reply(self, target: ReplyTarget, marker: str, since_ts: float) -> FoundReply | None:
         """The messages we posted carrying `marker`, looking in the thread (or recent channel history)."""
         try:

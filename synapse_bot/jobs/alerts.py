@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,10 +239,11 @@ class KeywordAlerter:
 
 
 class DigestSweeper:
-    """A daemon thread that posts due digests every few seconds (any process may; each digest is claimed once)."""
+    """A daemon thread that posts due digests every few seconds (any process may; each digest is claimed once): the
+    keyword monitors' and the GitHub subscriptions', each a `flush` returning how many it posted."""
 
-    def __init__(self, alerter: KeywordAlerter, every_s: float = 5.0) -> None:
-        self.alerter = alerter
+    def __init__(self, flushes: list[Callable[[], int]], every_s: float = 5.0) -> None:
+        self.flushes = flushes
         self.every_s = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="synapse-digests", daemon=True)
@@ -255,20 +256,21 @@ class DigestSweeper:
         report = OutageReport()
         while not self._stop.wait(self.every_s):
             try:
-                self.alerter.flush_digests()
+                for flush in self.flushes:
+                    flush()
             except Exception as exc:  # Redis or Slack trouble: try again next round
                 # One line when it starts failing and one a minute while it does (a sweep runs every few seconds);
                 # the traceback only at DEBUG.
                 now = time.monotonic()
                 if report.failed(now):
                     log.warning(
-                        f"monitor digests not sent: {network_cause(exc)}; retrying every {self.every_s:.0f} s"
+                        f"digests not sent: {network_cause(exc)}; retrying every {self.every_s:.0f} s"
                         + (f" (failing for {report.down_for(now):.0f} s)" if report.down_for(now) else "")
                     )
                 log.debug("digest sweep failed", exc_info=True)
             else:
                 if report.down_since is not None:
-                    log.warning(f"monitor digests sent again after {report.down_for(time.monotonic()):.0f} s")
+                    log.warning(f"digests sent again after {report.down_for(time.monotonic()):.0f} s")
                     report = OutageReport()
 
     def stop(self) -> None:

@@ -52,7 +52,10 @@ class AnswerJob:
         deadline = Deadline.starting_now(self.dispatcher.settings.job_time_limit_seconds, self.time_limit_text())
         started = deadline.started
         if self.limiter is not None:
-            admission = self.limiter.admit(request.team_id, request.user_id, request.channel_id)
+            # Work nobody asked for right now (a subscription's review) is not held to people's request rates.
+            admission = self.limiter.admit(
+                request.team_id, request.user_id, request.channel_id, rates=request.kind is not RequestKind.AUTOMATIC
+            )
             if not admission.allowed:
                 trace.root.set(limited=True)
                 self.poster.post_once(request, trace, admission.message)

@@ -1,6 +1,7 @@
 """The job body: one Slack request in, the handler of its kind run inside one trace, the trace recorded.
 
-Kinds: questions (mention — also a DM, a follow-up, an agent-view message —, command, shortcut) → `AnswerJob`;
+Kinds: questions (mention — also a DM, a follow-up, an agent-view message —, command, shortcut) and work a
+subscription asks for (triage or review of what just arrived from GitHub) → `AnswerJob`;
 button clicks → `ActionJob`; the Home tab → `HomePublisher`; a new agent-view thread → `AssistantThreadJob`;
 channel messages → keyword alerts (too many to trace one by one). A rerun of a job whose answer is already in Slack
 (a redelivered queue message) does nothing. A thread Synapse answers in is remembered, so follow-ups there need no
@@ -27,7 +28,13 @@ from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)
 
-ANSWERED_KINDS = (RequestKind.MENTION, RequestKind.COMMAND, RequestKind.SHORTCUT, RequestKind.ACTION)
+ANSWERED_KINDS = (
+    RequestKind.MENTION,
+    RequestKind.COMMAND,
+    RequestKind.SHORTCUT,
+    RequestKind.ACTION,
+    RequestKind.AUTOMATIC,
+)
 POSTING_KINDS = (*ANSWERED_KINDS, RequestKind.THREAD_STARTED)  # a rerun finds their post and does nothing
 KindHandler = Callable[[SlackRequest, RequestTrace], None]
 
@@ -57,6 +64,7 @@ class RequestHandler:
             RequestKind.MENTION: answer,
             RequestKind.COMMAND: answer,
             RequestKind.SHORTCUT: answer,
+            RequestKind.AUTOMATIC: answer,
             RequestKind.ACTION: actions,
         }
         if home is not None:

@@ -17,8 +17,8 @@ from synapse_bot.store.activity import ActivityLog
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.monitors import MonitorStore
 from synapse_bot.store.summaries import SummaryCache
-from synapse_bot.tools.monitor_channel import is_admin_user
 from synapse_bot.tools.registry import ToolRegistry
+from synapse_bot.tools.slack_reading import is_admin_user
 from synapse_bot.tracking.trace import RequestTrace
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ import redis
 from dramatiq.middleware import Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit, TimeLimitExceeded
 
 from synapse_bot.config import Settings
+from synapse_bot.feed.model import Observations
 from synapse_bot.jobs.wakeup import WakingRedisBroker
 from synapse_bot.request import SlackRequest
 
@@ -26,10 +27,13 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "requests"
 ACTOR_NAME = "synapse.handle_request"
+GITHUB_QUEUE_NAME = "github"  # its own queue: a burst of GitHub events does not wait in line with people's questions
+GITHUB_ACTOR_NAME = "synapse.github_events"
 # Out of a million broker commands, how many also run queue maintenance (requeueing dead workers' jobs).
 MAINTENANCE_CHANCE = 200_000
 
 JobHandler = Callable[[SlackRequest], None]
+GitHubHandler = Callable[[Observations], None]
 # How often an idle job thread looks up to see whether it is being stopped (Dramatiq's `worker_timeout`). Jobs reach
 # the threads through an in-process queue and wake them at once; this only bounds how long a stop waits for them,
 # and each look costs CPU in every idle thread (eight threads at 200 ms were a third of an idle process's CPU).
@@ -60,15 +64,31 @@ def build_broker(settings: Settings, redis_url: str) -> WakingRedisBroker:
 
 
 class JobQueue:
-    """Both ends of the request queue: `submit` (gateways) and `handler` (set in processes that run workers)."""
+    """Both ends of the request queue: `submit` (gateways) and `handler` (set in processes that run workers); and
+    of the GitHub events queue: `submit_github` (the poller, the webhook receiver) and `github_handler`."""
 
     def __init__(
-        self, broker: WakingRedisBroker, handler: JobHandler | None = None, on_time_limit: JobHandler | None = None
+        self,
+        broker: WakingRedisBroker,
+        handler: JobHandler | None = None,
+        on_time_limit: JobHandler | None = None,
+        github_handler: GitHubHandler | None = None,
     ) -> None:
         self.broker = broker
         self.handler = handler
         self.on_time_limit = on_time_limit
+        self.github_handler = github_handler
         self.performed = 0
+        self.github_submitted = 0
+        self.github_performed = 0
+        self.github_actor: dramatiq.Actor[[dict[str, Any]], None] = dramatiq.Actor(
+            self._perform_github,
+            broker=broker,
+            actor_name=GITHUB_ACTOR_NAME,
+            queue_name=GITHUB_QUEUE_NAME,
+            priority=10,
+            options={},
+        )
         self.actor: dramatiq.Actor[[dict[str, Any]], None] = dramatiq.Actor(
             self._perform,
             broker=broker,
@@ -94,6 +114,17 @@ class JobQueue:
             if self.on_time_limit is not None:
                 self.on_time_limit(request)
         self.performed += 1
+
+    def submit_github(self, seen: Observations) -> None:
+        """Queue one look at a repository for the events job; raises redis errors (the caller says so)."""
+        self.github_actor.send(seen.model_dump(mode="json"))
+        self.github_submitted += 1
+
+    def _perform_github(self, payload: dict[str, Any]) -> None:
+        if self.github_handler is None:
+            raise RuntimeError("this process has no GitHub events handler (a gateway-only process received a job)")
+        self.github_handler(Observations.model_validate(payload))
+        self.github_performed += 1
 
     def depth(self) -> int:
         """Messages waiting on the queue (not counting those being worked on)."""

@@ -97,17 +97,18 @@ class Limiter:
     def _usage_key(self, team: str, scope: str, ident: str) -> str:
         return self._keys.key(team, "usage", scope, ident, self._day())
 
-    def admit(self, team: str, user: str, channel: str) -> Admission:
-        """Take one request from the user's and the channel's buckets, unless a daily budget is spent."""
+    def admit(self, team: str, user: str, channel: str, *, rates: bool = True) -> Admission:
+        """Take one request from the user's and the channel's buckets, unless a daily budget is spent; with
+        `rates` off only the daily budgets apply."""
         if user in self.admins:
             return Admission(True)
         try:
-            return self._admit(team, user, channel)
+            return self._admit(team, user, channel, rates)
         except (redis.RedisError, OSError) as exc:
             log.warning("limits not enforced: redis unavailable", extra={"error": type(exc).__name__})
             return Admission(True)
 
-    def _admit(self, team: str, user: str, channel: str) -> Admission:
+    def _admit(self, team: str, user: str, channel: str, rates_apply: bool) -> Admission:
         budgets = (
             ("user", user, self.limits.user_daily_tokens, "your"),
             ("channel", channel, self.limits.channel_daily_tokens, "this channel's"),
@@ -128,7 +129,7 @@ class Limiter:
             ("user", user, self.limits.user_per_minute, "You are"),
             ("channel", channel, self.limits.channel_per_minute, "This channel is"),
         )
-        for scope, ident, per_minute, who in rates:
+        for scope, ident, per_minute, who in rates if rates_apply else ():
             if per_minute and ident:
                 key = self._keys.key(team, "rate", scope, ident)
                 allowed, wait_ms = self._bucket(keys=[key], args=[per_minute, per_minute / 60.0, 1])

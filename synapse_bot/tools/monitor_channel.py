@@ -20,6 +20,7 @@ from synapse_bot.store.monitors import MonitorRule, MonitorStore
 from synapse_bot.tools.base import ActionOutcome, Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.grammar import CHANNEL, FastPathError, Grammar, RouteResult, ToolCall, channel_refs
+from synapse_bot.tools.slack_reading import is_admin_user
 
 STOP_MONITOR_ACTION = "synapse_stop_monitor"  # the Stop button beside each monitor on the Home tab
 
@@ -63,16 +64,6 @@ def _parts(ctx: ToolContext) -> tuple[SlackReader, MonitorStore] | ToolResult:
 
 def is_admin(ctx: ToolContext, reader: SlackReader, user: str) -> bool:
     return is_admin_user(ctx.settings.admin_ids, reader, user)
-
-
-def is_admin_user(admin_ids: set[str], reader: SlackReader, user: str) -> bool:
-    """Listed in SYNAPSE_ADMINS, or a Slack workspace admin."""
-    if user in admin_ids:
-        return True
-    try:
-        return bool(reader.user_info(user).get("is_admin"))
-    except SlackReadError:
-        return False
 
 
 def stop_rule(

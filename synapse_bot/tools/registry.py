@@ -16,6 +16,7 @@ from synapse_bot.tools import (
     review_pull_request,
     search_issues,
     search_thread,
+    subscribe_repo,
     summarize_thread,
     triage_issues,
 )
@@ -84,6 +85,9 @@ def default_registry() -> ToolRegistry:
             get_issue.TOOL,
             search_issues.TOOL,
             get_pull_request.TOOL,
+            subscribe_repo.TOOL,
+            subscribe_repo.UNSUBSCRIBE_TOOL,
+            subscribe_repo.LIST_TOOL,
             help_tool.TOOL,
         ]
     )

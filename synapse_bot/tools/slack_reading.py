@@ -28,3 +28,13 @@ def reading_slack(
         return work(reader)
     except refusals as exc:
         return ToolResult(text=str(exc), ok=False)
+
+
+def is_admin_user(admin_ids: set[str], reader: SlackReader, user: str) -> bool:
+    """Listed in SYNAPSE_ADMINS, or a Slack workspace admin."""
+    if user in admin_ids:
+        return True
+    try:
+        return bool(reader.user_info(user).get("is_admin"))
+    except SlackReadError:
+        return False

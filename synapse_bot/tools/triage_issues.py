@@ -1,9 +1,10 @@
 """triage_issues: classify and prioritise a GitHub repository's open issues, with suggested labels.
 
 Open issues only (pull requests left out), then one structured model answer per batch of issues that fits the
-per-call budget. Labels are cut to the repository's live labels and duplicates to our own similarity candidates,
-so the model can neither invent labels nor issue numbers. Labels are applied only when an allowed person clicks
-"Apply suggested labels"; issue text is untrusted data and can never cause a write.
+per-call budget; or one issue (`triage acme/widgets#12`, what a subscription with `triage` runs for a new issue),
+its duplicates looked for among the open ones. Labels are cut to the repository's live labels and duplicates to our
+own similarity candidates, so the model can neither invent labels nor issue numbers. Labels are applied only when an
+allowed person clicks "Apply suggested labels"; issue text is untrusted data and can never cause a write.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pydantic import Field
 
 from synapse_bot.github.client import GitHubClient
 from synapse_bot.github.errors import GitHubError
-from synapse_bot.github_data import IssueData
+from synapse_bot.github_data import IssueData, IssuePage
 from synapse_bot.tools.base import ActionOutcome, Tool, ToolArgs, ToolResult
 from synapse_bot.tools.confirm import WriteWording, confirmed_write, propose
 from synapse_bot.tools.context import ToolContext
-from synapse_bot.tools.grammar import REPO, REPO_PATTERN, FastPathError, Grammar, RouteResult, ToolCall
+from synapse_bot.tools.grammar import REPO, REPO_HASH, REPO_PATTERN, FastPathError, Grammar, RouteResult, ToolCall
 from synapse_bot.triage.heuristics import heuristic_triage
 from synapse_bot.triage.model import IssueTriage, keep_honest, parse_batch, triage_response_format
 from synapse_bot.triage.render import render_triage
@@ -46,8 +47,12 @@ class TriageIssuesArgs(ToolArgs):
     only_unlabelled: bool = Field(default=False, description="Only issues without any label")
     since: date | None = Field(default=None, description="Only issues updated on or after this date")
     limit: int = Field(default=30, ge=1, le=100, description="How many issues to triage at most")
+    number: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="Triage only this issue (duplicates among the open ones)"
+    )
 
     hints: ClassVar[Mapping[str, str]] = {
+        "number": "an issue number, e.g. `#12`",
         "repo": "a repository as `owner/name`, e.g. `acme/widgets`",
         "limit": "a number from 1 to 100",
         "since": "a date like `2024-05-01`",
@@ -96,15 +101,32 @@ def _model_triage(
     return results
 
 
+def _one_issue(client: GitHubClient, repo: str, number: int) -> tuple[IssuePage, list[IssueData], list[str]]:
+    """The issue to triage (as a page of one) and the open issues its duplicates are looked for among."""
+    page, labels, _language = client.open_issues(repo, label=None, unlabelled=False, since=None, limit=100)
+    target = next((i for i in page.issues if i.number == number), None)
+    if target is None:
+        detail = client.issue(repo, number, comments=0)
+        if detail.is_pull_request:
+            raise GitHubError(f"{repo}#{number} is a pull request; triage is for issues (try `review pr #{number}`).")
+        target = IssueData(number, detail.title, detail.body, detail.labels, detail.url, detail.author, 0)
+    others = [i for i in page.issues if i.number != number]
+    return IssuePage([target], 0, 0), [target, *others], labels
+
+
 def _triage(args: TriageIssuesArgs, ctx: ToolContext) -> ToolResult:
     client = ctx.services.github or GitHubClient(ctx.settings)
     try:
-        page, labels, _language = client.open_issues(
-            args.repo, label=args.label, unlabelled=args.only_unlabelled, since=args.since, limit=args.limit
-        )
+        if args.number is not None:
+            page, pool, labels = _one_issue(client, args.repo, args.number)
+        else:
+            page, labels, _language = client.open_issues(
+                args.repo, label=args.label, unlabelled=args.only_unlabelled, since=args.since, limit=args.limit
+            )
+            pool = page.issues
     except GitHubError as exc:
         return ToolResult(text=str(exc), ok=False)
-    candidates = duplicate_candidates(page.issues)
+    candidates = duplicate_candidates(pool)
     by_model = {} if ctx.offline else _model_triage(ctx, args.repo, page.issues, labels, candidates)
     items = [by_model.get(i.number) or heuristic_triage(i, labels, candidates[i.number]) for i in page.issues]
     text = render_triage(args.repo, page, items, offline=ctx.offline)
@@ -176,6 +198,9 @@ def _add_missing_labels(ctx: ToolContext, proposal: dict[str, Any]) -> tuple[str
 def _parse(text: str, lower: str) -> RouteResult:
     if not re.match(r"^triage\b", lower):
         return None
+    one = REPO_HASH.search(text)
+    if one:
+        return [ToolCall("triage_issues", {"repo": f"{one.group(1)}/{one.group(2)}", "number": int(one.group(3))})]
     repo = REPO.search(text)
     if not repo:
         return FastPathError("Which repository? Try `triage github issues in owner/repo`.")
@@ -206,7 +231,11 @@ TOOL = Tool(
     args_model=TriageIssuesArgs,
     handler=_triage,
     status="is asking GitHub for the issues…",
-    examples=("triage github issues in acme/widgets", "triage acme/widgets unlabelled limit 10"),
+    examples=(
+        "triage github issues in acme/widgets",
+        "triage acme/widgets unlabelled limit 10",
+        "triage acme/widgets#12",
+    ),
     grammar=Grammar(
         verbs=("triage",),
         parse=_parse,
