@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from synapse_bot.runtime import Runtime
+from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_sandbox.github_server import GitHubServer
 from synapse_sandbox.workspace import SlackSandbox
-from synapse_bot.store.embedded import EmbeddedRedis
 from tests.support.settings import make_settings
 
 REPO = "acme/widgets"
