@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     github_timeout_seconds: float = Field(default=15.0, gt=0, le=300, alias="SYNAPSE_GITHUB_TIMEOUT_SECONDS")
     github_max_wait_seconds: float = Field(default=30.0, ge=0, le=600, alias="SYNAPSE_GITHUB_MAX_WAIT_SECONDS")
     github_poll_seconds: float = Field(default=60.0, ge=5, le=86_400, alias="SYNAPSE_GITHUB_POLL_SECONDS")
+    github_burst_posts: int = Field(default=5, ge=1, le=1000, alias="SYNAPSE_GITHUB_BURST_POSTS")
+    github_digest_seconds: int = Field(default=60, ge=5, le=86_400, alias="SYNAPSE_GITHUB_DIGEST_SECONDS")
     github_webhook_port: int | None = Field(default=None, ge=1, le=65535, alias="SYNAPSE_GITHUB_WEBHOOK_PORT")
     github_webhook_host: str = Field(default="0.0.0.0", alias="SYNAPSE_GITHUB_WEBHOOK_HOST")
     github_webhook_secret: SecretStr | None = Field(default=None, alias="SYNAPSE_GITHUB_WEBHOOK_SECRET")

@@ -341,7 +341,12 @@ class Runtime:
         return GitHubEventsJob(
             self.subscriptions,
             FeedState(self.redis, keys),
-            DigestStore(self.redis, keys),
+            DigestStore(
+                self.redis,
+                keys,
+                burst_posts=self.settings.github_burst_posts,
+                window_s=self.settings.github_digest_seconds,
+            ),
             PostOnce(self._replier, ReplyGuard(self.redis, keys, ttl_seconds=self.settings.dedupe_ttl_seconds)),
             self._replier,
             FeedReader(self.settings),

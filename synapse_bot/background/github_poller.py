@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 LEASE_S = 15.0  # a dead poller's repositories are taken over this long after its last renewal
 IDLE_WAIT_S = 5.0  # the longest an idle poller sleeps before looking at the schedule again
 MAX_PAGES = 10  # pages of one list per poll: a catch-up reads at most 1,000 changed items a round
+WINDOW_ITEMS = 50  # items the cursor's window may hold before `since` moves on
 MAX_WATCHED_HEADS = 30  # open pull requests whose checks one repository's poll reads
 REQUESTS_PER_POLL = 1.2  # an idle repository's poll is one conditional request; a few change now and then
 RATE_RESERVE = 100  # primary rate limit left to people's own requests: polling waits for the reset below this
@@ -302,7 +303,11 @@ class GitHubPoller:
     # Reading ---------------------------------------------------------------------------------------
 
     def _read_items(self, reader: ConditionalReader, run: _Poll) -> Read:
-        """Issues and pull requests updated since the cursor, oldest first; the cursor's last ones are skipped."""
+        """Issues and pull requests updated since the cursor, oldest first, less those read before unchanged.
+
+        The cursor's `since` stays put until its window holds WINDOW_ITEMS items: the same URL then answers 304 until
+        something changes, and each change costs one read. Moving it on changes the URL, so its ETag is dropped.
+        """
         cursor = run.cursor
         since = cursor.since if cursor.since is not None else cursor.tracked_since - 1
         params: dict[str, Any] | None = {
@@ -313,30 +318,32 @@ class GitHubPoller:
             "per_page": 100,
         }
         first = self._get(reader, run, f"/repos/{run.repo}/issues", params, cursor.etags.get("issues"))
-        read, pages = first, 0
-        newest = since
+        if not first.ok:
+            return first
+        read, pages, listed = first, 0, {}
         while read.ok and isinstance(read.data, list):
             for raw in read.data:
                 try:
                     item = item_from_issue(run.repo, raw)
                 except PayloadError:
                     continue
-                if cursor.seen_at_since.get(str(item.number)) == item.updated_at:
-                    continue  # read at exactly the cursor's second last time, unchanged since
-                run.seen.items.append(item)
-                newest = max(newest, item.updated_at)
+                listed[str(item.number)] = item.updated_at
+                if cursor.seen_at_since.get(str(item.number)) != item.updated_at:
+                    run.seen.items.append(item)  # new in the window, or changed since it was read
             pages += 1
             if read.next_url is None or pages >= MAX_PAGES:
                 break
             read = self._get(reader, run, read.next_url, None, None)
-        if first.ok:
-            if newest > since:  # the next read names another `since`: this ETag will not match it
-                cursor.seen_at_since = {}
-                cursor.etags.pop("issues", None)
-            elif first.etag:
-                cursor.etags["issues"] = first.etag
+        cursor.seen_at_since = listed
+        if first.etag and pages == 1:
+            cursor.etags["issues"] = first.etag
+        if len(listed) >= WINDOW_ITEMS:
+            newest = max(listed.values())
             cursor.since = newest
-            cursor.seen_at_since.update({str(i.number): i.updated_at for i in run.seen.items if i.updated_at == newest})
+            cursor.seen_at_since = {n: at for n, at in listed.items() if at == newest}
+            cursor.etags.pop("issues", None)
+        elif cursor.since is None:
+            cursor.since = since
         return first
 
     def _read_details(self, reader: ConditionalReader, run: _Poll) -> None:

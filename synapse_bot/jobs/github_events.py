@@ -6,7 +6,7 @@ Under the repository's lock: the observations are compared with the last looks k
 kinds and filters it matches:
 
 - the first event about an issue or pull request in a channel posts its **card** (a top-level message; in a burst,
-  past `BURST_POSTS` a minute, it is folded into the subscription's digest instead);
+  past SYNAPSE_GITHUB_BURST_POSTS within SYNAPSE_GITHUB_DIGEST_SECONDS, it waits in the subscription's digest);
 - later events are **lines in the card's thread** (reviews, comments, failing checks, closed/merged/reopened), and
   a change of what the card shows (state, labels, title) **edits the card**;
 - a new issue in a `triage` subscription, a PR opened (not as a draft) or marked ready in a `review` one, start a

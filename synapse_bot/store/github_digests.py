@@ -1,5 +1,6 @@
-"""Quiet by design: at most `BURST_POSTS` top-level posts per subscription in `WINDOW_S`; past that, events wait
-in the subscription's digest, posted as one message when the window ends (a bulk relabel, a release train, a
+"""Quiet by design: at most SYNAPSE_GITHUB_BURST_POSTS top-level posts per subscription in
+SYNAPSE_GITHUB_DIGEST_SECONDS; past that, events wait in the subscription's digest, posted as one message when the
+window ends (a bulk relabel, a release train, a
 catch-up after downtime).
 
 The window is a counter with a TTL, shared by every process; folding an event is keyed by the event, so a job that
@@ -34,9 +35,13 @@ def _member(team: str, channel: str, repo_key: str) -> str:
 
 
 class DigestStore:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, *, burst_posts: int = BURST_POSTS, window_s: int = WINDOW_S
+    ) -> None:
         self._r = client
         self._keys = keys
+        self.burst_posts = burst_posts
+        self.window_s = window_s
         self._claim = client.register_script(_CLAIM)
 
     def _window(self, team: str, channel: str, repo_key: str) -> str:
@@ -52,10 +57,10 @@ class DigestStore:
         """Take one top-level post from the subscription's window; False once the window's posts are used."""
         key = self._window(team, channel, repo_key)
         pipe = self._r.pipeline(transaction=True)
-        pipe.set(key, 0, nx=True, ex=WINDOW_S)  # the window starts with its first post (INCR keeps the TTL)
+        pipe.set(key, 0, nx=True, ex=self.window_s)  # the window starts with its first post (INCR keeps the TTL)
         pipe.incr(key)
         _, count = pipe.execute()
-        return int(count) <= BURST_POSTS
+        return int(count) <= self.burst_posts
 
     def fold(self, team: str, channel: str, repo_key: str, event: Event) -> bool:
         """Put `event` into the subscription's next digest (once per event); True if it was new there."""
@@ -99,7 +104,7 @@ class DigestStore:
         self._r.ltrim(pending, count, -1)
         member = _member(team, channel, repo_key)
         if self._r.llen(pending):
-            self._r.zadd(self._due(), {member: time.time() + WINDOW_S})
+            self._r.zadd(self._due(), {member: time.time() + self.window_s})
         else:
             self._r.zrem(self._due(), member)
 

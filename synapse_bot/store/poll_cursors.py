@@ -20,7 +20,7 @@ CURSOR_TTL_S = 90 * 86400
 class RepoCursor(BaseModel):
     tracked_since: float  # when the repository was first subscribed to: what happened before is not news
     since: float | None = None  # items updated at or after this are read (GitHub's `since`)
-    seen_at_since: dict[str, float] = Field(default_factory=dict)  # items read at exactly `since`: number → updated
+    seen_at_since: dict[str, float] = Field(default_factory=dict)  # items read since `since`: number → updated
     comments_since: float | None = None
     comments_seen: list[int] = Field(default_factory=list)  # comment ids read at exactly `comments_since`
     etags: dict[str, str] = Field(default_factory=dict)  # "issues", "comments", "releases", "check:<sha>"

@@ -38,16 +38,19 @@ def all_acknowledged(slack: SlackSandbox) -> bool:
 
 
 def jobs_finished(runtimes: Iterable[Runtime]) -> bool:
-    """Every job these runtimes queued or ran in-process has been performed (one queue shared between them)."""
-    queued = done = 0
+    """Every job these runtimes queued or ran in-process has been performed (one queue shared between them), the
+    GitHub events batches their pollers and webhook receivers queued included."""
+    queued = done = github_queued = github_done = 0
     for runtime in runtimes:
         if runtime.failover is not None:
             queued += runtime.failover.queued
         if runtime.queue is not None:
             done += runtime.queue.performed
+            github_queued += runtime.queue.github_submitted
+            github_done += runtime.queue.github_performed
         if runtime.runner is not None and runtime.runner.pending:
             return False
-    return done >= queued
+    return done >= queued and github_done >= github_queued
 
 
 def settled(slack: SlackSandbox, *runtimes: Runtime, timeout: float = 20.0) -> None:
@@ -67,16 +70,18 @@ def _counter(body: dict[str, object], name: str) -> int:
 
 def processes_finished(processes: Iterable[HasHealth]) -> bool:
     """Every job the gateways queued has been done by the workers, and nothing waits in-process (from /health)."""
-    queued = done = 0
+    queued = done = github_queued = github_done = 0
     for process in processes:
         code, body = process.health()
         if code != 200:
             return False
         queued += _counter(body, "jobs_queued")
         done += _counter(body, "jobs_done")
+        github_queued += _counter(body, "github_batches_queued")
+        github_done += _counter(body, "github_batches_done")
         if _counter(body, "in_process_pending"):
             return False
-    return done >= queued
+    return done >= queued and github_done >= github_queued
 
 
 def processes_settled(slack: SlackSandbox, processes: Iterable[HasHealth], timeout: float = 30.0) -> None:
