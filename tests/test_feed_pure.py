@@ -172,10 +172,8 @@ def test_a_label_change_brings_an_item_into_a_label_filtered_subscription_once()
 
 
 def test_kinds_options_and_filters_parse() -> None:
-    terms = parse_terms(
-        ["issues", "prs", "reviews", "triage", "review", 'label:bug,"good first"', "label:p1", "-label:wontfix"]
-        + ["author:alice", "-author:renovate[bot]", "path:src/api", "+bots"]
-    )
+    words = ["issues", "prs", "reviews", "triage", "review", 'label:bug,"good first"', "label:p1", "-label:wontfix"]
+    terms = parse_terms([*words, "author:alice", "-author:renovate[bot]", "path:src/api", "+bots"])
     assert terms == {
         "kinds": [Kind.ISSUES, Kind.PULLS, Kind.REVIEWS],
         "triage": True,

@@ -114,7 +114,7 @@ def test_polling_posts_a_new_issue_and_a_pr_with_its_story_threaded_and_idle_pol
             files=[FileChange("app/login.py", "@@ -1 +1,2 @@\n a\n+b", additions=1)],
         )
         pr_card = wait_until(lambda: card_for(slack, dev, pull), 20, "the PR's card")
-        assert "`main ← feature-2`" not in pr_card["text"] or True
+        assert f"`main ← feature-{pull}`" in pr_card["text"]
         assert "reviewers: erin" in pr_card["text"] and "+1 −0 in 1 file" in pr_card["text"]
         github.submit_review(REPO, pull, "erin", "CHANGES_REQUESTED", "Please add a test")
         github.finish_check(REPO, pull, "unit-tests", "failure", title="2 failed", summary="test_login failed")
