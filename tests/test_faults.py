@@ -209,3 +209,49 @@ def test_a_second_gateway_and_two_workers_share_the_load_through_redis(rig: Rig)
     # Each mention is two events; the channel message is not queued (no monitor watches the channel): 20 jobs.
     assert all(n > 0 for n in queued) and sum(queued) == 20, queued  # both gateways took deliveries
     assert all(n > 0 for n in done) and sum(done) == 20, done  # both workers did jobs
+
+
+def test_a_killed_poller_is_taken_over_and_every_github_event_is_posted_exactly_once(rig: Rig) -> None:
+    """Two workers share the pollers; the one polling is killed (SIGKILL) while the repository keeps changing: the
+    other takes the repository over within seconds, and each card and thread line is posted once."""
+    from synapse_sandbox.github_server import GitHubServer
+    from tests.support.github_feed import REPO, card_for, cards, github_with_repo, thread_lines
+
+    slack, workspace, tmp_path, tcp_redis = rig.slack, rig.workspace, rig.tmp_path, rig.tcp_redis
+    channel = workspace["general"]
+    with GitHubServer() as github:
+        github_with_repo(github)
+        env = cluster_env(
+            slack,
+            tcp_redis.url,
+            tmp_path / "data",
+            GITHUB_TOKEN=github.token,
+            GITHUB_API_URL=github.base_url,
+            SYNAPSE_GITHUB_POLL_SECONDS="5",
+            SYNAPSE_QUEUE_HEARTBEAT_SECONDS="3",
+        )
+        launch(rig.processes, "gateway", env, tmp_path).wait_healthy()
+        workers = [launch(rig.processes, "worker", env, tmp_path) for _ in range(2)]
+        for worker in workers:
+            worker.wait_healthy()
+        ts = slack.mention(workspace["alice"], channel, f"<@{slack.bot_user_id}> subscribe to {REPO} issues comments")
+        slack.wait_for_bot_message(channel, thread_ts=ts, timeout=30)
+        first = github.open_issue(REPO, "Before the kill", user="bob")
+        card = wait_until(lambda: card_for(slack, channel, first), 30, "the first card")
+        polling = wait_until(
+            lambda: next((w for w in workers if int(w.health()[1].get("github_polls", 0)) > 0), None), 30, "a poller"
+        )
+        polling.kill()
+        survivor = next(w for w in workers if w is not polling)
+        later = [github.open_issue(REPO, f"After the kill {n}", user="bob") for n in range(3)]
+        github.comment(REPO, first, "still happening", user="carol")
+        wait_until(lambda: all(card_for(slack, channel, n) for n in later), 45, "the cards after the kill")
+        wait_until(lambda: thread_lines(slack, channel, card["ts"]), 30, "the comment after the kill")
+        assert int(survivor.health()[1].get("github_polls", 0)) > 0  # the survivor took the repository over
+        replacement = launch(rig.processes, "worker", env, tmp_path)
+        replacement.wait_healthy()
+        last = github.open_issue(REPO, "With a new worker", user="bob")
+        wait_until(lambda: card_for(slack, channel, last), 30, "the last card")
+        processes_settled(slack, [p for p in rig.processes if p is not polling])
+        assert len(cards(slack, channel)) == 5  # each issue once
+        assert len(thread_lines(slack, channel, card["ts"])) == 1

@@ -20,6 +20,7 @@ from synapse_bot.store.keys import Keys
 from synapse_bot.store.poll_schedule import PollSchedule
 from synapse_sandbox.github_live import signature
 from synapse_sandbox.github_server import FileChange, GitHubServer
+from synapse_sandbox.openai_server import OpenAIServer, Reply
 from synapse_sandbox.workspace import SlackSandbox
 from tests.support.cluster import free_port
 from tests.support.github_feed import REPO, card_for, cards, feed_bot, github_with_repo, subscribe, thread_lines
@@ -407,5 +408,48 @@ def test_a_secondary_rate_limit_holds_every_poller_for_as_long_as_github_asks(
         wait_until(lambda: len(issue_reads(github)) >= 2, 30, "the refused poll and the next")
         refused, following = issue_reads(github)[:2]
         assert following["at"] - refused["at"] >= 4  # Retry-After: 4
+    finally:
+        bot.stop()
+
+
+def test_in_free_text_the_model_subscribes_a_channel_through_the_tool(
+    slack: SlackSandbox,
+    redis_server: EmbeddedRedis,
+    tmp_path: Path,
+    github: GitHubServer,
+    people: dict[str, str],
+    model: OpenAIServer,
+) -> None:
+    """ "tell #bugs about new bugs in widgets, not from bots": the model calls subscribe_repo; the tool checks the
+    repository and stores what it understood, and the person reads the confirmation in the model's words."""
+    bugs = people["bugs"]
+    arguments = {"repo": REPO, "channel": "#bugs", "kinds": ["issues"], "label_groups": [["bug"]]}
+    model.script(
+        Reply.calls(("subscribe_repo", arguments)),
+        Reply.text("Done: #bugs will get new bug issues from acme/widgets (bots stay muted)."),
+    )
+    bot = feed_bot(
+        slack,
+        redis_server,
+        tmp_path,
+        github,
+        OPENAI_API_KEY=model.api_key,
+        OPENAI_BASE_URL=model.base_url,
+        SYNAPSE_DEFAULT_REPOS=REPO,
+        SYNAPSE_STREAMING=False,
+    )
+    try:
+        asked = mention(slack, "tell #bugs about new bugs in widgets, not from bots")
+        answer = subscribe(slack, people["alice"], people["dev"], asked)
+        assert "#bugs will get new bug issues" in answer
+        tool_result = next(m for m in model.requests[1]["messages"] if m.get("role") == "tool")
+        assert f"Subscribed <#{bugs}> to **{REPO}**: issues label:bug" in tool_result["content"]
+        first_poll_done(github)
+        github.open_issue(REPO, "A feature", user="bob", labels=["enhancement"])
+        bug = github.open_issue(REPO, "A bug", user="bob", labels=["bug"])
+        github.open_issue(REPO, "A bot's bug", user="renovate[bot]", labels=["bug"])
+        wait_until(lambda: card_for(slack, bugs, bug), 20, "the bug's card")
+        settled(slack, bot)
+        assert len(cards(slack, bugs)) == 1
     finally:
         bot.stop()
