@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -118,9 +119,24 @@ def demo_github() -> GitHubServer:
     return github
 
 
+WEBHOOK_SECRET = "synapse-demo-webhook-secret"  # the sandbox's GitHub signs its webhooks with it
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def demo_settings(
-    sandbox: SlackSandbox, data_dir: Path, github: GitHubServer | None = None, writers: str = ""
+    sandbox: SlackSandbox,
+    data_dir: Path,
+    github: GitHubServer | None = None,
+    writers: str = "",
+    webhook_port: int | None = None,
 ) -> Settings:
+    """The sandbox's Slack and GitHub, embedded Redis and MLflow; with `webhook_port`, GitHub's events arrive as
+    signed webhooks there (and are polled too, every SYNAPSE_GITHUB_POLL_SECONDS, for anything they miss)."""
     return Settings(
         _env_file=None,
         SLACK_BOT_TOKEN=sandbox.bot_token,
@@ -134,7 +150,16 @@ def demo_settings(
         MLFLOW_TRACKING_URI=None,
         SYNAPSE_DATA_DIR=data_dir,
         SYNAPSE_LOG_FORMAT="text",
+        SYNAPSE_GITHUB_WEBHOOK_PORT=webhook_port,
+        SYNAPSE_GITHUB_WEBHOOK_HOST="127.0.0.1",
+        SYNAPSE_GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET if webhook_port else None,
     )
+
+
+def connect_webhooks(github: GitHubServer, settings: Settings) -> None:
+    """Point the sandbox GitHub's webhook at the running bot, as a repository admin would on GitHub."""
+    if settings.github_webhook_port:
+        github.add_hook(f"http://127.0.0.1:{settings.github_webhook_port}/github/webhook", WEBHOOK_SECRET)
 
 
 def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: TextIO | None = None) -> int:
@@ -149,7 +174,7 @@ def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: TextIO | Non
         general = sandbox.add_channel("general", members=[alice, bob])
         alerts = sandbox.add_channel("alerts", members=[alice, bob])
         github = demo_github()
-        settings = demo_settings(sandbox, data_dir, github, writers=alice)
+        settings = demo_settings(sandbox, data_dir, github, writers=alice, webhook_port=free_port())
         prepare_tracking_store(settings, data_dir)
         console.print(
             "Synapse demo — a local Slack workspace (#general and #alerts: alice, bob) and the real bot over Socket "
@@ -163,8 +188,10 @@ def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: TextIO | Non
             if not runtime.wait_connected(10):
                 console.print("The bot did not connect to the sandbox's Socket Mode endpoint.")
                 return 1
+            connect_webhooks(github, settings)
             printer = WorkspacePrinter(sandbox, console)
             ok = _play(sandbox, printer, alice, bob, general, alerts, console.print)
+            ok &= _github_events(sandbox, printer, github, alice, general, console.print)
         finally:
             runtime.stop()
         try:
@@ -196,7 +223,7 @@ def _with_a_model(
     """The same workspace with a model. The model is the scripted OpenAI-compatible stand-in the tests use (so no
     key is needed, and it says so): the real bot reads the thread, sends it with the question, and streams the
     answer it gets back, citations turned into links."""
-    say("\n── 10. with a model: a question inside a thread, answered as it is written", style="bold cyan")
+    say("\n── 11. with a model: a question inside a thread, answered as it is written", style="bold cyan")
     say(
         "  (the model is a scripted stand-in, so the demo needs no key; for a real one set OPENAI_API_KEY and use "
         "`synapse-bot shell`)",
@@ -232,6 +259,60 @@ def _with_a_model(
             return True
         finally:
             runtime.stop()
+
+
+def _github_events(
+    sandbox: SlackSandbox,
+    printer: WorkspacePrinter,
+    github: GitHubServer,
+    alice: str,
+    general: str,
+    say: Callable[..., None],
+) -> bool:
+    """A subscription: GitHub's events in #general, unasked — a new issue triaged, a PR reviewed, a review threaded."""
+    say("\n── 10. alice subscribes #general to acme/widgets; then things happen on GitHub", style="bold cyan")
+    ts = sandbox.mention(alice, general, "subscribe to acme/widgets issues pulls reviews triage review")
+    ok = _wait(lambda: bool(sandbox.bot_messages(general, thread_ts=ts)))
+    printer.print_new(focus=general)
+    say(
+        "  (carol files an issue and dave opens a PR on GitHub: its signed webhooks reach /github/webhook)", style="dim"
+    )
+    issue = github.open_issue("acme/widgets", "Login page crashes on Safari", "Blank page after SSO.", user="carol")
+    pull = github.open_pull(
+        "acme/widgets",
+        "Handle expired SSO tokens",
+        "Refresh before use.",
+        user="dave",
+        requested_reviewers=["erin"],
+        files=[FileChange("app/login.py", "@@ -1,2 +1,3 @@\n def login(user):\n+    refresh(user)\n", additions=1)],
+    )
+
+    def threads_filled() -> bool:
+        found = 0
+        for message in sandbox.bot_messages(general):
+            text = str(message.get("text", ""))
+            if (f"#{issue} " in text or f"#{pull} " in text) and sandbox.bot_messages(general, thread_ts=message["ts"]):
+                found += 1
+        return found >= 2
+
+    ok &= _wait(threads_filled)
+    printer.print_new(focus=general)
+    say("  (erin approves the PR on GitHub)", style="dim")
+    github.submit_review("acme/widgets", pull, "erin", "APPROVED", "Looks good, thanks!")
+    before = len(sandbox.all_bot_messages())
+    ok &= _wait(lambda: len(sandbox.all_bot_messages()) > before)
+    printer.print_new(focus=general)
+    return ok
+
+
+def _wait(done: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if done():
+            time.sleep(0.3)  # let what follows (a split answer, the next line) arrive too
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _play(

@@ -22,11 +22,18 @@ from pathlib import Path
 from typing import TextIO
 
 from synapse_bot.config import Settings, load_settings
-from synapse_bot.demo import demo_github, demo_settings, prepare_tracking_store, reset_demo_state
+from synapse_bot.demo import (
+    connect_webhooks,
+    demo_github,
+    demo_settings,
+    free_port,
+    prepare_tracking_store,
+    reset_demo_state,
+)
 from synapse_bot.logs import configure_logging
 from synapse_bot.runtime import Runtime
 from synapse_bot.summaries.slack_text import readable
-from synapse_sandbox.github_server import GitHubServer
+from synapse_sandbox.github_server import FileChange, GitHubServer
 from synapse_sandbox.printer import WorkspacePrinter, message_buttons, terminal_console
 from synapse_sandbox.workspace import SlackSandbox
 
@@ -36,6 +43,7 @@ CHANNELS = ("general", "alerts")
 BOT_NAME = "synapse"
 ANSWER_WAIT_S = 60.0  # a mention or slash command: wait this long for the bot's first word (a model may be slow)
 PLAIN_WAIT_S = 2.0  # a plain message: wait this long for a monitor alert before taking the next line
+GITHUB_WAIT_S = 10.0  # something done on GitHub: its webhook reaches the bot at once; a triage or review may follow
 QUIET_S = 0.5  # the bot has finished when it posted nothing new for this long
 
 HELP = """\
@@ -47,6 +55,11 @@ message, which the bot does not answer but monitors watch and summaries read.
   /synapse <text>    the slash command, e.g. /synapse list monitors
   /click <button>    press a button under an answer here, by the start of its label, e.g. /click apply
                      (alice may confirm GitHub writes; bob may not)
+  /github <what>     make something happen on the GitHub stand-in's acme/widgets, as you (its webhooks reach
+                     the bot at once): issue <title> · pr <title> · draft <title> · comment #N <text> ·
+                     approve #N [text] · changes #N <text> · close #N · reopen #N · merge #N · ready #N ·
+                     label #N <a,b> · fail #N <check name> · release <tag>
+                     (subscribe first: @synapse subscribe to acme/widgets issues pulls reviews comments)
   /help              this list
   /quit              leave (or `exit`, or end of input)
 What the bot posts elsewhere (DM alerts, other channels, replies only you see) is labelled, e.g. [DM @alice]."""
@@ -86,6 +99,32 @@ class Click:
 
 
 @dataclass(frozen=True)
+class OnGitHub:
+    """Something a person does on GitHub: `verb` (issue, pr, comment, …), the item's number, and the rest."""
+
+    verb: str
+    number: int | None
+    text: str
+
+
+GITHUB_VERBS = {
+    "issue": False,
+    "pr": False,
+    "draft": False,
+    "release": False,
+    "comment": True,
+    "approve": True,
+    "changes": True,
+    "close": True,
+    "reopen": True,
+    "merge": True,
+    "ready": True,
+    "label": True,
+    "fail": True,
+}  # verb → whether it takes a #number
+
+
+@dataclass(frozen=True)
 class Help:
     pass
 
@@ -100,7 +139,22 @@ class Unknown:
     command: str
 
 
-Command = Say | SpeakAs | GoTo | ToggleThread | Slash | Click | Help | Quit | Unknown
+Command = Say | SpeakAs | GoTo | ToggleThread | Slash | Click | OnGitHub | Help | Quit | Unknown
+
+
+def parse_github(rest: str) -> OnGitHub | Unknown:
+    """`/github <verb> [#N] [text]`; Unknown (with the usage) when the verb or the number is missing."""
+    verb, _, tail = rest.strip().partition(" ")
+    verb = verb.lower()
+    if verb not in GITHUB_VERBS:
+        return Unknown(f"/github {rest}".strip())
+    number = None
+    if GITHUB_VERBS[verb]:
+        match = re.match(r"#?(\d+)\s*(.*)$", tail.strip(), re.S)
+        if match is None:
+            return Unknown(f"/github {rest}".strip())
+        number, tail = int(match.group(1)), match.group(2)
+    return OnGitHub(verb, number, tail.strip())
 
 
 def parse_line(line: str) -> Command | None:
@@ -125,6 +179,8 @@ def parse_line(line: str) -> Command | None:
             return Slash(rest)
         case "/click":
             return Click(rest.strip("[]“”\"'"))
+        case "/github" | "/gh":
+            return parse_github(rest)
         case "/help" | "/?":
             return Help()
         case "/quit" | "/exit":
@@ -169,7 +225,7 @@ def shell_settings(sandbox: SlackSandbox, data_dir: Path, github: GitHubServer, 
     # Only the model comes from the environment: Slack, GitHub and Redis are the sandbox's, so a malformed
     # SLACK_APP_TOKEN (or any other setting the shell does not use) must not stop it.
     env = load_settings(SLACK_BOT_TOKEN=None, SLACK_APP_TOKEN=None, GITHUB_TOKEN=None, REDIS_URL=None)
-    return demo_settings(sandbox, data_dir, github, writers=writers).model_copy(
+    return demo_settings(sandbox, data_dir, github, writers=writers, webhook_port=free_port()).model_copy(
         update={
             "openai_api_key": env.openai_api_key,
             "openai_base_url": env.openai_base_url,
@@ -183,8 +239,16 @@ def _ids(sandbox: SlackSandbox) -> dict[str, str]:
 
 
 class Shell:
-    def __init__(self, sandbox: SlackSandbox, printer: WorkspacePrinter, channels: dict[str, str], out: TextIO):
+    def __init__(
+        self,
+        sandbox: SlackSandbox,
+        printer: WorkspacePrinter,
+        channels: dict[str, str],
+        out: TextIO,
+        github: GitHubServer | None = None,
+    ):
         self._sandbox = sandbox
+        self._github = github
         self._printer = printer
         self._channels = channels  # name → id
         self._people = {name: uid for name, uid in _ids(sandbox).items() if name in PEOPLE}
@@ -216,6 +280,8 @@ class Shell:
                 self._say(text)
             case Click(label):
                 self._click(label)
+            case OnGitHub():
+                self._on_github(command)
             case Unknown(line):
                 self._note(f"Unknown shell command: {line!r}. /help lists them; /synapse … is the slash command.")
         return True
@@ -259,6 +325,49 @@ class Shell:
         self._note(f"({self.person} clicks [{text}])")
         self._wait_after(lambda: self._sandbox.click_button(self._me, self._channel_id, ts, action_id), ANSWER_WAIT_S)
 
+    def _on_github(self, action: OnGitHub) -> None:
+        """Do it on the GitHub stand-in as the current person; what the bot posts about it is printed."""
+        github = self._github
+        if github is None:
+            self._note("There is no GitHub stand-in in this shell.")
+            return
+        repo, user, n, text = "acme/widgets", self.person, action.number, action.text
+        default = {"issue": "A new issue", "pr": "A new pull request", "draft": "A draft", "release": "v1.0.0"}
+        title = text or default.get(action.verb, "")
+        done: Callable[[], object]
+        match action.verb:
+            case "issue":
+                done = lambda: github.open_issue(repo, title, user=user)  # noqa: E731
+            case "pr" | "draft":
+                change = FileChange("app/feature.py", "@@ -1 +1,2 @@\n x\n+y", additions=1)
+                done = lambda: github.open_pull(repo, title, user=user, draft=action.verb == "draft", files=[change])  # noqa: E731
+            case "release":
+                done = lambda: github.publish_release(repo, title, user=user)  # noqa: E731
+            case _:
+                if n is None or n not in github.repos[repo].issues:
+                    self._note(f"acme/widgets has no #{n}; /github issue <title> files one.")
+                    return
+                done = self._github_change(github, repo, n, action.verb, text, user)
+        self._note(f"({user} on GitHub: {action.verb}{f' #{n}' if n else ''})")
+        self._wait_after(done, GITHUB_WAIT_S)
+
+    @staticmethod
+    def _github_change(
+        github: GitHubServer, repo: str, n: int, verb: str, text: str, user: str
+    ) -> Callable[[], object]:
+        changes: dict[str, Callable[[], object]] = {
+            "comment": lambda: github.comment(repo, n, text or "+1", user=user),
+            "approve": lambda: github.submit_review(repo, n, user, "APPROVED", text),
+            "changes": lambda: github.submit_review(repo, n, user, "CHANGES_REQUESTED", text or "Please change this."),
+            "close": lambda: github.close(repo, n, user=user),
+            "reopen": lambda: github.reopen(repo, n, user=user),
+            "merge": lambda: github.merge(repo, n, user=user),
+            "ready": lambda: github.mark_ready(repo, n, user=user),
+            "label": lambda: github.set_labels(repo, n, [x.strip() for x in text.split(",") if x.strip()], user=user),
+            "fail": lambda: github.finish_check(repo, n, text or "tests", "failure", summary="1 test failed"),
+        }
+        return changes[verb]
+
     def _speak_as(self, person: str) -> None:
         if person not in self._people:
             self._note(f"No one called {person!r} here; people: {', '.join(self._people)}.")
@@ -292,25 +401,24 @@ class Shell:
         self._out.write(text + "\n")
         self._out.flush()
 
-    def _bot_activity(self) -> int:
-        return (
-            len(self._sandbox.all_bot_messages())
-            + len(self._sandbox.ephemerals)
-            + len(self._sandbox.response_url_posts)
-        )
+    def _bot_activity(self) -> tuple[int, int, int, int]:
+        """Changes when the bot posts or edits anything (an edited GitHub card, a stream's next piece)."""
+        messages = self._sandbox.all_bot_messages()
+        edits = hash(tuple(str(m.get("text", "")) for m in messages))
+        return len(messages), edits, len(self._sandbox.ephemerals), len(self._sandbox.response_url_posts)
 
     def _wait_after(self, act: Callable[[], object], first_word_s: float) -> None:
         before = self._bot_activity()
         act()
         self._settle(deadline=time.monotonic() + first_word_s, before=before)
 
-    def _settle(self, deadline: float, before: int) -> None:
-        """Wait for the bot's first new post (until `deadline`), then until it is quiet; print everything new."""
-        while time.monotonic() < deadline and self._bot_activity() <= before:
+    def _settle(self, deadline: float, before: tuple[int, int, int, int]) -> None:
+        """Wait for the bot's first new post or edit (until `deadline`), then until it is quiet; print what is new."""
+        while time.monotonic() < deadline and self._bot_activity() == before:
             time.sleep(0.05)
         seen = self._bot_activity()
         quiet_since = time.monotonic()
-        while seen > before and time.monotonic() - quiet_since < QUIET_S:
+        while seen != before and time.monotonic() - quiet_since < QUIET_S:
             time.sleep(0.05)
             now = self._bot_activity()
             if now != seen:
@@ -353,7 +461,8 @@ def run_shell(stdin: TextIO | None = None, out: TextIO | None = None, data_dir: 
             if not runtime.wait_connected(10):
                 out.write("The bot did not connect to the sandbox.\n")
                 return 1
-            shell = Shell(sandbox, WorkspacePrinter(sandbox, terminal_console(out)), channels, out)
+            connect_webhooks(github, settings)
+            shell = Shell(sandbox, WorkspacePrinter(sandbox, terminal_console(out)), channels, out, github)
             model = "offline (no OPENAI_API_KEY)" if settings.offline else settings.openai_model
             out.write(
                 f"Synapse shell — a local Slack workspace: {', '.join('#' + c for c in CHANNELS)} with "

@@ -45,21 +45,28 @@ class WorkspacePrinter:
     def __init__(self, sandbox: SlackSandbox, console: Console) -> None:
         self._sandbox = sandbox
         self._console = console
-        self._seen: set[tuple[str, str]] = set()
+        self._seen: dict[tuple[str, str], str] = {}  # each message printed, with the text it had then
         self._ephemerals_seen = 0
         self._response_posts_seen = 0
 
     def print_new(self, focus: str | None = None) -> int:
-        """Print what is new since the last call; `focus` is the channel the reader is in (others are labelled)."""
+        """Print what is new since the last call; `focus` is the channel the reader is in (others are labelled).
+
+        A message still being streamed waits until it is finished; one edited since it was printed (a GitHub card
+        whose issue changed) is printed again, marked as edited."""
         names = {u["id"]: u["name"] for u in self._sandbox.users()}
         places = self._places(names)
         printed = 0
         for message in self._sandbox.all_messages():
             key = (str(message["channel"]), str(message["ts"]))
-            if key in self._seen or message.get("subtype") == "channel_join":
+            text = str(message.get("text") or "")
+            if self._seen.get(key) == text or message.get("subtype") == "channel_join" or message.get("streaming"):
                 continue
-            self._seen.add(key)
+            edited = key in self._seen
+            self._seen[key] = text
             where = "" if message["channel"] == focus else places.get(str(message["channel"]), "?")
+            if edited:
+                where = f"{where}, edited" if where else "edited"
             self._print(message, where, names, places)
             printed += 1
         ephemerals = self._sandbox.ephemerals[self._ephemerals_seen :]

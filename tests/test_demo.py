@@ -39,6 +39,11 @@ def test_demo_runs_twice_from_clean_state_prints_readable_text_and_leaves_stats(
     assert "[DM @alice] synapse: 🔔 down in #alerts from @bob:" in out
     assert "Thread summary" in out and "from cache" in out
     assert "Labels applied in acme/widgets" in out and "Review of acme/widgets#5" in out
+    # a subscription: the new issue and PR as cards, triaged and reviewed in their threads, the approval threaded
+    assert "Subscribed #general to acme/widgets" in out
+    assert "synapse: 🟢 acme/widgets#6 Login page crashes on Safari" in out
+    assert "Triage of acme/widgets#6" in out and "Review of acme/widgets#7" in out
+    assert "↳ synapse: ✅ erin approved" in out
     assert "acknowledged in" in out
     assert "alice: stop monitoring #alerts" in out and "Stopped 1 monitor" in out  # the DM and its follow-up
     assert "You agreed to disable the cache warmup for now (msg 3)" in out  # a model's answer, cited
@@ -66,7 +71,17 @@ def test_demo_runs_twice_from_clean_state_prints_readable_text_and_leaves_stats(
     assert f".venv-mlflow/bin/pip install 'mlflow=={version('mlflow-skinny')}'" in out
     stats = _synapse(["stats", "--store", uri], tmp_path)
     assert stats.returncode == 0, stats.stderr
-    assert "requests 11 " in stats.stdout  # this run's 11 requests, not 22
+    kinds = dict(re.findall(r"(\w+) (\d+)", stats.stdout.split("by kind:")[1].splitlines()[0]))
+    # this run's requests, not twice as many: people's 12, the subscription's triage and review, and its GitHub
+    # batches (one per webhook, and a poll's if it saw something first)
+    assert {k: kinds.get(k) for k in ("mention", "command", "shortcut", "action", "automatic")} == {
+        "mention": "9",
+        "command": "1",
+        "shortcut": "1",
+        "action": "1",
+        "automatic": "2",
+    }
+    assert 3 <= int(kinds["github_events"]) <= 5
     assert "triage_issues" in stats.stdout
     assert not (tmp_path / "mlruns").exists()  # trace artifacts stay under .synapse/demo
     assert "Traceback" not in first.stderr + second.stderr

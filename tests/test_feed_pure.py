@@ -175,7 +175,7 @@ def test_kinds_options_and_filters_parse() -> None:
     words = ["issues", "prs", "reviews", "triage", "review", 'label:bug,"good first"', "label:p1", "-label:wontfix"]
     terms = parse_terms([*words, "author:alice", "-author:renovate[bot]", "path:src/api", "+bots"])
     assert terms == {
-        "kinds": [Kind.ISSUES, Kind.PULLS, Kind.REVIEWS],
+        "kinds": ["issues", "pulls", "reviews"],
         "triage": True,
         "review": True,
         "label_groups": [["bug", "good first"], ["p1"]],
@@ -206,9 +206,8 @@ def test_subscribe_commands_route_without_a_model() -> None:
             {
                 "repo": "acme/widgets",
                 "channel": "C0DEV",
-                "kinds": [Kind.ISSUES],
-                "label_groups": [["bug"]],
-                "excluded_authors": ["dependabot[bot]"],
+                "kinds": ["issues"],
+                "filters": ["label:bug", "-author:dependabot[bot]"],
             },
         )
     ]

@@ -259,7 +259,8 @@ def test_triage_and_review_run_on_arrival_once_and_not_on_every_push(
         triage = wait_until(
             lambda: [m for m in slack.bot_messages(dev, thread_ts=card["ts"]) if "Triage of" in m["text"]], 20, "triage"
         )[0]
-        assert f"#{number}" in triage["text"] and "Apply suggested labels" in json.dumps(triage.get("blocks"))
+        assert f"Triage of {REPO}#{number}" in triage["text"]
+        assert "Apply suggested labels" in json.dumps(triage.get("blocks"))
 
         draft = github.open_pull(
             REPO, "WIP: fix", user="bob", draft=True, files=[FileChange("app/login.py", "@@ -1 +1,2 @@\n a\n+b")]
@@ -423,7 +424,7 @@ def test_in_free_text_the_model_subscribes_a_channel_through_the_tool(
     """ "tell #bugs about new bugs in widgets, not from bots": the model calls subscribe_repo; the tool checks the
     repository and stores what it understood, and the person reads the confirmation in the model's words."""
     bugs = people["bugs"]
-    arguments = {"repo": REPO, "channel": "#bugs", "kinds": ["issues"], "label_groups": [["bug"]]}
+    arguments = {"repo": REPO, "channel": "#bugs", "kinds": ["issues"], "filters": ["label:bug"]}
     model.script(
         Reply.calls(("subscribe_repo", arguments)),
         Reply.text("Done: #bugs will get new bug issues from acme/widgets (bots stay muted)."),

@@ -117,7 +117,7 @@ def test_a_flood_becomes_one_alert_and_a_digest(
     assert "error number" in first["text"]
     assert "Digest: 4 more matching messages" in digest["text"] and "**error** ×4" in digest["text"]
     settled(slack, monitor_bot)
-    assert monitor_bot.sweeper is not None and monitor_bot.sweeper.alerter.flush_digests() == 0  # nothing more due
+    assert monitor_bot.alerts is not None and monitor_bot.alerts.flush_digests() == 0  # nothing more due
     assert len(dms(slack, team["alice"])) == 2
 
 

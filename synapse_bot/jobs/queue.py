@@ -10,6 +10,7 @@ is redelivered within a few seconds. Redelivery is safe because jobs are idempot
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -119,12 +120,27 @@ class JobQueue:
         """Queue one look at a repository for the events job; raises redis errors (the caller says so)."""
         self.github_actor.send(seen.model_dump(mode="json"))
         self.github_submitted += 1
+        self._count("submitted")
 
     def _perform_github(self, payload: dict[str, Any]) -> None:
         if self.github_handler is None:
             raise RuntimeError("this process has no GitHub events handler (a gateway-only process received a job)")
         self.github_handler(Observations.model_validate(payload))
         self.github_performed += 1
+        self._count("performed")
+
+    def _count(self, what: str) -> None:
+        """The deployment's totals (every process's), for /health: a batch a killed worker took and another one
+        performed is counted once."""
+        with contextlib.suppress(redis.RedisError):
+            self.broker.client.incr(f"{self.broker.namespace}:github:{what}")
+
+    def github_totals(self) -> tuple[int, int]:
+        """(batches queued, batches performed) by every process sharing this Redis."""
+        queued, performed = self.broker.client.mget(
+            [f"{self.broker.namespace}:github:submitted", f"{self.broker.namespace}:github:performed"]
+        )
+        return int(queued or 0), int(performed or 0)
 
     def depth(self) -> int:
         """Messages waiting on the queue (not counting those being worked on)."""

@@ -21,7 +21,7 @@ from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.github_text import GITHUB_REPO, excerpt, link_title, some
-from synapse_bot.tools.grammar import REPO_PATTERN, Grammar, RouteResult, ToolCall
+from synapse_bot.tools.grammar import Grammar, RepoName, RouteResult, ToolCall
 
 BODY_CHARS = 1_200
 COMMENT_CHARS = 400
@@ -29,7 +29,7 @@ MAX_TEXT_CHARS = 3_800  # one Slack message (render.split.MAX_MESSAGE_CHARS), ab
 
 
 class GetIssueArgs(ToolArgs):
-    repo: str = Field(pattern=REPO_PATTERN, description="Repository as owner/name, e.g. acme/widgets")
+    repo: RepoName = Field(description="Repository as owner/name, e.g. acme/widgets")
     number: int = Field(ge=1, le=10_000_000, description="Issue number (a pull request number works too)")
     comments: int = Field(
         default=5, ge=0, le=20, description="How many of the most recent comments to include (0 for none)"

@@ -21,7 +21,7 @@ from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.github_text import GITHUB_REPO, excerpt, link_title, some
-from synapse_bot.tools.grammar import REPO_PATTERN, Grammar, RouteResult, ToolCall
+from synapse_bot.tools.grammar import Grammar, RepoName, RouteResult, ToolCall
 
 BODY_CHARS = 600
 NAMES_SHOWN = 10  # check and reviewer names listed per group before "+N more"
@@ -36,7 +36,7 @@ REVIEW_WORDS = {
 
 
 class GetPullRequestArgs(ToolArgs):
-    repo: str = Field(pattern=REPO_PATTERN, description="Repository as owner/name, e.g. acme/widgets")
+    repo: RepoName = Field(description="Repository as owner/name, e.g. acme/widgets")
     number: int = Field(ge=1, le=10_000_000, description="Pull request number")
 
     hints: ClassVar[Mapping[str, str]] = {

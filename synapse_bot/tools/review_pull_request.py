@@ -30,9 +30,9 @@ from synapse_bot.tools.grammar import (
     PR_URL,
     REPO,
     REPO_HASH,
-    REPO_PATTERN,
     FastPathError,
     Grammar,
+    RepoName,
     RouteResult,
     ToolCall,
 )
@@ -54,7 +54,7 @@ SYSTEM = (
 
 
 class ReviewPullRequestArgs(ToolArgs):
-    repo: str = Field(pattern=REPO_PATTERN, description="Repository as owner/name")
+    repo: RepoName = Field(description="Repository as owner/name")
     number: int = Field(ge=1, le=10_000_000, description="Pull request number")
 
     hints: ClassVar[Mapping[str, str]] = {

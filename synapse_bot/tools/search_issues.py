@@ -20,14 +20,14 @@ from synapse_bot.render.sanitize import neutralize_mass_mentions
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.github_text import GITHUB_REPO, link_title, some
-from synapse_bot.tools.grammar import REPO_PATTERN, Grammar, RouteResult, ToolCall
+from synapse_bot.tools.grammar import Grammar, RepoName, RouteResult, ToolCall
 
 MAX_TEXT_CHARS = 3_800  # one Slack message (render.split.MAX_MESSAGE_CHARS)
 KIND_WORDS = {"issues": "issue", "pull_requests": "pull request", "both": "issue or pull request"}
 
 
 class SearchIssuesArgs(ToolArgs):
-    repo: str = Field(pattern=REPO_PATTERN, description="Repository as owner/name, e.g. acme/widgets")
+    repo: RepoName = Field(description="Repository as owner/name, e.g. acme/widgets")
     query: str = Field(
         default="",
         max_length=256,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -24,7 +24,16 @@ from synapse_bot.integrations.slack_reader import SlackReader
 from synapse_bot.store.subscriptions import SubscriptionStore
 from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
-from synapse_bot.tools.grammar import CHANNEL, REPO_PATTERN, FastPathError, Grammar, RouteResult, ToolCall, channel_refs
+from synapse_bot.tools.grammar import (
+    CHANNEL,
+    REPO_PATTERN,
+    FastPathError,
+    Grammar,
+    RepoName,
+    RouteResult,
+    ToolCall,
+    channel_refs,
+)
 from synapse_bot.tools.slack_reading import is_admin_user, reading_slack
 
 KIND_WORDS = {
@@ -54,41 +63,40 @@ _TOKEN = re.compile(r'[-+]?[a-z]+:(?:"[^"]*"|[^\s,"]+)(?:,(?:"[^"]*"|[^\s,"]+))*
 _FILTER = re.compile(r"^([-+]?)(label|labels|author|path):(.+)$", re.I)
 _REPO_TOKEN = re.compile(REPO_PATTERN)
 _LIST_ITEM = re.compile(r'"([^"]*)"|([^,]+)')
+BOT_WORDS = ("+bots", "+bot", "bots")
+FILTER_ARGS = {"label_groups", "excluded_labels", "authors", "excluded_authors", "paths", "include_bots"}
 
 
 class SubscribeArgs(ToolArgs):
-    repo: str = Field(pattern=REPO_PATTERN, description="Repository as owner/name")
-    channel: str | None = Field(default=None, description="Channel id (C…) or #name; default: where it is asked")
-    kinds: list[Kind] = Field(default_factory=list, description="Which events; default issues and pulls")
-    triage: bool = Field(default=False, description="Post a triage suggestion under each new issue")
-    review: bool = Field(default=False, description="Post a review under each PR opened or marked ready")
-    label_groups: list[list[str]] = Field(
-        default_factory=list,
-        description='Label filter: every group must match, a group matches with any of its labels ([["bug"]]: bug; '
-        '[["bug","crash"]]: bug or crash; [["bug"],["p1"]]: bug and p1)',
+    repo: RepoName
+    channel: str | None = Field(default=None, description="C… or #name; default: here")
+    # Literal, not the Kind enum: inlined in the schema rather than a $defs entry (fewer tokens in every prompt).
+    kinds: list[Literal["issues", "pulls", "reviews", "comments", "checks", "releases"]] = Field(
+        default_factory=list, description="default: issues, pulls"
     )
-    excluded_labels: list[str] = Field(default_factory=list, description="Leave out items with any of these labels")
-    authors: list[str] = Field(default_factory=list, description="Only items opened by these GitHub logins")
-    excluded_authors: list[str] = Field(default_factory=list, description="Leave out items opened by these logins")
-    paths: list[str] = Field(default_factory=list, description="Only PRs touching files under these path prefixes")
-    include_bots: bool = Field(default=False, description="Also events by bot accounts such as dependabot[bot]")
+    triage: bool = Field(default=False, description="triage new issues")
+    review: bool = Field(default=False, description="review new PRs")
+    filters: list[str] = Field(
+        default_factory=list, description="e.g. label:bug,crash -label:wontfix author:x -author:x path:src +bots"
+    )
 
     hints: ClassVar[Mapping[str, str]] = {
         "repo": "a repository as `owner/name`, e.g. `acme/widgets`",
         "channel": "a channel, e.g. `#dev`",
         "kinds": "some of issues, pulls, reviews, comments, checks, releases",
+        "filters": "terms such as `label:bug`, `-label:wontfix`, `author:alice`, `path:src/api`, `+bots`",
     }
 
 
 class UnsubscribeArgs(ToolArgs):
-    repo: str = Field(pattern=REPO_PATTERN, description="Repository as owner/name")
-    channel: str | None = Field(default=None, description="Channel id (C…) or #name; default: where it is asked")
+    repo: RepoName
+    channel: str | None = Field(default=None, description="C… or #name; default: here")
 
     hints: ClassVar[Mapping[str, str]] = SubscribeArgs.hints
 
 
 class ListSubscriptionsArgs(ToolArgs):
-    channel: str | None = Field(default=None, description="Only this channel's (admins see every channel's)")
+    channel: str | None = Field(default=None, description="C… or #name")
 
     hints: ClassVar[Mapping[str, str]] = {"channel": "a channel, e.g. `#dev`"}
 
@@ -116,6 +124,11 @@ def _subscribe(args: SubscribeArgs, ctx: ToolContext) -> ToolResult:
     store = _store(ctx)
     if store is None:
         return _fail("GitHub subscriptions need Redis, which this runtime does not have.")
+    terms = parse_terms(args.filters)
+    if isinstance(terms, FastPathError):
+        return _fail(terms.message)
+    if set(terms) - FILTER_ARGS:
+        return _fail(f"`filters` takes filters only ({', '.join(args.filters)}): kinds and options have their own.")
 
     def work(reader: SlackReader) -> ToolResult:
         assert store is not None
@@ -141,16 +154,16 @@ def _subscribe(args: SubscribeArgs, ctx: ToolContext) -> ToolResult:
             team_id=ctx.request.team_id,
             channel_id=channel,
             repo=repo.full_name,
-            kinds=list(dict.fromkeys(args.kinds)) or list(DEFAULT_KINDS),
+            kinds=[Kind(k) for k in dict.fromkeys(args.kinds)] or list(DEFAULT_KINDS),
             triage=args.triage,
             review=args.review,
             filters=Filters(
-                label_groups=args.label_groups,
-                excluded_labels=args.excluded_labels,
-                authors=args.authors,
-                excluded_authors=args.excluded_authors,
-                paths=args.paths,
-                bots=args.include_bots,
+                label_groups=terms.get("label_groups", []),
+                excluded_labels=terms.get("excluded_labels", []),
+                authors=terms.get("authors", []),
+                excluded_authors=terms.get("excluded_authors", []),
+                paths=terms.get("paths", []),
+                bots=bool(terms.get("include_bots")),
             ),
             creator=user,
             private=repo.private,
@@ -227,7 +240,8 @@ def _values(raw: str) -> list[str]:
 
 
 def parse_terms(words: list[str]) -> dict[str, Any] | FastPathError:
-    """Kinds, options and filters as subscribe_repo arguments; a FastPathError naming any word it does not know."""
+    """Kinds, options and filters, from the words that say them: `kinds`, `triage`, `review`, and the filters as
+    `Filters` fields (`include_bots` for bots); a FastPathError naming any word it does not know."""
     args: dict[str, Any] = {}
     kinds: list[Kind] = []
     unknown: list[str] = []
@@ -239,7 +253,7 @@ def parse_terms(words: list[str]) -> dict[str, Any] | FastPathError:
             kinds.append(KIND_WORDS[lower])
         elif lower in ("triage", "review"):
             args[lower] = True
-        elif lower in ("+bots", "+bot", "bots"):
+        elif lower in BOT_WORDS:
             args["include_bots"] = True
         elif (match := _FILTER.match(word.strip(",;"))) is not None:
             sign, what, raw = match.group(1), match.group(2).lower(), match.group(3)
@@ -263,7 +277,7 @@ def parse_terms(words: list[str]) -> dict[str, Any] | FastPathError:
         shown = ", ".join(f"`{w}`" for w in unknown[:5])
         return FastPathError(f"I don't know {shown} in a subscription. It takes {VOCABULARY}.")
     if kinds:
-        args["kinds"] = list(dict.fromkeys(kinds))
+        args["kinds"] = [k.value for k in dict.fromkeys(kinds)]
     return args
 
 
@@ -290,7 +304,13 @@ def _parse_subscribe(text: str, lower: str) -> RouteResult:
     terms = parse_terms(rest)
     if isinstance(terms, FastPathError):
         return terms
-    args: dict[str, Any] = {"repo": repos[0], **terms}
+    args: dict[str, Any] = {"repo": repos[0]}
+    for word in ("kinds", "triage", "review"):
+        if word in terms:
+            args[word] = terms[word]
+    filters = [w for w in rest if _FILTER.match(w.strip(",;")) or w.lower().strip(",.;") in BOT_WORDS]
+    if filters:
+        args["filters"] = filters
     if channels:
         args["channel"] = channels[0]
     return [ToolCall("subscribe_repo", args)]
@@ -325,12 +345,7 @@ _SUBSCRIBE_WORDS = (
 TOOL = Tool(
     name="subscribe_repo",
     summary="bring a GitHub repository's issues, PRs, reviews, comments, checks or releases into a channel",
-    description=(
-        "Subscribe a Slack channel to a GitHub repository's events: one card per issue or PR with its updates "
-        "threaded under it. kinds: issues, pulls, reviews, comments, checks, releases (default issues and pulls). "
-        "triage / review: triage new issues, review PRs opened or marked ready. Filters by labels, authors, paths; "
-        "bot accounts are muted unless include_bots. Subscribing again replaces the settings."
-    ),
+    description=("Post a GitHub repo's new events in a Slack channel: a card per issue/PR, updates in its thread."),
     args_model=SubscribeArgs,
     handler=_subscribe,
     status="is setting up the subscription…",
@@ -344,7 +359,7 @@ TOOL = Tool(
 UNSUBSCRIBE_TOOL = Tool(
     name="unsubscribe_repo",
     summary="stop a channel's GitHub subscription",
-    description="Unsubscribe a Slack channel from a GitHub repository's events.",
+    description="Stop a channel's subscription to a GitHub repository.",
     args_model=UnsubscribeArgs,
     handler=_unsubscribe,
     status="is removing the subscription…",
@@ -359,7 +374,7 @@ UNSUBSCRIBE_TOOL = Tool(
 LIST_TOOL = Tool(
     name="list_subscriptions",
     summary="list a channel's GitHub subscriptions (every channel's, for admins)",
-    description="List the GitHub subscriptions of a channel (admins without a channel: every channel's).",
+    description="List GitHub subscriptions (a channel's; admins: all).",
     args_model=ListSubscriptionsArgs,
     handler=_list,
     status="is looking up the subscriptions…",

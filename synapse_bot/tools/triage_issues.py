@@ -22,7 +22,7 @@ from synapse_bot.github_data import IssueData, IssuePage
 from synapse_bot.tools.base import ActionOutcome, Tool, ToolArgs, ToolResult
 from synapse_bot.tools.confirm import WriteWording, confirmed_write, propose
 from synapse_bot.tools.context import ToolContext
-from synapse_bot.tools.grammar import REPO, REPO_HASH, REPO_PATTERN, FastPathError, Grammar, RouteResult, ToolCall
+from synapse_bot.tools.grammar import REPO, REPO_HASH, FastPathError, Grammar, RepoName, RouteResult, ToolCall
 from synapse_bot.triage.heuristics import heuristic_triage
 from synapse_bot.triage.model import IssueTriage, keep_honest, parse_batch, triage_response_format
 from synapse_bot.triage.render import render_triage
@@ -42,14 +42,12 @@ SYSTEM = (
 
 
 class TriageIssuesArgs(ToolArgs):
-    repo: str = Field(pattern=REPO_PATTERN, description="Repository as owner/name")
+    repo: RepoName = Field(description="Repository as owner/name")
     label: str | None = Field(default=None, max_length=100, description="Only issues with this label")
     only_unlabelled: bool = Field(default=False, description="Only issues without any label")
     since: date | None = Field(default=None, description="Only issues updated on or after this date")
     limit: int = Field(default=30, ge=1, le=100, description="How many issues to triage at most")
-    number: int | None = Field(
-        default=None, ge=1, le=10_000_000, description="Triage only this issue (duplicates among the open ones)"
-    )
+    number: int | None = Field(default=None, ge=1, le=10_000_000, description="Only this issue")
 
     hints: ClassVar[Mapping[str, str]] = {
         "number": "an issue number, e.g. `#12`",
@@ -129,7 +127,7 @@ def _triage(args: TriageIssuesArgs, ctx: ToolContext) -> ToolResult:
     candidates = duplicate_candidates(pool)
     by_model = {} if ctx.offline else _model_triage(ctx, args.repo, page.issues, labels, candidates)
     items = [by_model.get(i.number) or heuristic_triage(i, labels, candidates[i.number]) for i in page.issues]
-    text = render_triage(args.repo, page, items, offline=ctx.offline)
+    text = render_triage(args.repo, page, items, offline=ctx.offline, one=args.number is not None)
     current = {i.number: {label.casefold() for label in i.labels} for i in page.issues}
     proposals = {
         str(item.number): [label for label in item.labels if label.casefold() not in current[item.number]]

@@ -9,9 +9,13 @@ from synapse_bot.triage.model import IssueTriage
 ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 
 
-def render_triage(repo: str, page: IssuePage, items: list[IssueTriage], offline: bool) -> str:
+def render_triage(repo: str, page: IssuePage, items: list[IssueTriage], offline: bool, *, one: bool = False) -> str:
+    """`one`: the triage of a single issue (a subscription's, on arrival), headed by its reference."""
     by_number: dict[int, IssueData] = {i.number: i for i in page.issues}
-    header = f"**Triage of {repo}** — {len(items)} open issue{'s' if len(items) != 1 else ''}"
+    if one and page.issues:
+        header = f"**Triage of {repo}#{page.issues[0].number}**"
+    else:
+        header = f"**Triage of {repo}** — {len(items)} open issue{'s' if len(items) != 1 else ''}"
     if offline:
         header += " · offline heuristics (no model configured)"
     notes = []

@@ -70,18 +70,19 @@ def _counter(body: dict[str, object], name: str) -> int:
 
 def processes_finished(processes: Iterable[HasHealth]) -> bool:
     """Every job the gateways queued has been done by the workers, and nothing waits in-process (from /health)."""
-    queued = done = github_queued = github_done = 0
+    queued = done = 0
+    github: dict[str, object] = {}
     for process in processes:
         code, body = process.health()
         if code != 200:
             return False
         queued += _counter(body, "jobs_queued")
         done += _counter(body, "jobs_done")
-        github_queued += _counter(body, "github_batches_queued")
-        github_done += _counter(body, "github_batches_done")
+        totals = body.get("deployment_github_batches")
+        github = totals if isinstance(totals, dict) else github  # every process's, counted in Redis
         if _counter(body, "in_process_pending"):
             return False
-    return done >= queued and github_done >= github_queued
+    return done >= queued and _counter(github, "done") >= _counter(github, "queued")
 
 
 def processes_settled(slack: SlackSandbox, processes: Iterable[HasHealth], timeout: float = 30.0) -> None:
