@@ -115,6 +115,10 @@ def opened(**fields: object) -> Event:
 def test_only_what_happened_after_the_subscription_was_confirmed() -> None:
     assert matches(sub(), opened())
     assert not matches(sub(created_at=T0 + 60), opened())
+    # Within the second of confirming, GitHub's whole-second times cannot tell: the numbers can.
+    same_second = sub(created_at=T0 + 10.6, known_up_to=7)
+    assert not matches(same_second, opened(number=7, created_at=T0 + 10))  # it existed at confirmation
+    assert matches(same_second, opened(number=8, created_at=T0 + 10))
 
 
 def test_kinds() -> None:

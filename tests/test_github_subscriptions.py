@@ -54,7 +54,8 @@ def mention(slack: SlackSandbox, text: str) -> str:
 
 
 def issue_reads(github: GitHubServer) -> list[dict[str, Any]]:
-    return [r for r in github.requests if r["path"] == f"/repos/{REPO}/issues"]
+    """The poller's reads of the repository's issue list (sorted by update, unlike the tools' reads)."""
+    return [r for r in github.requests if r["path"] == f"/repos/{REPO}/issues" and r["query"].get("sort") == "updated"]
 
 
 def webhook_bot(
@@ -404,11 +405,12 @@ def test_a_secondary_rate_limit_holds_every_poller_for_as_long_as_github_asks(
 ) -> None:
     bot = feed_bot(slack, redis_server, tmp_path, github)
     try:
-        github.secondary_limits.append(4)
         subscribe(slack, people["alice"], people["dev"], mention(slack, f"subscribe to {REPO}"))
-        wait_until(lambda: len(issue_reads(github)) >= 2, 30, "the refused poll and the next")
-        refused, following = issue_reads(github)[:2]
-        assert following["at"] - refused["at"] >= 4  # Retry-After: 4
+        first_poll_done(github)
+        github.secondary_limits.append(8)  # the next request is refused: "Retry-After: 8" (the interval is 5 s)
+        wait_until(lambda: len(issue_reads(github)) >= 3, 30, "the refused poll and the next")
+        refused, following = issue_reads(github)[1:3]
+        assert following["at"] - refused["at"] >= 8
     finally:
         bot.stop()
 

@@ -57,7 +57,10 @@ def needs_files(subscriptions: list[Subscription]) -> bool:
 
 def matches(subscription: Subscription, event: Event, labels: list[str] | None = None) -> bool:
     """Does `event` go to the subscribed channel? `labels` overrides the item's (to ask about its labels before)."""
-    if event.at < subscription.confirmed_at:
+    if event.kind is EventKind.OPENED and event.number is not None and subscription.known_up_to is not None:
+        if event.number <= subscription.known_up_to:
+            return False  # it existed when the subscription was confirmed
+    elif event.at < subscription.confirmed_at:
         return False  # a subscription posts only what happens after it is confirmed
     kinds = set(subscription.kinds)
     if kind_of(event) not in kinds:

@@ -67,6 +67,9 @@ class Subscription(BaseModel):
     creator: str = ""
     created_at: float = Field(default_factory=time.time)
     private: bool = False  # the repository is private (only admins may subscribe channels to it)
+    # The newest issue or PR number when it was confirmed: anything numbered above it was opened after (GitHub's
+    # whole-second timestamps cannot tell within the second of confirming). None: not known, times decide.
+    known_up_to: int | None = None
 
     @property
     def repo_key(self) -> str:

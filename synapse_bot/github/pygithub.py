@@ -162,9 +162,13 @@ class PyGithubClient:
             return IssuePage(picked, skipped, pulls), labels, repository.language
 
     def repo_info(self, repo: str) -> RepoData:
+        """The repository's name and visibility, and its newest issue or PR number (two requests)."""
         with self._errors(repo):
             repository = self._gh.get_repo(repo)
-            return RepoData(repository.full_name, bool(repository.private), repository.html_url)
+            newest = repository.get_issues(state="all", sort="created", direction="desc").get_page(0)
+            return RepoData(
+                repository.full_name, bool(repository.private), repository.html_url, newest[0].number if newest else 0
+            )
 
     def live_labels(self, repo: str) -> list[str]:
         with self._errors(repo):

@@ -167,6 +167,7 @@ def _subscribe(args: SubscribeArgs, ctx: ToolContext) -> ToolResult:
             ),
             creator=user,
             private=repo.private,
+            known_up_to=repo.newest_number,
         )
         replaced = store.save(subscription)
         verb = "Updated the subscription of" if replaced else "Subscribed"
