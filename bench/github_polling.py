@@ -64,7 +64,9 @@ def workers_cpu(deploy: Deployment) -> float:
     return sum(cpu_seconds(p.pid) for p in deploy.processes)
 
 
-def card_latencies(deploy: Deployment, github: GitHubServer, repos: list[str], events: int, spread_s: float) -> list[float]:
+def card_latencies(
+    deploy: Deployment, github: GitHubServer, repos: list[str], events: int, spread_s: float
+) -> list[float]:
     """Open `events` issues at random moments over `spread_s`, each in a random repository; seconds to each card."""
     rng = random.Random(7)
     plan = sorted((rng.uniform(0, spread_s), rng.choice(repos)) for _ in range(events))
