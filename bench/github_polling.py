@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -67,24 +68,41 @@ def workers_cpu(deploy: Deployment) -> float:
 def card_latencies(
     deploy: Deployment, github: GitHubServer, repos: list[str], events: int, spread_s: float
 ) -> list[float]:
-    """Open `events` issues at random moments over `spread_s`, each in a random repository; seconds to each card."""
+    """Open `events` issues at random moments over `spread_s`, each in a random repository; seconds to each card,
+    seen by a watcher that looks at the channel every 20 ms from the first issue on."""
     rng = random.Random(7)
     plan = sorted((rng.uniform(0, spread_s), rng.choice(repos)) for _ in range(events))
-    started = time.monotonic()
     opened: dict[str, float] = {}
+    latencies: dict[str, float] = {}
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            texts = [str(m.get("text", "")) for m in deploy.slack.bot_messages(deploy.channel)]
+            now = time.monotonic()
+            with lock:
+                for ref, at in opened.items():
+                    if ref not in latencies and any(ref in text for text in texts):
+                        latencies[ref] = now - at
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    started = time.monotonic()
     for at, repo in plan:
         time.sleep(max(0.0, at - (time.monotonic() - started)))
-        number = github.open_issue(repo, f"Bench issue in {repo}", user="bench")
-        opened[f"{repo}#{number} "] = time.monotonic()
-    latencies: dict[str, float] = {}
+        with lock:
+            number = github.open_issue(repo, f"Bench issue in {repo}", user="bench")
+            opened[f"{repo}#{number} "] = time.monotonic()
     deadline = time.monotonic() + spread_s * 3 + 60
-    while len(latencies) < len(opened) and time.monotonic() < deadline:
-        texts = [str(m.get("text", "")) for m in deploy.slack.bot_messages(deploy.channel)]
-        now = time.monotonic()
-        for ref, at in opened.items():
-            if ref not in latencies and any(ref in text for text in texts):
-                latencies[ref] = now - at
+    while time.monotonic() < deadline:
+        with lock:
+            if len(latencies) == len(opened):
+                break
         time.sleep(0.05)
+    done.set()
+    watcher.join()
     if len(latencies) < len(opened):
         raise TimeoutError(f"{len(latencies)}/{len(opened)} cards posted")
     return list(latencies.values())

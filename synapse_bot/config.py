@@ -175,6 +175,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
+        secret = self.github_webhook_secret.get_secret_value() if self.github_webhook_secret else ""
+        if secret and len(secret) < 16:
+            raise ValueError(
+                "SYNAPSE_GITHUB_WEBHOOK_SECRET is too short: use at least 16 random characters (e.g. the output of "
+                "`openssl rand -hex 20`), the same in the GitHub webhook's Secret field; a short one can be guessed."
+            )
         if self.github_webhook_port and self.github_webhook_secret is None:
             raise ValueError(
                 "SYNAPSE_GITHUB_WEBHOOK_SECRET is required when SYNAPSE_GITHUB_WEBHOOK_PORT is set: it is the secret "

@@ -92,3 +92,19 @@ def test_redaction_covers_configured_and_token_shaped_values() -> None:
     assert "xoxb-12345" not in cleaned and "sk-abc" not in cleaned and "ghp_abc" not in cleaned
     assert "custom-secret" not in cleaned
     assert cleaned.count(REDACTED) == 4
+
+
+def test_the_webhook_needs_a_long_secret_when_its_port_is_set() -> None:
+    from synapse_bot.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as missing:
+        load_settings(_env_file=None, SYNAPSE_GITHUB_WEBHOOK_PORT="8090")
+    assert "SYNAPSE_GITHUB_WEBHOOK_SECRET is required" in str(missing.value)
+    with pytest.raises(ConfigError) as short:
+        load_settings(_env_file=None, SYNAPSE_GITHUB_WEBHOOK_PORT="8090", SYNAPSE_GITHUB_WEBHOOK_SECRET="hunter2")
+    assert "too short" in str(short.value) and "openssl rand" in str(short.value)
+    ok = load_settings(_env_file=None, SYNAPSE_GITHUB_WEBHOOK_PORT="8090", SYNAPSE_GITHUB_WEBHOOK_SECRET="x" * 20)
+    assert ok.github_webhook_port == 8090 and "x" * 20 in ok.secrets()
+    with pytest.raises(ConfigError) as fast:
+        load_settings(_env_file=None, SYNAPSE_GITHUB_POLL_SECONDS="2")
+    assert "SYNAPSE_GITHUB_POLL_SECONDS" in str(fast.value)
