@@ -1,6 +1,6 @@
 """Synapse's one settings object.
 
-The variable names are an interface (DESIGN.md): operators, `.env` files and outside tooling rely on them, so
+The variable names are an interface (docs/architecture.md): operators, `.env` files and outside tooling rely on them, so
 each field carries its exact environment name as an alias. Everything Synapse adds is prefixed `SYNAPSE_`.
 Secrets are `SecretStr`, so printing a Settings object never shows them.
 """
