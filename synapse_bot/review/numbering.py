@@ -42,10 +42,6 @@ class Hunk:
     def changed_lines(self) -> int:
         return sum(1 for line in self.lines if line.changed)
 
-    @property
-    def deletion_only(self) -> bool:
-        return not any(line.kind == "+" for line in self.lines)
-
 
 def split_lines(text: str) -> list[str]:
     """Lines split on "\\n" only; a final "\\n" does not make an extra empty line."""

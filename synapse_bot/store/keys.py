@@ -27,6 +27,3 @@ class Keys:
 
     def reply(self, team_id: str, dedupe_key: str) -> str:
         return self.key(team_id, "reply", dedupe_key)
-
-    def team_pattern(self, team_id: str) -> str:
-        return f"{_clean(self.prefix)}:{_clean(team_id)}:*"

@@ -9,7 +9,6 @@ can exceed the budget. The model is reached through `complete`, so this module d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -143,6 +142,3 @@ class SummaryEngine:
 def _transcript(lines: list[str], tag: str = "transcript") -> str:
     return f"<{tag}>\n" + "\n".join(lines) + f"\n</{tag}>"
 
-
-def summary_json(summary: ThreadSummary) -> str:
-    return json.dumps(summary.model_dump(), ensure_ascii=False)

@@ -69,20 +69,18 @@ def _counter(body: dict[str, object], name: str) -> int:
 
 
 def processes_finished(processes: Iterable[HasHealth]) -> bool:
-    """Every job the gateways queued has been done by the workers, and nothing waits in-process (from /health)."""
-    queued = done = 0
-    github: dict[str, object] = {}
+    """Every job queued in the deployment has been done, and nothing waits in-process (from /health). The totals are
+    the deployment's (counted in Redis), so a job a killed worker took and another one finished counts once."""
+    totals: dict[str, dict[str, object]] = {}
     for process in processes:
         code, body = process.health()
-        if code != 200:
+        if code != 200 or _counter(body, "in_process_pending"):
             return False
-        queued += _counter(body, "jobs_queued")
-        done += _counter(body, "jobs_done")
-        totals = body.get("deployment_github_batches")
-        github = totals if isinstance(totals, dict) else github  # every process's, counted in Redis
-        if _counter(body, "in_process_pending"):
-            return False
-    return done >= queued and _counter(github, "done") >= _counter(github, "queued")
+        for queue in ("requests", "github"):
+            found = body.get(f"deployment_{queue}")
+            if isinstance(found, dict):
+                totals[queue] = found
+    return all(_counter(t, "done") >= _counter(t, "queued") for t in totals.values())
 
 
 def processes_settled(slack: SlackSandbox, processes: Iterable[HasHealth], timeout: float = 30.0) -> None:
