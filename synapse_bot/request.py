@@ -47,6 +47,9 @@ class SlackRequest(BaseModel):
     received_at: float = Field(default_factory=time.time)
     event: dict[str, object] = Field(default_factory=dict, description="The raw event, for message routing")
     surface: Surface = Surface.CHANNEL
+    confirm_addressed: bool = Field(
+        default=False, description="A follow-up that may be for the people in the thread: check before answering"
+    )
     context_channel_id: str | None = Field(
         default=None, description="The channel the person is looking at in the agent view ('this channel')"
     )

@@ -30,6 +30,7 @@ from synapse_bot.background.github_poller import GitHubPoller
 from synapse_bot.background.github_webhook import WebhookHandling, WebhookReceiver
 from synapse_bot.config import ConfigError, Settings
 from synapse_bot.dispatch.dispatcher import Dispatcher
+from synapse_bot.dispatch.fast_path import FastPath
 from synapse_bot.github.client import GitHubClient
 from synapse_bot.github.feed_reader import FeedReader
 from synapse_bot.health import HealthServer
@@ -330,7 +331,6 @@ class Runtime:
             alerts=self.alerts,
             activity=activity,
             assistant=AssistantThreadJob(self.registry, client, poster, self._assistant_contexts(keys)),
-            answered=answered,
         )
 
     # GitHub events --------------------------------------------------------------------------------
@@ -404,7 +404,13 @@ class Runtime:
         )
         assert self.bot_user_id is not None
         follow_ups = (
-            FollowUps(intake, AnsweredThreads(self.redis, keys, self.settings.memory_ttl_seconds), self.bot_user_id)
+            FollowUps(
+                intake,
+                AnsweredThreads(self.redis, keys, self.settings.memory_ttl_seconds),
+                self.bot_user_id,
+                FastPath(self.registry),
+                self.settings.follow_up_window_seconds,
+            )
             if self.settings.follow_ups
             else None
         )

@@ -1,19 +1,25 @@
-"""Follow-ups without a mention: in a thread where Synapse has answered, a person's next message is answered
-when it is addressed to nobody else — never for bots, never in threads Synapse has not answered in, never twice
-when it also mentions Synapse, not at all with SYNAPSE_FOLLOW_UPS=false; monitors still see those messages.
+"""Follow-ups without a mention, over the wire: in a thread where Synapse has answered, a message meant for it is
+answered — a question or request from someone who asked it there, or a complete command from anyone — and people
+talking among themselves are left alone (statements, thanks, questions to the group or to someone else; a question
+that could be for anyone is put to the model in one small call). Never for bots, never in threads Synapse has not
+answered in, never twice when it also mentions Synapse, not at all with SYNAPSE_FOLLOW_UPS=false; monitors still
+see those messages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from synapse_bot.runtime import Runtime
 from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_sandbox.openai_server import OpenAIServer, Reply
 from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_settings
+from tests.support.waits import settled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -81,10 +87,10 @@ def test_a_follow_up_that_also_mentions_synapse_is_answered_once(
 def test_a_follow_up_still_feeds_the_channel_monitors(
     bot: Runtime, slack: SlackSandbox, workspace: dict[str, str]
 ) -> None:
-    alice, bob, general = workspace["alice"], workspace["bob"], workspace["general"]
+    alice, general = workspace["alice"], workspace["general"]
     ts = slack.mention(alice, general, f"monitor slack channel <#{general}> for keywords: rollback")
     slack.wait_for_bot_message(general, thread_ts=ts, predicate=lambda m: "Watching" in m["text"])
-    slack.post_message(bob, general, "help, do we need a rollback?", thread_ts=ts)
+    slack.post_message(alice, general, "can you check whether we need a rollback?", thread_ts=ts)
     slack.wait_for_bot_message(general, thread_ts=ts, count=2)
     dm = slack.im_channel(alice).id
     alert = slack.wait_for_bot_message(dm, predicate=lambda m: "rollback" in m["text"])
@@ -109,3 +115,43 @@ def test_follow_ups_can_be_turned_off(
         lambda: slack.post_message(workspace["bob"], workspace["general"], "help", thread_ts=root),
     )
     assert queued == 0
+
+
+def test_people_talking_among_themselves_get_no_answer_and_real_follow_ups_do(
+    model_bot: Runtime, slack: SlackSandbox, model: OpenAIServer, workspace: dict[str, str]
+) -> None:
+    """The thread of one question, then the team's own conversation with two real follow-ups in it."""
+    alice, bob, general = workspace["alice"], workspace["bob"], workspace["general"]
+    meant = {"is the retry queue the bottleneck?": "yes", "is it the cache?": "no"}
+
+    def respond(body: dict[str, Any]) -> Reply:
+        system = str(body["messages"][0]["content"])
+        if "Reply with one word: yes or no" in system:
+            newest = str(body["messages"][-1]["content"])
+            return Reply.text(next((v for k, v in meant.items() if k in newest), "no"))
+        return Reply.text(f"Answer {len(model.requests)}.")
+
+    model.set_responder(respond)
+    root = slack.mention(alice, general, "why is checkout slow since 09:00?")
+    slack.wait_for_bot_message(general, thread_ts=root)
+    chatter = [
+        (bob, "I think it's the token refresh race again."),
+        (alice, "thanks!"),
+        (bob, "does anyone know who owns the billing service?"),
+        (alice, f"<@{bob}> can you look at the dashboards?"),
+        (bob, "can you also check the staging logs?"),  # bob never asked Synapse here
+        (alice, "I'll open a ticket."),
+        (alice, "is it the cache?"),  # the model says this one is for the people
+        (bob, "+1"),
+    ]
+    for who, text in chatter:
+        slack.post_message(who, general, text, thread_ts=root)
+    settled(slack, model_bot)
+    assert len(slack.bot_messages(general, thread_ts=root)) == 1  # only the first answer
+    checks = [r for r in model.requests if "yes or no" in str(r["messages"][0]["content"])]
+    assert len(checks) == 1 and checks[0]["max_tokens"] <= 3  # "is it the cache?": one small call
+    slack.post_message(alice, general, "can you also check the staging logs?", thread_ts=root)
+    slack.post_message(alice, general, "is the retry queue the bottleneck?", thread_ts=root)
+    slack.wait_for_bot_message(general, thread_ts=root, count=3)
+    settled(slack, model_bot)
+    assert len(slack.bot_messages(general, thread_ts=root)) == 3  # both real follow-ups answered, nothing else

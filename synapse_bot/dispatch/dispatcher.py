@@ -23,6 +23,7 @@ from synapse_bot.access import ToolAccess
 from synapse_bot.config import Settings
 from synapse_bot.context.cite import link_citations
 from synapse_bot.dispatch.fast_path import MAX_TOOL_CALLS, FastPath, Parsed
+from synapse_bot.dispatch.follow_up_check import CHECK_BUDGET_TOKENS, meant_for_synapse
 from synapse_bot.dispatch.model_loop import LoopResult, ModelLoop, RequestContext, ShowText, ToolOutcome, tool_message
 from synapse_bot.dispatch.thread_context import read_thread_excerpt
 from synapse_bot.llm.client import ChatModel, LlmError, TokenBudget
@@ -138,6 +139,18 @@ class Dispatcher:
         outcome.budget = budget
         self._remember(request, outcome)
         return outcome
+
+    def meant_for_synapse(self, request: SlackRequest, trace: RequestTrace) -> tuple[bool, TokenBudget]:
+        """For a follow-up the words could not decide: one small model call (its tokens in the budget returned)."""
+        budget = TokenBudget(CHECK_BUDGET_TOKENS)
+        recalled = self._recall(request) if self.memory is not None else Recollection()
+        last = next(
+            (str(m.get("content") or "") for m in reversed(recalled.messages) if m.get("role") == "assistant"), ""
+        )
+        with trace.span("dispatch.follow_up_check", span_type="CHAIN") as span:
+            verdict = meant_for_synapse(self.llm, request, trace, last, budget)
+            span.set(meant_for_synapse=verdict)
+        return verdict, budget
 
     def route(self, request: SlackRequest) -> Parsed:
         if request.kind is RequestKind.SHORTCUT:

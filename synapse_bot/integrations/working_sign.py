@@ -47,8 +47,10 @@ def queued_status(ahead: int) -> str:
 
 
 def wants_sign(request: SlackRequest) -> bool:
-    """Questions asked in a conversation get a sign; clicks, commands and the Home tab do not."""
-    return request.kind in (RequestKind.MENTION, RequestKind.SHORTCUT) and bool(request.thread_ts)
+    """Questions asked in a conversation get a sign; clicks, commands and the Home tab do not, nor a follow-up that
+    may turn out to be for the people in the thread (it would flash a sign for nothing)."""
+    kinds = (RequestKind.MENTION, RequestKind.SHORTCUT)
+    return request.kind in kinds and bool(request.thread_ts) and not request.confirm_addressed
 
 
 class TokenBucket:

@@ -51,6 +51,8 @@ class AnswerJob:
     def __call__(self, request: SlackRequest, trace: RequestTrace) -> None:
         deadline = Deadline.starting_now(self.dispatcher.settings.job_time_limit_seconds, self.time_limit_text())
         started = deadline.started
+        if request.confirm_addressed and not self._meant_for_synapse(request, trace):
+            return  # people talking among themselves (or over their budget): nothing is posted
         if self.limiter is not None:
             # Work nobody asked for right now (a subscription's review) is not held to people's request rates.
             admission = self.limiter.admit(
@@ -89,6 +91,28 @@ class AnswerJob:
                 self.signs.end(request, sign)
         if not ok:
             trace.root.set(tool_error=True)
+
+    def _meant_for_synapse(self, request: SlackRequest, trace: RequestTrace) -> bool:
+        """A follow-up the words alone could not place: the dispatcher's small check, charged like any model use.
+        Someone over their daily budget is not checked (nor answered): a refusal would answer what was not asked."""
+        if self.limiter is not None:
+            quota = self.limiter.admit(request.team_id, request.user_id, request.channel_id, rates=False)
+            if not quota.allowed:
+                trace.root.set(path="not_addressed", limited=True)
+                return False
+        verdict, budget = self.dispatcher.meant_for_synapse(request, trace)
+        used = budget.prompt_tokens + budget.completion_tokens
+        trace.root.set(
+            prompt_tokens=budget.prompt_tokens,
+            completion_tokens=budget.completion_tokens,
+            llm_calls=len(budget.calls),
+            cost_usd=budget.cost_usd,
+        )
+        if self.limiter is not None and used:
+            self.limiter.charge(request.team_id, request.user_id, request.channel_id, used)
+        if not verdict:
+            trace.root.set(path="not_addressed")
+        return verdict
 
     def _stream_for(self, request: SlackRequest) -> StreamedReply | None:
         """Model-written answers to mentions stream into their thread (SYNAPSE_STREAMING)."""

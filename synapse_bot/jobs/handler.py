@@ -4,8 +4,7 @@ Kinds: questions (mention — also a DM, a follow-up, an agent-view message —,
 subscription asks for (triage or review of what just arrived from GitHub) → `AnswerJob`;
 button clicks → `ActionJob`; the Home tab → `HomePublisher`; a new agent-view thread → `AssistantThreadJob`;
 channel messages → keyword alerts (too many to trace one by one). A rerun of a job whose answer is already in Slack
-(a redelivered queue message) does nothing. A thread Synapse answers in is remembered, so follow-ups there need no
-mention.
+(a redelivered queue message) does nothing. (The reply path remembers the threads Synapse answers in, for follow-ups.)
 """
 
 from __future__ import annotations
@@ -18,10 +17,9 @@ from synapse_bot.jobs.alerts import KeywordAlerter
 from synapse_bot.jobs.answer import AnswerJob
 from synapse_bot.jobs.assistant import AssistantThreadJob
 from synapse_bot.jobs.home import HomePublisher
-from synapse_bot.jobs.reply import FOLLOWED_UP, ReplyPoster
+from synapse_bot.jobs.reply import ReplyPoster
 from synapse_bot.request import RequestKind, SlackRequest, Surface
 from synapse_bot.store.activity import ActivityLog, RequestFacts
-from synapse_bot.store.conversations import AnsweredThreads
 from synapse_bot.tracking.external import current_trace
 from synapse_bot.tracking.recorder import TraceSink
 from synapse_bot.tracking.trace import RequestTrace
@@ -51,7 +49,6 @@ class RequestHandler:
         alerts: KeywordAlerter | None = None,
         activity: ActivityLog | None = None,
         assistant: AssistantThreadJob | None = None,
-        answered: AnsweredThreads | None = None,
     ) -> None:
         self.answer = answer
         self.poster = poster
@@ -59,7 +56,6 @@ class RequestHandler:
         self.alerts = alerts
         self.activity = activity
         self.assistant = assistant
-        self.answered = answered
         self._handlers: dict[RequestKind, KindHandler] = {
             RequestKind.MENTION: answer,
             RequestKind.COMMAND: answer,
@@ -92,7 +88,6 @@ class RequestHandler:
             if request.surface is Surface.ASSISTANT and request.kind is RequestKind.MENTION and self.assistant:
                 self.assistant.on_question(request)
             handler(request, trace)
-            self._remember_thread(request)
         except Exception as exc:
             status, error = "ERROR", f"{type(exc).__name__}"
             log.exception("request failed", extra={"kind": request.kind.value, "dedupe_key": request.dedupe_key})
@@ -113,16 +108,6 @@ class RequestHandler:
         except Exception as exc:
             log.warning("time-limit notice not posted", extra={"error": type(exc).__name__})
         self._finish(trace, "ERROR", "TimeLimitExceeded")
-
-    def _remember_thread(self, request: SlackRequest) -> None:
-        if (
-            self.answered is not None
-            and request.kind in (RequestKind.MENTION, RequestKind.SHORTCUT)
-            and request.surface in FOLLOWED_UP
-            and request.thread_ts
-            and self.poster.already_posted(request) not in (None, "private")
-        ):
-            self.answered.remember(request.team_id, request.channel_id, request.thread_ts)
 
     def _finish(self, trace: RequestTrace, status: str, error: str | None) -> None:
         trace.finish(status, error)

@@ -54,8 +54,8 @@ class ReplyPoster:
         self.answered = answered
 
     def _mark_answered(self, request: SlackRequest) -> None:
-        """Record that Synapse speaks in this thread just before it does, so a follow-up typed the moment the answer
-        shows is already recognised (see listeners/follow_ups.py)."""
+        """Record that Synapse speaks in this thread, and who asked it, just before it does, so a follow-up typed the
+        moment the answer shows is already recognised (see listeners/follow_ups.py). The one place this is recorded."""
         if (
             self.answered is not None
             and request.kind in (RequestKind.MENTION, RequestKind.SHORTCUT)
@@ -63,7 +63,7 @@ class ReplyPoster:
             and request.thread_ts
         ):
             try:
-                self.answered.remember(request.team_id, request.channel_id, request.thread_ts)
+                self.answered.remember(request.team_id, request.channel_id, request.thread_ts, request.user_id)
             except (redis.RedisError, OSError):
                 log.info("answered thread not recorded (redis)")
 

@@ -1,9 +1,12 @@
-"""Follow-ups: in a thread where Synapse has answered, a person's next message is answered without a mention.
+"""Follow-ups: in a thread where Synapse has answered, a message meant for it is answered without a mention.
 
-Only when the message is addressed to nobody else (it does not open with someone else's mention or a group
-ping), never for bots or Synapse itself, never in threads Synapse has not answered in, and not when the message
-mentions Synapse (the `app_mention` event answers that one). The channel message still feeds the keyword monitors:
-this check runs beside them, from the channel-message listener. SYNAPSE_FOLLOW_UPS=false turns it off.
+Meant for it (`context/addressed.py`): from someone who asked Synapse in that thread, within
+SYNAPSE_FOLLOW_UP_WINDOW_SECONDS of its last answer, reading as a question or request to it — not a statement, a
+reply to someone else, an acknowledgement or a question put to the group. A question that could be for anyone is
+queued to be checked by one small model call first (`confirm_addressed`); a complete command ("summarize this
+thread") is for Synapse whoever writes it. Never for bots or Synapse itself, never in threads Synapse has not
+answered in, not when the message mentions Synapse (the `app_mention` event answers that one). The channel message
+still feeds the keyword monitors: this check runs beside them. SYNAPSE_FOLLOW_UPS=false turns it off.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any
 import redis
 from slack_bolt import BoltContext
 
+from synapse_bot.context.addressed import Addressed, addressed
+from synapse_bot.dispatch.fast_path import FastPath
 from synapse_bot.listeners.direct_messages import answer_key
 from synapse_bot.listeners.intake import Intake, slack_request
 from synapse_bot.request import RequestKind, Surface
@@ -32,10 +37,14 @@ def addressed_to_someone_else(text: str) -> bool:
 
 
 class FollowUps:
-    def __init__(self, intake: Intake, answered: AnsweredThreads, bot_user_id: str) -> None:
+    def __init__(
+        self, intake: Intake, answered: AnsweredThreads, bot_user_id: str, commands: FastPath, window_s: float
+    ) -> None:
         self._intake = intake
         self._answered = answered
         self._bot_user_id = bot_user_id
+        self._commands = commands
+        self._window_s = window_s
 
     def consider(self, event: dict[str, Any], context: BoltContext, retry: int) -> bool:
         """Queue the message as a question when it is a follow-up; True when queued."""
@@ -52,10 +61,18 @@ class FollowUps:
         ):
             return False
         try:
-            if not self._answered.answered_in(context.team_id or "", channel, str(thread_ts)):
-                return False
+            facts = self._answered.facts(context.team_id or "", channel, str(thread_ts), str(event.get("user")))
         except (redis.RedisError, OSError) as exc:
             log.info("follow-up check skipped (redis)", extra={"error": type(exc).__name__})
+            return False
+        if facts is None:
+            return False  # Synapse has not answered in this thread
+        routed = self._commands.route(text)
+        if text.strip() and routed.complete and isinstance(routed.result, list):
+            verdict = Addressed.ANSWER  # a command is for Synapse, whoever writes it
+        else:
+            verdict = addressed(text, facts, window_s=self._window_s, bot_user_id=self._bot_user_id)
+        if verdict is Addressed.IGNORE:
             return False
         return self._intake.accept(
             slack_request(
@@ -66,6 +83,7 @@ class FollowUps:
                 thread_ts=str(thread_ts),
                 message_ts=ts,
                 surface=Surface.FOLLOW_UP,
+                confirm_addressed=verdict is Addressed.CHECK,
                 retry_attempt=retry,
             )
         )

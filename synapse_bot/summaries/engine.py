@@ -141,4 +141,3 @@ class SummaryEngine:
 
 def _transcript(lines: list[str], tag: str = "transcript") -> str:
     return f"<{tag}>\n" + "\n".join(lines) + f"\n</{tag}>"
-
