@@ -115,7 +115,7 @@ def test_disconnect_refresh_requested_reconnects_and_keeps_answering(
     assert slack.wait_connected(1, timeout=10)
     ts = slack.mention(workspace["alice"], workspace["general"], "help")
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=15)
-    assert "Synapse — your engineering assistant" in reply["text"]  # the answer to help, not any message
+    assert "**Synapse** — your engineering assistant" in reply["text"]  # the answer to help, not any message
 
 
 def test_dropped_socket_reconnects_without_losing_the_event(
@@ -124,7 +124,7 @@ def test_dropped_socket_reconnects_without_losing_the_event(
     slack.drop_connections()
     ts = slack.mention(workspace["alice"], workspace["general"], "help")  # queued while nobody is connected
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
-    assert "Synapse — your engineering assistant" in reply["text"]  # the answer to help, not any message
+    assert "**Synapse** — your engineering assistant" in reply["text"]  # the answer to help, not any message
 
 
 def _nodelay(bot: Runtime) -> int:
@@ -149,7 +149,7 @@ def test_acks_are_sent_without_nagle_delay_on_every_connection(
     slack.drop_connections()
     ts = slack.mention(workspace["alice"], workspace["general"], "help")
     reply = slack.wait_for_bot_message(workspace["general"], thread_ts=ts, timeout=20)
-    assert "Synapse — your engineering assistant" in reply["text"]  # the answer to help, not any message
+    assert "**Synapse** — your engineering assistant" in reply["text"]  # the answer to help, not any message
     assert bot.socket.client.current_session is not first  # type: ignore[union-attr]  # a new connection...
     assert _wait_nodelay(bot) == 1  # ...set up the same way
 

@@ -45,7 +45,7 @@ def test_summary_from_a_permalink_with_names_resolved(
     assert "saw 2 lines" in reply["text"] and "Covers 2 messages" in reply["text"]
     [request] = summary_requests(model)
     transcript = request["messages"][-1]["content"]
-    assert "Bob Builder: db failover at 02:00, @Alice Liddell paged" in transcript
+    assert "bob: db failover at 02:00, @alice paged" in transcript  # ids resolved to the names people see
     assert "<@" not in transcript and "👀" in transcript
 
 

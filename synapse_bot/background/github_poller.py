@@ -6,7 +6,8 @@ themselves, their reviews and the repository's comments since the cursor; the ch
 being watched; the releases. Every read is conditional (`If-None-Match`): an unchanged repository answers 304 and
 costs no rate limit, so an idle deployment spends none.
 
-Each process runs a few poller threads; a repository is polled by one of them at a time, across all processes
+Each job-running process runs one poller thread (more processes, more pollers: idle threads of one process would only
+wake each other); a repository is polled by one of them at a time, across all processes
 (leases, `store/poll_schedule.py`). What a poll sees is queued as one batch for the events job, and only then is
 the cursor moved on: a poller killed in between leaves the cursor behind, and the next one reads the same changes,
 which the job recognises. Requests are paced for every process together, and where the subscribed repositories
@@ -106,7 +107,7 @@ class GitHubPoller:
         cursors: PollCursors,
         batches: BatchSubmitter,
         *,
-        threads: int = 2,
+        threads: int = 1,
         reader_factory: Callable[[], ConditionalReader] | None = None,
     ) -> None:
         self.settings = settings
