@@ -200,9 +200,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 10 s interval, fewer configurations and events")
     parser.add_argument("--out", type=Path, default=Path("bench/results/github_polling.json"))
     parser.add_argument("--webhooks-only", action="store_true", help="only the webhook figures")
+    parser.add_argument("--plan", default="", help="repositories x workers to run, e.g. 1000x1,1000x4")
     args = parser.parse_args()
     interval = 10 if args.quick else 60
     plans = [(10, 1), (100, 1)] if args.quick else [(10, 2), (100, 2), (1000, 1), (1000, 2), (1000, 4)]
+    if args.plan:
+        plans = [(int(r), int(w)) for r, w in (item.split("x") for item in args.plan.split(","))]
     events = 10 if args.quick else 30
     print(f"GitHub polling: SYNAPSE_GITHUB_POLL_SECONDS={interval}, sandbox GitHub, real worker processes")
     header = (
@@ -224,6 +227,9 @@ def main() -> None:
             f"{row['latency_target_s']:>6}s {row['cpu_ms_per_event']:>7}ms",
             flush=True,
         )
+    if args.plan:
+        write_json(args.out, {"interval_s": interval, "polling": results})
+        return
     hook = webhook_figures(100 if args.quick else 1000, events)
     print(
         f"webhooks, {hook['repositories']} repositories: card latency p50 {hook['latency_p50_s']} s, p95 "

@@ -16,7 +16,7 @@ class RepoData:
     full_name: str  # as GitHub spells it
     private: bool
     url: str
-    newest_number: int  # of its newest issue or pull request (0: none yet)
+    newest_number: int | None  # of its newest issue or pull request (0: none yet; None: could not be read)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ themselves, their reviews and the repository's comments since the cursor; the ch
 being watched; the releases. Every read is conditional (`If-None-Match`): an unchanged repository answers 304 and
 costs no rate limit, so an idle deployment spends none.
 
-Each job-running process runs one poller thread (more processes, more pollers: idle threads of one process would only
-wake each other); a repository is polled by one of them at a time, across all processes
+Each job-running process runs two poller threads, the second only while polls fall behind (idle, it would only wake
+the first for nothing); a repository is polled by one of them at a time, across all processes
 (leases, `store/poll_schedule.py`). What a poll sees is queued as one batch for the events job, and only then is
 the cursor moved on: a poller killed in between leaves the cursor behind, and the next one reads the same changes,
 which the job recognises. Requests are paced for every process together, and where the subscribed repositories
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 LEASE_S = 15.0  # a dead poller's repositories are taken over this long after its last renewal
 IDLE_WAIT_S = 5.0  # the longest an idle poller sleeps before looking at the schedule again
+BEHIND_S = 2.0  # a repository overdue by this long brings a process's helper poller thread in
 MAX_PAGES = 10  # pages of one list per poll: a catch-up reads at most 1,000 changed items a round
 WINDOW_ITEMS = 50  # items the cursor's window may hold before `since` moves on
 MAX_WATCHED_HEADS = 30  # open pull requests whose checks one repository's poll reads
@@ -107,7 +108,7 @@ class GitHubPoller:
         cursors: PollCursors,
         batches: BatchSubmitter,
         *,
-        threads: int = 1,
+        threads: int = 2,
         reader_factory: Callable[[], ConditionalReader] | None = None,
     ) -> None:
         self.settings = settings
@@ -128,7 +129,7 @@ class GitHubPoller:
 
     def start(self) -> GitHubPoller:
         for index in range(self.threads):
-            thread = threading.Thread(target=self._run, name=f"synapse-github-poll-{index}", daemon=True)
+            thread = threading.Thread(target=self._run, args=(index,), name=f"synapse-github-poll-{index}", daemon=True)
             thread.start()
             self._workers.append(thread)
         log.info("github poller started", extra={"threads": self.threads})
@@ -141,10 +142,8 @@ class GitHubPoller:
 
     # The loop ------------------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        readers: list[
-            ConditionalReader
-        ] = []  # made on the first claim: a process with nothing to poll loads no PyGithub
+    def _run(self, index: int) -> None:
+        readers: list[ConditionalReader] = []  # made at the first claim: with nothing to poll, no PyGithub
 
         def reader() -> ConditionalReader:
             if not readers:
@@ -154,7 +153,7 @@ class GitHubPoller:
         token = uuid.uuid4().hex
         while not self._stop.is_set():
             try:
-                self._round(reader, token)
+                self._round(reader, token, helper=index > 0)
             except (redis.RedisError, OSError) as exc:
                 self._warn("redis", f"GitHub polling paused: Redis is unreachable ({type(exc).__name__})")
                 self._stop.wait(IDLE_WAIT_S)
@@ -164,12 +163,19 @@ class GitHubPoller:
         for made in readers:
             made.close()
 
-    def _round(self, reader: Callable[[], ConditionalReader], token: str) -> None:
+    def _round(self, reader: Callable[[], ConditionalReader], token: str, *, helper: bool = False) -> None:
+        """One claim and poll. A `helper` thread takes part only while the schedule is behind (a repository overdue
+        by BEHIND_S): idle, it would only wake the first thread's claims for nothing."""
         self._sync_schedule()
         held = self.schedule.held_until()
         if held is not None:
             self._stop.wait(min(IDLE_WAIT_S, max(0.05, held[0] - time.time())))
             return
+        if helper:
+            due = self.schedule.next_due()
+            if due is None or due > time.time() - BEHIND_S:
+                self._stop.wait(IDLE_WAIT_S)
+                return
         repo_key = self.schedule.claim(token, LEASE_S)
         if repo_key is None:
             due = self.schedule.next_due()

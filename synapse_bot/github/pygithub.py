@@ -165,10 +165,12 @@ class PyGithubClient:
         """The repository's name and visibility, and its newest issue or PR number (two requests)."""
         with self._errors(repo):
             repository = self._gh.get_repo(repo)
-            newest = repository.get_issues(state="all", sort="created", direction="desc").get_page(0)
-            return RepoData(
-                repository.full_name, bool(repository.private), repository.html_url, newest[0].number if newest else 0
-            )
+            try:
+                newest = repository.get_issues(state="all", sort="created", direction="desc").get_page(0)
+                number: int | None = newest[0].number if newest else 0
+            except GithubException:  # issues turned off (410), say: times alone then say what is new
+                number = None
+            return RepoData(repository.full_name, bool(repository.private), repository.html_url, number)
 
     def live_labels(self, repo: str) -> list[str]:
         with self._errors(repo):
