@@ -116,7 +116,10 @@ def main() -> None:
             deploy.slack.join(member, deploy.channel)
         deploy.launch("gateway")
         deploy.launch("worker")
-        print("conversation          mention          replies answers real follow-ups old rule model calls checks")
+        print(
+            "conversation          mention          replies answers real follow-ups old rule model calls checks"
+            " prompt tokens"
+        )
         for label, messages in (("team discussion", DISCUSSION), ("with follow-ups", mixed)):
             for in_reply in (False, True):
                 row = play(deploy, people, messages, in_reply)
@@ -125,7 +128,7 @@ def main() -> None:
                 print(
                     f"{label:<21} {row['mention']:<17}{row['replies']:>7} {row['answers']:>7} "
                     f"{row['real_follow_ups']:>14} {row['old_rule_answers']:>8} {row['model_calls']:>11} "
-                    f"{row['checks']:>6}",
+                    f"{row['checks']:>6} {row['prompt_tokens']:>13}",
                     flush=True,
                 )
     write_json(args.out, {"results": results})

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 LEASE_S = 15.0  # a dead poller's repositories are taken over this long after its last renewal
 IDLE_WAIT_S = 5.0  # the longest an idle poller sleeps before looking at the schedule again
 BEHIND_S = 2.0  # a repository overdue by this long brings a process's helper poller thread in
+HELPER_WAIT_S = 15.0  # how often an idle helper thread looks whether polls fall behind (a backlog lasts minutes)
 MAX_PAGES = 10  # pages of one list per poll: a catch-up reads at most 1,000 changed items a round
 WINDOW_ITEMS = 50  # items the cursor's window may hold before `since` moves on
 MAX_WATCHED_HEADS = 30  # open pull requests whose checks one repository's poll reads
@@ -174,7 +175,7 @@ class GitHubPoller:
         if helper:
             due = self.schedule.next_due()
             if due is None or due > time.time() - BEHIND_S:
-                self._stop.wait(IDLE_WAIT_S)
+                self._stop.wait(HELPER_WAIT_S)
                 return
         repo_key = self.schedule.claim(token, LEASE_S)
         if repo_key is None:

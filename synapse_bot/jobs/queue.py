@@ -39,6 +39,9 @@ GitHubHandler = Callable[[Observations], None]
 # the threads through an in-process queue and wake them at once; this only bounds how long a stop waits for them,
 # and each look costs CPU in every idle thread (eight threads at 200 ms were a third of an idle process's CPU).
 THREAD_WAKE_MS = 1000
+# How often Dramatiq's time-limit thread looks for jobs over their limit: a job may overrun its limit (10 s at the
+# least) by this much, and every look wakes the thread in an idle process.
+TIME_LIMIT_CHECK_MS = 2000
 
 
 def build_broker(settings: Settings, redis_url: str) -> WakingRedisBroker:
@@ -47,7 +50,7 @@ def build_broker(settings: Settings, redis_url: str) -> WakingRedisBroker:
         redis_url, socket_connect_timeout=1.0, socket_timeout=5.0, health_check_interval=15, retry_on_timeout=False
     )
     middleware = [
-        TimeLimit(time_limit=settings.job_time_limit_seconds * 1000),
+        TimeLimit(time_limit=settings.job_time_limit_seconds * 1000, interval=TIME_LIMIT_CHECK_MS),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
@@ -56,6 +59,7 @@ def build_broker(settings: Settings, redis_url: str) -> WakingRedisBroker:
     ]
     return WakingRedisBroker(
         busy_wait_ms=settings.queue_poll_ms,
+        heartbeat_queue=QUEUE_NAME,
         client=client,
         namespace=f"{settings.key_prefix}-jobs",
         heartbeat_timeout=int(settings.queue_heartbeat_seconds * 1000),

@@ -12,6 +12,12 @@ the heartbeat timeout: other workers' queue maintenance takes a worker without a
 its unfinished jobs back, and an idle consumer's fetch is what keeps the process's heartbeat fresh while its other
 consumer is busy.
 
+Every broker command refreshes the heartbeat, so one consumer per process is enough to keep it: the consumer of the
+`heartbeat_queue` (the request queue) waits at most that third; the others (the GitHub queue, the delay queues) wait
+up to `QUIET_IDLE_WAIT_S` when idle. Four consumers each fetching every 1.7 s were most of an idle worker's CPU
+(GIL hand-offs between the threads fetching together; `docs/performance.md`). The cost is recovery time on the quiet
+queues: a dead worker's GitHub batch is put back at the next fetch of that queue, within a minute (its poll interval).
+
 That maintenance runs inside broker commands, on a random share of them, for the command's queue. Polling made
 fetches frequent enough for the share to come up within a second of a dead worker's heartbeat going stale; fetches
 are now rare, so every fetch does maintenance (the rest keep the configured share). A killed worker's job is then
@@ -37,6 +43,8 @@ log = logging.getLogger(__name__)
 
 # Dramatiq's own consumer sleeps between empty fetches for at most this long; the waiting is done here instead.
 _INNER_BACKOFF_MS = 1
+# The longest idle wait of a consumer that does not keep the heartbeat (see the module docstring).
+QUIET_IDLE_WAIT_S = 60.0
 
 
 class WakeChannel:
@@ -136,10 +144,12 @@ class WakingConsumer(Consumer):
 class WakingRedisBroker(RedisBroker):
     """A RedisBroker whose enqueues wake idle consumers (see the module docstring)."""
 
-    def __init__(self, *, busy_wait_ms: int, **parameters: Any) -> None:
+    def __init__(self, *, busy_wait_ms: int, heartbeat_queue: str, **parameters: Any) -> None:
         super().__init__(**parameters)
         self.busy_wait_s = busy_wait_ms / 1000
         self.idle_wait_s = max(self.busy_wait_s, self.heartbeat_timeout / 1000 / 3)
+        self.quiet_idle_wait_s = max(self.idle_wait_s, QUIET_IDLE_WAIT_S)
+        self.heartbeat_queue = heartbeat_queue
         self._stopping = threading.Event()
 
     def _should_do_maintenance(self, command: str) -> int:
@@ -156,8 +166,9 @@ class WakingRedisBroker(RedisBroker):
         except redis.ResponseError as exc:
             wake = _pubsub_refused(exc, self.busy_wait_s)
         inner = super().consume(queue_name, prefetch=prefetch, timeout=_INNER_BACKOFF_MS)
+        idle_wait_s = self.idle_wait_s if queue_name == self.heartbeat_queue else self.quiet_idle_wait_s
         return WakingConsumer(
-            inner, wake, busy_wait_s=self.busy_wait_s, idle_wait_s=self.idle_wait_s, stopping=self._stopping
+            inner, wake, busy_wait_s=self.busy_wait_s, idle_wait_s=idle_wait_s, stopping=self._stopping
         )
 
     def wake_channel(self, queue_name: str) -> str:
