@@ -6,7 +6,12 @@ Processes run with the defaults (MLflow tracking on, the default sqlite store). 
 mention is answered and then until the trace of the last one is written (the recorder writes in batches about a
 second apart), so tracing is inside the figure; at the end the store is checked to hold one trace per request.
 
-    python -m bench.overhead [--quick] [--out bench/results/overhead.json]
+Idle CPU is measured over a 60 s window after the warm-up has settled, both with an external redis-server
+(`REDIS_URL` set: how deployments beyond a laptop run) and with the embedded one (`REDIS_URL` unset: the bot starts
+its own redis-server, whose idle CPU is printed on its own line, since it is another process).
+
+    python -m bench.overhead [--quick] [--redis both|external|embedded] [--idle-seconds 60]
+                             [--out bench/results/overhead.json]
 """
 
 from __future__ import annotations
@@ -36,13 +41,34 @@ def settle(pid: int, quiet_percent: float = 5.0, quiet_s: float = 2.5, timeout_s
             return
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid` (the embedded redis-server is one), from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found.extend(int(child) for child in children)
+    return found
+
+
+def embedded_redis_pid(processes: dict[str, BotProcess]) -> int | None:
+    for process in processes.values():
+        for child in child_pids(process.pid):
+            if "redis-server" in Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace"):
+                return child
+    return None
+
+
 def measure(deploy: Deployment, processes: dict[str, BotProcess], mentions: int, idle_s: float) -> dict[str, Any]:
     deploy.wait_answered(deploy.mention_all(WARM_UP, "warm-up"), timeout=60)
     for process in processes.values():  # the warm-up's traces (and MLflow's first import) are not idle time
         settle(process.pid)
-    before = {name: cpu_seconds(p.pid) for name, p in processes.items()}
+    watched = {name: p.pid for name, p in processes.items()}
+    redis_pid = embedded_redis_pid(processes)
+    if redis_pid is not None:
+        watched["redis-server"] = redis_pid
+    before = {name: cpu_seconds(pid) for name, pid in watched.items()}
     time.sleep(idle_s)
-    idle = {name: (cpu_seconds(p.pid) - before[name]) / idle_s for name, p in processes.items()}
+    idle = {name: (cpu_seconds(pid) - before[name]) / idle_s for name, pid in watched.items()}
     before = {name: cpu_seconds(p.pid) for name, p in processes.items()}
     started = time.monotonic()
     threads: list[str] = []
@@ -55,26 +81,20 @@ def measure(deploy: Deployment, processes: dict[str, BotProcess], mentions: int,
     time.sleep(TRACE_SETTLE_S)  # the recorder's last batch: part of the cost of these mentions
     elapsed = time.monotonic() - started
     figures: dict[str, Any] = {}
+    if redis_pid is not None:
+        figures["redis-server"] = {"idle_cpu_ms_per_s": round(idle["redis-server"] * 1000, 2)}
     for name, process in processes.items():
         used = cpu_seconds(process.pid) - before[name] - idle[name] * elapsed
         figures[name] = {
             "cpu_ms_per_mention": round(used * 1000 / mentions, 2),
-            "idle_cpu_percent": round(idle[name] * 100, 2),
+            "idle_cpu_ms_per_s": round(idle[name] * 1000, 2),
             "rss_mb": round(rss_mb(process.pid), 1),
         }
     return figures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100 mentions instead of 400")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/overhead.json"))
-    parser.add_argument(
-        "--tracking-off", action="store_true", help="MLflow tracking off (not the default; for comparison only)"
-    )
-    args = parser.parse_args()
-    env = {"SYNAPSE_TRACKING_ENABLED": "false"} if args.tracking_off else {}
-    mentions, idle_s = (100, 3.0) if args.quick else (400, 30.0)
+def measure_both_shapes(env: dict[str, str], mentions: int, idle_s: float) -> tuple[dict[str, Any], dict[str, int]]:
+    """A gateway and a worker, then the all-in-one `run`, each in a deployment of its own."""
     stored: dict[str, int] = {}
     with deployment(**env) as deploy:
         split = measure(
@@ -86,20 +106,57 @@ def main() -> None:
         single = measure(deploy, {"run": deploy.launch("run")}, mentions, idle_s)
         deploy.stop_all()
         stored["run"] = deploy.traces_stored()
+    split_redis = split.pop("redis-server", None)
     results = {**split, **single}
-    traced = "MLflow tracking OFF (not the default)" if args.tracking_off else "MLflow tracking on (the default)"
-    print(f"overhead per handled mention ({mentions} mentions at 20/s, model and Slack answer instantly; {traced})")
-    print(f"{'process':>10} {'CPU ms/mention':>15} {'idle CPU %':>11} {'RSS MB':>8}")
+    if split_redis is not None:
+        results["redis-server (gateway's)"] = split_redis
+        results["redis-server (run's)"] = results.pop("redis-server")
+    return results, stored
+
+
+def print_figures(label: str, mentions: int, results: dict[str, Any], stored: dict[str, int]) -> None:
+    print(f"\n{label}")
+    print(f"{'process':>26} {'CPU ms/mention':>15} {'idle CPU ms/s':>14} {'RSS MB':>8}")
     for name, r in results.items():
-        print(f"{name:>10} {r['cpu_ms_per_mention']:>15} {r['idle_cpu_percent']:>11} {r['rss_mb']:>8}")
-    total = split["gateway"]["cpu_ms_per_mention"] + split["worker"]["cpu_ms_per_mention"]
+        per_mention, rss = r.get("cpu_ms_per_mention", "-"), r.get("rss_mb", "-")
+        print(f"{name:>26} {per_mention:>15} {r['idle_cpu_ms_per_s']:>14} {rss:>8}")
+    total = results["gateway"]["cpu_ms_per_mention"] + results["worker"]["cpu_ms_per_mention"]
     print(f"gateway + worker: {total:.1f} CPU ms per mention")
     for shape, count in stored.items():
         print(f"traces in the MLflow store, {shape}: {count} of {WARM_UP + mentions} requests")
-    write_json(
-        args.out,
-        {"mentions": mentions, "tracking": not args.tracking_off, "results": results, "traces_stored": stored},
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100 mentions and a 10 s idle window")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/overhead.json"))
+    parser.add_argument(
+        "--redis", choices=("both", "external", "embedded"), default="both", help="which Redis the processes use"
     )
+    parser.add_argument("--idle-seconds", type=float, default=None, help="the idle window (default 60, quick 10)")
+    parser.add_argument(
+        "--tracking-off", action="store_true", help="MLflow tracking off (not the default; for comparison only)"
+    )
+    args = parser.parse_args()
+    env = {"SYNAPSE_TRACKING_ENABLED": "false"} if args.tracking_off else {}
+    mentions, idle_s = (100, 10.0) if args.quick else (400, 60.0)
+    idle_s = args.idle_seconds or idle_s
+    modes = ("external", "embedded") if args.redis == "both" else (args.redis,)
+    traced = "MLflow tracking OFF (not the default)" if args.tracking_off else "MLflow tracking on (the default)"
+    report: dict[str, Any] = {"mentions": mentions, "idle_seconds": idle_s, "tracking": not args.tracking_off}
+    for mode in modes:
+        # REDIS_URL empty is unset: each process finds (or starts) the redis-server under the shared data dir
+        mode_env = {**env, "REDIS_URL": ""} if mode == "embedded" else env
+        results, stored = measure_both_shapes(mode_env, mentions, idle_s)
+        report[mode] = {"results": results, "traces_stored": stored}
+        print_figures(
+            f"{mode} Redis — overhead per handled mention ({mentions} mentions at 20/s, model and Slack answer "
+            f"instantly; {traced}); idle over {idle_s:.0f} s",
+            mentions,
+            results,
+            stored,
+        )
+    write_json(args.out, report)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from synapse_bot.serving import ServerThread
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +52,19 @@ class HealthServer:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="synapse-health", daemon=True)
+        self._serving = ServerThread(self._server, "synapse-health")
 
     @property
     def port(self) -> int:
         return int(self._server.server_address[1])
 
     def start(self) -> HealthServer:
-        self._thread.start()
+        self._serving.start()
         log.info("health endpoint listening", extra={"port": self.port})
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serving.stop()
 
 
 def query(url: str, timeout_s: float = 3.0) -> tuple[int, dict[str, Any]]:

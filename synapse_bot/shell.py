@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ ANSWER_WAIT_S = 60.0  # a mention or slash command: wait this long for the bot's
 PLAIN_WAIT_S = 2.0  # a plain message: wait this long for a monitor alert before taking the next line
 GITHUB_WAIT_S = 10.0  # something done on GitHub: its webhook reaches the bot at once; a triage or review may follow
 QUIET_S = 0.5  # the bot has finished when it posted nothing new for this long
+ARRIVALS_EVERY_S = 0.5  # while the shell waits for a line, what the bot posts is printed this often
 
 HELP = """\
 Type as in Slack: mention the bot with @synapse (e.g. `@synapse help`); a line without a mention is a plain
@@ -256,6 +258,7 @@ class Shell:
         self.person = PEOPLE[0]
         self.channel = CHANNELS[0]
         self.thread: str | None = None
+        self._busy = threading.Lock()  # a command in hand prints its own results; arrivals wait
 
     def prompt(self) -> str:
         where = f"#{self.channel}" + (" › thread" if self.thread else "")
@@ -263,6 +266,23 @@ class Shell:
 
     def handle(self, command: Command) -> bool:
         """Carry out one command; False when the shell should end."""
+        with self._busy:
+            return self._handle(command)
+
+    def print_arrivals(self) -> int:
+        """Print what the bot posted while the shell was waiting for a line (an answer that took longer than the
+        wait after the line that asked, a GitHub card's triage); how many messages. Nothing while a command is in
+        hand: it prints its own."""
+        if not self._busy.acquire(blocking=False):
+            return 0
+        try:
+            printed = self._printer.print_new(focus=self._channel_id)
+            self._out.flush()
+            return printed
+        finally:
+            self._busy.release()
+
+    def _handle(self, command: Command) -> bool:
         match command:
             case Quit():
                 return False
@@ -427,6 +447,33 @@ class Shell:
         self._out.flush()
 
 
+class ArrivalPrinter:
+    """A thread printing what arrives between typed lines (`Shell.print_arrivals`); on a terminal it shows the prompt
+    again after them."""
+
+    def __init__(self, shell: Shell, out: TextIO, *, interactive: bool, every_s: float = ARRIVALS_EVERY_S) -> None:
+        self._shell = shell
+        self._out = out
+        self._interactive = interactive
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="shell-arrivals", daemon=True)
+
+    def start(self) -> ArrivalPrinter:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            if self._shell.print_arrivals() and self._interactive:
+                self._out.write(self._shell.prompt())
+                self._out.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
 def _lines(stdin: TextIO, out: TextIO, shell: Shell) -> Iterator[str]:
     """Typed lines: with a prompt (and line editing) on a terminal; read as they come from a pipe or file."""
     interactive = stdin is sys.stdin and stdin.isatty()
@@ -471,10 +518,14 @@ def run_shell(stdin: TextIO | None = None, out: TextIO | None = None, data_dir: 
                 f"You are {shell.person} in #{shell.channel}. Try `@synapse help`; /help lists the shell's commands.\n"
             )
             out.flush()
-            for line in _lines(stdin, out, shell):
-                command = parse_line(line)
-                if command is not None and not shell.handle(command):
-                    break
+            arrivals = ArrivalPrinter(shell, out, interactive=stdin is sys.stdin and stdin.isatty()).start()
+            try:
+                for line in _lines(stdin, out, shell):
+                    command = parse_line(line)
+                    if command is not None and not shell.handle(command):
+                        break
+            finally:
+                arrivals.stop()
             shell.finish()
         finally:
             runtime.stop()

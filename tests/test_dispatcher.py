@@ -11,6 +11,7 @@ from synapse_bot.dispatch.model_loop import RequestContext
 from synapse_bot.llm.client import LlmError
 from synapse_bot.request import SlackRequest
 from synapse_bot.tools import help as help_tool
+from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tracking.trace import RequestTrace
 from tests.support.requests import mention
@@ -110,7 +111,8 @@ def test_a_tool_call_written_as_text_is_run_and_never_shown() -> None:
 
 
 def test_a_final_answer_that_is_only_tool_call_text_is_not_posted() -> None:
-    model = ScriptedModel([said('{"name": "launch_rockets", "arguments": {}}')])
+    rockets = '{"name": "launch_rockets", "arguments": {}}'  # no such tool: it goes back once, then ends
+    model = ScriptedModel([said(rockets), said(rockets)])
     outcome = _dispatcher(model).dispatch(_ask("go"), RequestTrace.start("mention"))
     assert "launch_rockets" not in outcome.text and "couldn't work out" in outcome.text
 
@@ -142,3 +144,49 @@ def test_a_repeated_failing_call_is_reported_once_when_the_model_says_nothing() 
     model = ScriptedModel([called(("roll_dice", {"sides": 6}), ("roll_dice", {"sides": 6})), said("")])
     outcome = _dispatcher(model).dispatch(_ask("roll twice"), RequestTrace.start("mention"))
     assert outcome.text.count("Rolled a d6") == 1
+
+
+def test_a_call_in_tools_tags_is_run_as_qwen_coder_writes_it() -> None:
+    written = '<tools>\n{"name": "roll_dice", "arguments": {"sides": 12}}\n</tools>'
+    model = ScriptedModel([said(written), said("An 8 on the d12.")])
+    outcome = _dispatcher(model).dispatch(_ask("d12 please"), RequestTrace.start("mention"))
+    assert [t.call.args for t in outcome.tools] == [{"sides": 12}]
+    assert outcome.text == "An 8 on the d12."
+
+
+def test_an_unreadable_call_goes_back_once_saying_so_and_is_never_shown() -> None:
+    # What Qwen2.5-Coder-1.5B wrote for a subscription asked in free text: call-shaped, not valid JSON.
+    broken = '<tools>\n{"name": "roll_dice", "arguments": {"sides": 6, "note": "a "fair" die"}}\n</tools>'
+    model = ScriptedModel([said(broken), called(("roll_dice", {"sides": 6})), said("A 2 on the d6.")])
+    outcome = _dispatcher(model).dispatch(_ask("roll a fair die"), RequestTrace.start("mention"))
+    assert outcome.text == "A 2 on the d6." and [t.call.args for t in outcome.tools] == [{"sides": 6}]
+    said_back = model.requests[1]["messages"][-1]
+    assert said_back["role"] == "user" and "could not be read" in said_back["content"]
+
+
+def test_an_unreadable_call_written_twice_ends_in_a_plain_sentence() -> None:
+    broken = '{"name": "roll_dice", "arguments": {"note": "a "fair" die"}}'
+    model = ScriptedModel([said(broken), said(broken)])
+    outcome = _dispatcher(model).dispatch(_ask("roll a fair die"), RequestTrace.start("mention"))
+    assert len(model.requests) == 2 and "roll_dice" not in outcome.text and "couldn't work out" in outcome.text
+
+
+class _NoteArgs(ToolArgs):
+    text: str
+
+
+NOTE_TOOL = Tool(
+    name="pin_note",
+    summary="pin a note to the channel",
+    description="Pin a note.",
+    args_model=_NoteArgs,
+    handler=lambda args, ctx: ToolResult(text=f"Pinned the note {args.text!r} here.", changed=True),
+)
+
+
+def test_a_change_a_tool_made_is_said_in_its_own_words_before_the_models() -> None:
+    # A small model's summary of what it had just done: "subscribe this channel", of a subscription it had made.
+    model = ScriptedModel([called(("pin_note", {"text": "deploy at 5"})), said("You could pin a note here.")])
+    dispatcher = Dispatcher(ToolRegistry([NOTE_TOOL, help_tool.TOOL]), _settings(), llm=model)
+    outcome = dispatcher.dispatch(_ask("remember we deploy at 5"), RequestTrace.start("mention"))
+    assert outcome.text == "Pinned the note 'deploy at 5' here.\n\nYou could pin a note here."

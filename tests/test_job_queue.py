@@ -19,8 +19,8 @@ from tests.support.requests import mention
 from tests.support.settings import make_settings
 from tests.support.waits import wait_until
 
-# A heartbeat timeout of a minute makes an idle consumer wait 20 s between fetches: any pick-up or stop faster than
-# that is the wake-up's doing.
+# A heartbeat timeout of a minute makes an idle consumer wait a minute between fetches: any pick-up or stop faster
+# than that is the wake-up's doing.
 LONG_HEARTBEAT_S = 60
 
 
@@ -159,10 +159,59 @@ def test_where_redis_refuses_pub_sub_idle_workers_poll_and_jobs_still_run(
         sent = time.monotonic()
         queue.submit(request(1))  # its wake-up is refused too: the job is queued all the same
         assert arrived.wait(10)
-        assert time.monotonic() - sent < 5, "an idle worker waited out the 20 s idle wait without wake-ups"
+        assert time.monotonic() - sent < 5, "an idle worker waited out the minute-long idle wait without wake-ups"
     finally:
         worker.stop(timeout_s=10)
     messages = [r.getMessage() for r in caplog.records]
     assert not [m for m in messages if "Consumer encountered" in m]  # no crash-and-restart loop in Dramatiq
     # said once per consumer: two queues (requests, github events), each with its delay queue
     assert sum("refused the job wake-up channel" in m for m in messages) == 4
+
+
+def test_a_worker_with_every_slot_full_keeps_its_heartbeat(
+    slack: SlackSandbox, tcp_redis: EmbeddedRedis, tmp_path: Path
+) -> None:
+    """Full (as many jobs in hand as it may prefetch), Dramatiq's consumer fetches nothing; without another command
+    the heartbeat would go stale and another worker would take the jobs it is running for a dead worker's."""
+    heartbeat_s = 1.0
+    settings = make_settings(slack, tcp_redis, tmp_path, SYNAPSE_QUEUE_HEARTBEAT_SECONDS=heartbeat_s)
+    release, started = threading.Event(), threading.Event()
+    busy_handled: list[str] = []
+    other_handled: list[str] = []
+
+    def slow(job: SlackRequest) -> None:
+        started.set()
+        release.wait(30)
+        busy_handled.append(job.dedupe_key)
+
+    busy = JobQueue(build_broker(settings, tcp_redis.url), slow)
+    other = JobQueue(build_broker(settings, tcp_redis.url), lambda job: other_handled.append(job.dedupe_key))
+    busy_worker = QueueWorker(busy, threads=1)  # prefetch 2: one job running and one waiting fill it
+    other_worker: QueueWorker | None = None
+    busy_worker.start()
+    try:
+        busy.submit(request(1))
+        busy.submit(request(2))
+        assert started.wait(10)
+        wait_until(lambda: busy.depth() == 0, 10, "both jobs in the busy worker's hands")
+        # Started only now, the other worker finds nothing to fetch; its fetches run queue maintenance.
+        other_worker = QueueWorker(other, threads=1)
+        other_worker.start()
+        heartbeats = f"{busy.broker.namespace}:__heartbeats__"  # Dramatiq's key, only read here
+        full_since = time.time() * 1000
+        wait_until(
+            lambda: (
+                (busy.broker.client.zscore(heartbeats, busy.broker.broker_id) or 0) > full_since + 4000 * heartbeat_s
+            ),
+            15,
+            "the full worker's heartbeat refreshed four heartbeat timeouts after it filled up",
+        )
+        assert other_handled == [], "the other worker took the full worker's jobs for a dead worker's"
+        release.set()
+        wait_until(lambda: len(busy_handled) == 2, 10, "the full worker finishing both jobs")
+    finally:
+        release.set()
+        busy_worker.stop(timeout_s=10)
+        if other_worker is not None:
+            other_worker.stop(timeout_s=10)
+    assert sorted(busy_handled) == ["Ev1", "Ev2"] and other_handled == []

@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 
 from synapse_bot.shell import (
+    CHANNELS,
+    PEOPLE,
+    ArrivalPrinter,
     Click,
     GoTo,
     Help,
     Quit,
     Say,
+    Shell,
     Slash,
     SpeakAs,
     ToggleThread,
@@ -22,6 +26,9 @@ from synapse_bot.shell import (
     run_shell,
     slack_markup,
 )
+from synapse_sandbox.printer import WorkspacePrinter, terminal_console
+from synapse_sandbox.workspace import SlackSandbox
+from tests.support.waits import wait_until
 
 
 def test_parse_line() -> None:
@@ -115,3 +122,20 @@ def test_buttons_show_under_answers_and_click_confirms_a_github_write_only_for_a
     assert "Labels applied in acme/widgets by @alice:" in printed[applied:] and "#1: added bug" in printed[applied:]
     assert "Nothing changed: these labels were already applied." in printed[applied:]
     assert "No button starting with 'no-such-button' in #general" in printed
+
+
+def test_what_arrives_while_the_shell_waits_for_a_line_is_printed_without_one() -> None:
+    """A slow model's answer or a GitHub card's triage comes after the wait that follows the line that caused it:
+    it is printed as it arrives, not when the next line is typed."""
+    out = io.StringIO()
+    with SlackSandbox() as sandbox:
+        people = {name: sandbox.add_user(name, real_name=name.title()) for name in PEOPLE}
+        channels = {name: sandbox.add_channel(name, members=list(people.values())) for name in CHANNELS}
+        shell = Shell(sandbox, WorkspacePrinter(sandbox, terminal_console(out)), channels, out)
+        arrivals = ArrivalPrinter(shell, out, interactive=False, every_s=0.05).start()
+        try:
+            sandbox.post_message(people["bob"], channels["alerts"], "the deploy finished")
+            wait_until(lambda: "[#alerts] bob: the deploy finished" in out.getvalue(), 10, "the arrival printed")
+        finally:
+            arrivals.stop()
+    assert out.getvalue().count("the deploy finished") == 1  # printed once, not on every look

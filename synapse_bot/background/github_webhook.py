@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import urllib.parse
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +29,7 @@ import redis
 
 from synapse_bot.background.github_poller import BatchSubmitter
 from synapse_bot.feed.payloads import WEBHOOK_EVENTS, PayloadError, from_webhook, webhook_repo
+from synapse_bot.serving import ServerThread
 from synapse_bot.store.dedupe import EventDeduper
 from synapse_bot.store.subscriptions import SubscriptionStore
 
@@ -182,17 +182,16 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="synapse-github-webhook", daemon=True)
+        self._serving = ServerThread(self._server, "synapse-github-webhook")
 
     @property
     def port(self) -> int:
         return int(self._server.server_address[1])
 
     def start(self) -> WebhookReceiver:
-        self._thread.start()
+        self._serving.start()
         log.info("github webhook receiver listening", extra={"port": self.port, "path": PATH})
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._serving.stop()

@@ -17,10 +17,10 @@ from synapse_bot.context.cite import link_citations
 from synapse_bot.render.sanitize import neutralize_mass_mentions
 
 DECIDE_AFTER_CHARS = 24  # how much text it takes to tell prose from a tool call written as text
-_CALL_START = re.compile(r"^\s*(?:\{|\[\s*\{|<tool_call|<function|```)", re.I)
+_CALL_START = re.compile(r"^\s*(?:\{|\[\s*\{|<tool|<function|```)", re.I)
 # Where a tool call may begin after some prose ("I will call a tool.\n```json …"): nothing from there on is streamed
 # (a code block in a real answer arrives with the finished answer instead).
-_CALL_ANYWHERE = re.compile(r"```|<tool_call|<function|\{\s*\"(?:name|function)\"", re.I)
+_CALL_ANYWHERE = re.compile(r"```|<tool|<function|\{\s*\"(?:name|function)\"", re.I)
 
 
 class StreamText:

@@ -355,9 +355,12 @@ def fast_exchange(request: SlackRequest, outcome: DispatchOutcome) -> list[dict[
 
 
 def answer_text(result: LoopResult, links: dict[str, str]) -> str:
-    """What the person reads: the model's answer with its citations linked, else what the tools produced."""
+    """What the person reads: the model's answer with its citations linked, else what the tools produced. A change
+    a tool made (a subscription, a monitor) is said in the tool's own words first: a model's summary of it can be
+    wrong (a small model said "subscribe this channel" of the subscription it had just made)."""
     parts: list[str] = []
     if result.answer:
+        parts.extend(dict.fromkeys(o.result.text.strip() for o in result.tools if o.result.changed and o.result.ok))
         parts.append(neutralize_mass_mentions(link_citations(result.answer, links)))
     elif result.tools:
         parts.append(join_results(result.tools))

@@ -39,6 +39,10 @@ from synapse_bot.tracking.trace import RequestTrace
 MAX_ROUNDS = 5
 MAX_TOOL_RUNS = 8  # tool calls one request may run in all its rounds
 MAX_USER_CHARS = 4_000
+UNREADABLE_CALL = (
+    "That tool call could not be read: it is not valid JSON, or it names no tool offered here. Call one of the "
+    "offered tools through the tool-calling interface with valid JSON arguments, or answer in plain words."
+)
 TOOL_RESULT_CHARS = 6_000  # one tool result as the model sees it
 MEMORY_SHARE = 0.15  # of the model's window, at most, for earlier exchanges of the thread
 TIME_SHARE = 0.8  # of the job time limit the loop may use before answering with what it has
@@ -171,6 +175,7 @@ class ModelLoop:
         first_new = len(messages) - 1
         result = LoopResult()
         deadline = deadline or Deadline.starting_now(self.time_limit_s)
+        asked_to_rewrite = False
         while result.rounds < MAX_ROUNDS:
             last_round = result.rounds == MAX_ROUNDS - 1 or len(result.tools) >= MAX_TOOL_RUNS
             if deadline.elapsed() > deadline.limit_s * TIME_SHARE:
@@ -201,6 +206,14 @@ class ModelLoop:
                 break
             result.rounds += 1
             calls = self._calls_in(reply)
+            unreadable = not calls and looks_like_a_tool_call(reply.content)
+            if unreadable and not last_round and not asked_to_rewrite:
+                # A call written as text that could not be read (broken JSON, no offered tool): one more round
+                # saying so, as an invalid argument goes back with its reason.
+                asked_to_rewrite = True
+                messages.append({"role": "assistant", "content": (reply.content or "")[:TOOL_RESULT_CHARS]})
+                messages.append({"role": "user", "content": UNREADABLE_CALL})
+                continue
             if not calls or last_round:
                 text = (reply.content or "").strip()
                 if looks_like_a_tool_call(text):

@@ -59,7 +59,7 @@ def build_broker(settings: Settings, redis_url: str) -> WakingRedisBroker:
     ]
     return WakingRedisBroker(
         busy_wait_ms=settings.queue_poll_ms,
-        heartbeat_queue=QUEUE_NAME,
+        recovery_queue=QUEUE_NAME,
         client=client,
         namespace=f"{settings.key_prefix}-jobs",
         heartbeat_timeout=int(settings.queue_heartbeat_seconds * 1000),

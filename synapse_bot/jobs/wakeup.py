@@ -7,21 +7,23 @@ much. Here every enqueue also publishes on a wake channel, and a consumer with n
 channel: a job is picked up as soon as it is sent, and an idle process wakes only to keep its heartbeat.
 
 The wake-up is only a hint. A missed one (the subscription was reconnecting, the publish failed) costs at most one
-idle wait, because the consumer fetches after every wait whether woken or not. The idle wait stays under a third of
-the heartbeat timeout: other workers' queue maintenance takes a worker without a recent heartbeat for dead and puts
-its unfinished jobs back, and an idle consumer's fetch is what keeps the process's heartbeat fresh while its other
-consumer is busy.
+idle wait, because the consumer fetches after every wait whether woken or not.
 
-Every broker command refreshes the heartbeat, so one consumer per process is enough to keep it: the consumer of the
-`heartbeat_queue` (the request queue) waits at most that third; the others (the GitHub queue, the delay queues) wait
-up to `QUIET_IDLE_WAIT_S` when idle. Four consumers each fetching every 1.7 s were most of an idle worker's CPU
-(GIL hand-offs between the threads fetching together; `docs/performance.md`). The cost is recovery time on the quiet
-queues: a dead worker's GitHub batch is put back at the next fetch of that queue, within a minute (its poll interval).
+Heartbeats. Every broker command refreshes the process's heartbeat; other workers' queue maintenance takes a worker
+without a recent heartbeat for dead and puts the jobs it holds back on the queue. Only a process holding jobs needs
+a fresh heartbeat, so only consumers holding jobs keep it: one that can take more fetches every `busy_wait_s`
+anyway; one that is full (as many jobs in hand as it may prefetch, so Dramatiq's consumer fetches nothing) sends a
+read-only queue-size command every third of the heartbeat timeout. A consumer with nothing in hand sends nothing:
+if its process is taken for dead meanwhile, there is nothing to put back, and its next fetch refreshes the heartbeat
+in the same script that hands it a job.
 
-That maintenance runs inside broker commands, on a random share of them, for the command's queue. Polling made
-fetches frequent enough for the share to come up within a second of a dead worker's heartbeat going stale; fetches
-are now rare, so every fetch does maintenance (the rest keep the configured share). A killed worker's job is then
-back on the queue at the first fetch after its heartbeat times out.
+Maintenance runs inside broker commands, on a random share of them, for the command's queue. Polling made fetches
+frequent enough for the share to come up within a second of a dead worker's heartbeat going stale; fetches are now
+rare, so every fetch does maintenance (the rest keep the configured share). The idle consumer of the
+`recovery_queue` (the request queue) looks once per heartbeat timeout, so a killed worker's request is back on the
+queue within twice `SYNAPSE_QUEUE_HEARTBEAT_SECONDS`; the other queues' idle consumers (the GitHub queue, the delay
+queues) wait up to `QUIET_IDLE_WAIT_S`: a dead worker's GitHub batch is put back within a minute (its poll
+interval). Four consumers each fetching every 1.7 s were most of an idle worker's CPU (`docs/performance.md`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -103,20 +105,28 @@ class WakingConsumer(Consumer):
         *,
         busy_wait_s: float,
         idle_wait_s: float,
+        heartbeat_every_s: float,
+        keep_heartbeat: Callable[[], None],
         stopping: threading.Event,
     ) -> None:
         self._inner = inner
         self._wake = wake
         self.busy_wait_s = busy_wait_s
         self.idle_wait_s = idle_wait_s
+        self.heartbeat_every_s = heartbeat_every_s
+        self._keep_heartbeat = keep_heartbeat
+        self._last_heartbeat = time.monotonic()
         self._stopping = stopping
 
     def __next__(self) -> MessageProxy | None:
         message = self._inner.__next__()
         if message is not None:
             return message
-        idle = getattr(self._inner, "outstanding_message_count", 1) == 0 and not self._stopping.is_set()
+        held = getattr(self._inner, "outstanding_message_count", 1)
         try:
+            if held and held >= getattr(self._inner, "prefetch", held + 1):
+                self._heartbeat_while_full()
+            idle = held == 0 and not self._stopping.is_set()
             self._wake.wait(self.idle_wait_s if idle else self.busy_wait_s)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise ConnectionClosed(exc) from None
@@ -124,6 +134,13 @@ class WakingConsumer(Consumer):
             self._wake.close()
             self._wake = _pubsub_refused(exc, self.busy_wait_s)
         return None
+
+    def _heartbeat_while_full(self) -> None:
+        """Full, Dramatiq's consumer fetches nothing: keep the heartbeat of the process holding these jobs."""
+        now = time.monotonic()
+        if now - self._last_heartbeat >= self.heartbeat_every_s:
+            self._last_heartbeat = now
+            self._keep_heartbeat()
 
     def ack(self, message: MessageProxy) -> None:
         self._inner.ack(message)
@@ -144,12 +161,13 @@ class WakingConsumer(Consumer):
 class WakingRedisBroker(RedisBroker):
     """A RedisBroker whose enqueues wake idle consumers (see the module docstring)."""
 
-    def __init__(self, *, busy_wait_ms: int, heartbeat_queue: str, **parameters: Any) -> None:
+    def __init__(self, *, busy_wait_ms: int, recovery_queue: str, **parameters: Any) -> None:
         super().__init__(**parameters)
         self.busy_wait_s = busy_wait_ms / 1000
-        self.idle_wait_s = max(self.busy_wait_s, self.heartbeat_timeout / 1000 / 3)
-        self.quiet_idle_wait_s = max(self.idle_wait_s, QUIET_IDLE_WAIT_S)
-        self.heartbeat_queue = heartbeat_queue
+        self.heartbeat_every_s = max(self.busy_wait_s, self.heartbeat_timeout / 1000 / 3)
+        self.recovery_wait_s = max(self.busy_wait_s, self.heartbeat_timeout / 1000)
+        self.quiet_idle_wait_s = max(self.recovery_wait_s, QUIET_IDLE_WAIT_S)
+        self.recovery_queue = recovery_queue
         self._stopping = threading.Event()
 
     def _should_do_maintenance(self, command: str) -> int:
@@ -166,10 +184,21 @@ class WakingRedisBroker(RedisBroker):
         except redis.ResponseError as exc:
             wake = _pubsub_refused(exc, self.busy_wait_s)
         inner = super().consume(queue_name, prefetch=prefetch, timeout=_INNER_BACKOFF_MS)
-        idle_wait_s = self.idle_wait_s if queue_name == self.heartbeat_queue else self.quiet_idle_wait_s
+        idle_wait_s = self.recovery_wait_s if queue_name == self.recovery_queue else self.quiet_idle_wait_s
         return WakingConsumer(
-            inner, wake, busy_wait_s=self.busy_wait_s, idle_wait_s=idle_wait_s, stopping=self._stopping
+            inner,
+            wake,
+            busy_wait_s=self.busy_wait_s,
+            idle_wait_s=idle_wait_s,
+            heartbeat_every_s=self.heartbeat_every_s,
+            keep_heartbeat=lambda: self.keep_heartbeat(queue_name),
+            stopping=self._stopping,
         )
+
+    def keep_heartbeat(self, queue_name: str) -> None:
+        """A read-only broker command (the queue's size, as Dramatiq's own `join` asks it): like every command, it
+        refreshes this process's heartbeat."""
+        self.do_qsize(queue_name)
 
     def wake_channel(self, queue_name: str) -> str:
         """Each queue its own channel: a job for the queue does not wake the delay queue's consumers, nor the

@@ -1,8 +1,8 @@
 """Tool calls that a model wrote as text instead of `tool_calls`.
 
 Small local models served by llama.cpp, vLLM or Ollama often answer a function-calling request with the call in
-the message text: a `<tool_call>{…}</tool_call>` block (Qwen, Hermes), a fenced JSON block, or a bare
-`{"name": …, "arguments": …}` object. Such text must never reach a person; when it names one of the tools that
+the message text: a `<tool_call>{…}</tool_call>` block (Qwen, Hermes; Qwen2.5-Coder-1.5B also writes `<tools>`),
+a fenced JSON block, or a bare `{"name": …, "arguments": …}` object. Such text must never reach a person; when it names one of the tools that
 were offered, it is run as that call. Pure: text and the offered tool names in, calls out.
 """
 
@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.S | re.I)
+_TAGGED = re.compile(r"<(tool_call|tools?|function_call|functions?)>\s*(.*?)\s*(?:</\1>|$)", re.S | re.I)
+# Call-shaped even where it is not valid JSON (an unescaped quote in an argument): never shown, never run.
+_CALL_SHAPED = re.compile(r'\{\s*"name"\s*:\s*"[^"]+"\s*,\s*"(?:arguments|parameters)"\s*:', re.S)
 _FENCED = re.compile(r"```(?:json|tool_call|tool)?\s*\n?(.*?)```", re.S | re.I)
 
 
@@ -78,7 +80,7 @@ def parse_text_tool_calls(content: str | None, offered: set[str]) -> list[TextTo
     """The calls of offered tools written in `content`, in order; [] when it holds none (plain prose)."""
     if not content or "{" not in content:
         return []
-    tagged = _TAGGED.findall(content)
+    tagged = [block for _, block in _TAGGED.findall(content)]
     if tagged:
         return _calls_in([v for block in tagged for v in _objects(block)], offered)
     fenced = _FENCED.findall(content)
@@ -94,6 +96,6 @@ def looks_like_a_tool_call(content: str | None) -> bool:
     if not content:
         return False
     text = content.strip()
-    if _TAGGED.search(text):
+    if _TAGGED.search(text) or _CALL_SHAPED.search(text):
         return True
     return any(isinstance(v, dict) and ("arguments" in v or "parameters" in v) and "name" in v for v in _objects(text))

@@ -42,6 +42,10 @@ class ToolResult(BaseModel):
         default_factory=list,
         description="Slack conversations (channel ids) whose content this result quotes: decides who may read it",
     )
+    changed: bool = Field(
+        default=False,
+        description="It reports a change made (a subscription, a monitor): shown as written, before the model's words",
+    )
 
 
 @dataclass(frozen=True)

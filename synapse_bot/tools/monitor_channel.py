@@ -140,6 +140,7 @@ def _monitor(args: MonitorChannelArgs, ctx: ToolContext) -> ToolResult:
         text=f"Watching <#{channel}> for {shown}. Alerts go to {destination(rule)} — at most one per {minutes} "
         f"min, with later matches folded into a digest. Stop with `stop monitoring <#{channel}>`.",
         data={"rule": rule.id, "channel": channel, "keywords": keywords},
+        changed=True,
     )
 
 
@@ -191,6 +192,7 @@ def _stop(args: StopMonitorArgs, ctx: ToolContext) -> ToolResult:
     return ToolResult(
         text=f"Stopped {removed} monitor{'s' if removed != 1 else ''} in <#{channel}>.{tail}",
         data={"stopped": removed, "channel": channel},
+        changed=True,
     )
 
 

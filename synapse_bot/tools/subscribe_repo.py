@@ -77,7 +77,8 @@ class SubscribeArgs(ToolArgs):
     triage: bool = Field(default=False, description="triage new issues")
     review: bool = Field(default=False, description="review new PRs")
     filters: list[str] = Field(
-        default_factory=list, description="e.g. label:bug,crash -label:wontfix author:x -author:x path:src +bots"
+        default_factory=list,
+        description="e.g. label:bug,crash -label:wontfix author:x -author:x path:src (+bots: bots too)",
     )
 
     hints: ClassVar[Mapping[str, str]] = {
@@ -178,6 +179,7 @@ def _subscribe(args: SubscribeArgs, ctx: ToolContext) -> ToolResult:
                 f"Change it by subscribing again; stop with `unsubscribe <#{channel}> from {repo.full_name}`."
             ),
             data={"channel": channel, "repo": repo.full_name, "replaced": bool(replaced)},
+            changed=True,
         )
 
     return reading_slack(ctx, "GitHub subscriptions need", work)
@@ -202,6 +204,7 @@ def _unsubscribe(args: UnsubscribeArgs, ctx: ToolContext) -> ToolResult:
         return ToolResult(
             text=f"Unsubscribed <#{channel}> from **{existing.repo}**: nothing more from it is posted here.",
             data={"channel": channel, "repo": existing.repo},
+            changed=True,
         )
 
     return reading_slack(ctx, "GitHub subscriptions need", work)
@@ -346,7 +349,7 @@ _SUBSCRIBE_WORDS = (
 TOOL = Tool(
     name="subscribe_repo",
     summary="bring a GitHub repository's issues, PRs, reviews, comments, checks or releases into a channel",
-    description=("Post a GitHub repo's new events in a Slack channel: a card per issue/PR, updates in its thread."),
+    description="Subscribe a channel to tell it about a GitHub repo's new issues/PRs as they come: a card each.",
     args_model=SubscribeArgs,
     handler=_subscribe,
     status="is setting up the subscription…",
