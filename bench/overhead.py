@@ -6,9 +6,10 @@ Processes run with the defaults (MLflow tracking on, the default sqlite store). 
 mention is answered and then until the trace of the last one is written (the recorder writes in batches about a
 second apart), so tracing is inside the figure; at the end the store is checked to hold one trace per request.
 
-Idle CPU is measured over a 60 s window after the warm-up has settled, both with an external redis-server
-(`REDIS_URL` set: how deployments beyond a laptop run) and with the embedded one (`REDIS_URL` unset: the bot starts
-its own redis-server, whose idle CPU is printed on its own line, since it is another process).
+Idle CPU is measured over a 60 s window after the warm-up has settled (its traces and its metrics step
+written), both with an external redis-server (`REDIS_URL` set: how deployments beyond a laptop run) and with the
+embedded one (`REDIS_URL` unset: the bot starts its own redis-server, whose idle CPU is printed on its own line,
+since it is another process).
 
     python -m bench.overhead [--quick] [--redis both|external|embedded] [--idle-seconds 60]
                              [--out bench/results/overhead.json]
@@ -58,9 +59,23 @@ def embedded_redis_pid(processes: dict[str, BotProcess]) -> int | None:
     return None
 
 
+def metrics_step_written(process: BotProcess, timeout_s: float = 120.0) -> None:
+    """Wait for the recorder's first metrics step (a minute after start, for the requests before it): it is the
+    warm-up's cost, not idle time. A process that tracks nothing (tracking off, a gateway) has none to wait for."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _, body = process.health()
+        tracking = body.get("tracking") or {}
+        if not tracking.get("recorded") or tracking.get("metrics_steps", 0) >= 1:
+            return
+        time.sleep(1.0)
+    raise AssertionError(f"{process.name}: no metrics step within {timeout_s:.0f} s")
+
+
 def measure(deploy: Deployment, processes: dict[str, BotProcess], mentions: int, idle_s: float) -> dict[str, Any]:
     deploy.wait_answered(deploy.mention_all(WARM_UP, "warm-up"), timeout=60)
-    for process in processes.values():  # the warm-up's traces (and MLflow's first import) are not idle time
+    for process in processes.values():  # the warm-up's traces, metrics and MLflow's first import are not idle time
+        metrics_step_written(process)
         settle(process.pid)
     watched = {name: p.pid for name, p in processes.items()}
     redis_pid = embedded_redis_pid(processes)

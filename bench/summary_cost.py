@@ -1,7 +1,11 @@
-"""Summary cost: model calls, prompt tokens and Slack API calls for threads of 100, 1,000 and 5,000 messages — the
+"""Summary cost: model calls, prompt tokens and Slack API calls for threads of 100, 200, 1,000 and 5,000 messages — the
 first summary, an unchanged re-summary (target: zero model calls) and a re-summary after 10 new replies (target:
 close to the tokens of the new messages plus the previous summary) — against the naive way, re-summarising the
 whole thread every time (the same bot asked to `refresh`). Runs `python -m synapse_bot` against the stand-ins.
+
+The first summary is also put against the plain whole-thread prompt (issue #26, item 4: what an assistant that
+sends the whole thread pays): one user message, "Summarize this Slack thread:" and every message as `name: text`.
+Synapse's figure there counts the instructions and the structured-output schema (`response_format`) of every call.
 
     python -m bench.summary_cost [--quick] [--out bench/results/summary_cost.json]
 """
@@ -9,6 +13,7 @@ whole thread every time (the same bot asked to `refresh`). Runs `python -m synap
 from __future__ import annotations
 
 import argparse
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -56,6 +61,7 @@ class Meter:
         return {
             "model_calls": len(requests),
             "prompt_tokens": sum(COUNTER.count_messages(r["messages"]) for r in requests),
+            "schema_tokens": sum(COUNTER.count(json.dumps(r["response_format"])) for r in requests),
             "slack_calls": len(calls),
             "slack_reads": sum(1 for c in calls if c.method in ("conversations.replies", "conversations.history")),
         }
@@ -69,9 +75,18 @@ def ask(deploy: Deployment, thread: str, text: str) -> dict[str, int]:
     return meter.read()
 
 
+def plain_whole_thread_tokens(deploy: Deployment, thread: str) -> int:
+    """The whole thread in one plain prompt, as an assistant without summaries sends it."""
+    names = {u["id"]: u["name"] for u in deploy.slack.users()}
+    messages = [m for m in deploy.slack.all_messages() if m.get("thread_ts", m["ts"]) == thread]
+    lines = "\n".join(f"{names.get(str(m.get('user')), 'someone')}: {m.get('text', '')}" for m in messages)
+    return COUNTER.count_messages([{"role": "user", "content": "Summarize this Slack thread:\n" + lines}])
+
+
 def scenario(deploy: Deployment, size: int, rng: random.Random, naive: bool) -> dict[str, Any]:
     texts = [message(rng, i) for i in range(size)]
     thread = deploy.slack.seed_thread(deploy.channel, deploy.users[1], texts, repliers=deploy.users[1:6])
+    plain = plain_whole_thread_tokens(deploy, thread)
     command = "summarize this thread" + (" refresh" if naive else "")
     first = ask(deploy, thread, command)
     unchanged = ask(deploy, thread, command)
@@ -81,7 +96,13 @@ def scenario(deploy: Deployment, size: int, rng: random.Random, naive: bool) -> 
     grown = ask(deploy, thread, command)
     previous_summary = summarizer({"response_format": {"json_schema": {"name": "thread_summary"}}}).content or ""
     reference = sum(COUNTER.count(t) for t in new) + COUNTER.count(previous_summary)
-    return {"first": first, "unchanged": unchanged, "after_10_replies": grown, "new_plus_previous_tokens": reference}
+    return {
+        "first": first,
+        "unchanged": unchanged,
+        "after_10_replies": grown,
+        "new_plus_previous_tokens": reference,
+        "plain_whole_thread_tokens": plain,
+    }
 
 
 def main() -> None:
@@ -89,7 +110,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 messages only")
     parser.add_argument("--out", type=Path, default=Path("bench/results/summary_cost.json"))
     args = parser.parse_args()
-    sizes = (100, 1_000) if args.quick else (100, 1_000, 5_000)
+    sizes = (100, 200, 1_000) if args.quick else (100, 200, 1_000, 5_000)
     results: dict[str, Any] = {}
     with deployment() as deploy:
         deploy.model.set_responder(summarizer)
@@ -109,6 +130,12 @@ def main() -> None:
                 f"{n['model_calls']:>5} {n['prompt_tokens']:>9,} {n['slack_calls']:>8}"
             )
         print(f"{'':>8} {'new + previous':>18} {r['synapse']['new_plus_previous_tokens']:>15,} tokens")
+        first, plain = r["synapse"]["first"], r["synapse"]["plain_whole_thread_tokens"]
+        ours = first["prompt_tokens"] + first["schema_tokens"]
+        print(
+            f"{'':>8} {'vs whole thread':>18} {ours:>9,} tokens (schema {first['schema_tokens']:,} included) against "
+            f"{plain:,} plain: {ours / plain:.2f}x"
+        )
     zero = all(r["synapse"]["unchanged"]["model_calls"] == 0 for r in results.values())
     print(f"unchanged re-summary with zero model calls: {'met' if zero else 'MISSED'}")
     write_json(args.out, {"results": results})

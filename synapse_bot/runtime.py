@@ -461,6 +461,8 @@ class Runtime:
                     report[f"deployment_{queue}"] = {"queued": queued, "done": performed}
         if self.poller is not None:
             report["github_polls"] = self.poller.polls
+        if tracking := self.sink.counts():
+            report["tracking"] = tracking
         report["status"] = "down" if self._stopped.is_set() else status
         return report
 

@@ -18,6 +18,7 @@ from synapse_bot.tools.registry import default_registry
 from synapse_sandbox.openai_server import OpenAIServer, Reply
 from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_model_settings
+from tests.support.transcripts import transcript_lines
 
 
 def incidents_channel(slack: SlackSandbox, workspace: dict[str, str]) -> str:
@@ -35,7 +36,7 @@ def incidents_channel(slack: SlackSandbox, workspace: dict[str, str]) -> str:
 def summary_reply(body: dict[str, Any]) -> Reply:
     """A structured summary that says how many transcript lines the model was shown."""
     data = body["messages"][-1]["content"]
-    shown = [ln for ln in data.splitlines() if ln.startswith("[")]
+    shown = transcript_lines(data)
     return Reply.json_content(
         {"tldr": f"saw {len(shown)} lines", "key_points": [], "decisions": [], "action_items": [], "open_questions": []}
     )
@@ -198,7 +199,7 @@ def test_a_busy_channel_is_recapped_with_every_model_call_under_the_budget(
     sizes = [counter.count_messages(r["messages"]) + r["max_tokens"] for r in model.requests]
     assert len(sizes) > 3 and max(sizes) <= budget
     parts = [r["messages"][-1]["content"] for r in model.requests if "Part " in r["messages"][-1]["content"]]
-    assert sum(1 for part in parts for line in part.splitlines() if line.startswith("[")) == 1500
+    assert sum(len(transcript_lines(part)) for part in parts) == 1500
     assert len(slack.calls("conversations.history")) <= 2  # pages of 999
 
 

@@ -52,6 +52,26 @@ def test_chunks_respect_the_budget_and_keep_order() -> None:
     assert len(flattened) == 500 and "message number 0 " in flattened[0] and "message number 499" in flattened[-1]
 
 
+def test_a_transcript_shows_the_time_only_where_it_moved_on_and_each_chunk_starts_with_the_date() -> None:
+    counter = TokenCounter("gpt-4o-mini")
+    start = 1700000000  # 2023-11-14 22:13 UTC
+    at = [start, start + 30, start + 90, start + 700, start + 760, start + 86_400]
+    lines = [Line(ts=f"{t}.000000", author="Alice" if i % 2 == 0 else "Bob", text=f"m{i}") for i, t in enumerate(at)]
+    [chunk] = chunk_lines(lines, 800, counter.count, counter.truncate)
+    assert chunk == [
+        "[2023-11-14 22:13] Alice: m0",
+        "Bob: m1",
+        "Alice: m2",
+        "[22:25] Bob: m3",  # ten minutes after the last time shown
+        "Alice: m4",
+        "[2023-11-15 22:13] Bob: m5",  # another day
+    ]
+    small = chunk_lines(lines, 16, counter.count, counter.truncate)
+    assert len(small) > 1 and all(part[0].startswith("[2023-11-1") for part in small)
+    stamped = sum(counter.count(line.render()) for line in lines)
+    assert sum(counter.count(text) for text in chunk) < stamped
+
+
 def test_a_single_giant_message_is_cut_to_fit() -> None:
     counter = TokenCounter("gpt-4")
     chunks = chunk_lines(

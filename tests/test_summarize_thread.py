@@ -14,6 +14,7 @@ from synapse_bot.store.embedded import EmbeddedRedis
 from synapse_sandbox.openai_server import OpenAIServer, Reply
 from synapse_sandbox.workspace import SlackSandbox
 from tests.support.settings import make_model_settings
+from tests.support.transcripts import transcript_lines
 from tests.support.waits import settled
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.e2e
 def summary_reply(body: dict[str, Any]) -> Reply:
     """A structured summary that says how many transcript lines the model was shown."""
     data = body["messages"][-1]["content"]
-    lines = [ln for ln in data.splitlines() if ln.startswith("[")]
+    lines = transcript_lines(data)
     return Reply.json_content(
         {"tldr": f"saw {len(lines)} lines", "key_points": [], "decisions": [], "action_items": [], "open_questions": []}
     )
@@ -109,7 +110,7 @@ def test_a_5000_message_thread_keeps_every_model_call_under_the_budget(
     sizes = [counter.count_messages(r["messages"]) + r["max_tokens"] for r in model.requests]
     assert len(sizes) > 5 and max(sizes) <= budget
     parts = [r["messages"][-1]["content"] for r in model.requests if "Part " in r["messages"][-1]["content"]]
-    shown = sum(1 for part in parts for line in part.splitlines() if line.startswith("["))
+    shown = sum(len(transcript_lines(part)) for part in parts)
     assert shown == 5000  # every message reached the model exactly once, in some chunk
     assert len([c for c in slack.calls("conversations.replies") if c.params.get("limit") in (1000, "1000")]) <= 6
     assert model.peak_in_flight == 4  # the map step ran SYNAPSE_SUMMARY_PARALLEL_CALLS calls side by side

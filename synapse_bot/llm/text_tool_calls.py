@@ -2,8 +2,9 @@
 
 Small local models served by llama.cpp, vLLM or Ollama often answer a function-calling request with the call in
 the message text: a `<tool_call>{…}</tool_call>` block (Qwen, Hermes; Qwen2.5-Coder-1.5B also writes `<tools>`),
-a fenced JSON block, or a bare `{"name": …, "arguments": …}` object. Such text must never reach a person; when it names one of the tools that
-were offered, it is run as that call. Pure: text and the offered tool names in, calls out.
+a fenced JSON block, or a bare `{"name": …, "arguments": …}` object. Such text must never reach a person; when it
+names one of the tools that were offered, it is run as that call. Pure: text and the offered tool names in, calls
+out.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Pack transcript lines into chunks that each fit a token budget.
 
 Lines are never reordered; a single line longer than the budget is cut to fit (with a marker) rather than
-breaking the guarantee that every model call stays within its budget.
+breaking the guarantee that every model call stays within its budget. Each chunk starts with a full date and time;
+later lines show the time only where it moved on (`Line.render_after`).
 """
 
 from __future__ import annotations
@@ -22,17 +23,26 @@ def chunk_lines(
     chunks: list[list[str]] = []
     current: list[str] = []
     used = 0
-    for line in lines:
-        text = line.render()
+    stamped: Line | None = None
+
+    def fitted(text: str) -> tuple[str, int]:
         cost = count(text) + 1
         if cost > budget_tokens:
             text = truncate(text, budget_tokens - 8) + " …[cut]"
             cost = count(text) + 1
+        return text, cost
+
+    for line in lines:
+        rendered, shows_time = line.render_after(stamped)
+        text, cost = fitted(rendered)
         if current and used + cost > budget_tokens:
             chunks.append(current)
             current, used = [], 0
+            (text, cost), shows_time = fitted(line.render()), True  # a new chunk starts with the date and time
         current.append(text)
         used += cost
+        if shows_time:
+            stamped = line
     if current:
         chunks.append(current)
     return chunks

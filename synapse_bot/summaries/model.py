@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from synapse_bot.llm.schemas import json_content, strict_json_schema
+from synapse_bot.llm.schemas import compact_strict_schema, json_content
 
 
 class ActionItem(BaseModel):
@@ -26,7 +26,7 @@ class ThreadSummary(BaseModel):
 def summary_response_format() -> dict[str, Any]:
     return {
         "type": "json_schema",
-        "json_schema": {"name": "thread_summary", "strict": True, "schema": strict_json_schema(ThreadSummary)},
+        "json_schema": {"name": "thread_summary", "strict": True, "schema": compact_strict_schema(ThreadSummary)},
     }
 
 

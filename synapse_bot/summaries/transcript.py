@@ -33,6 +33,9 @@ NOISE_SUBTYPES = {
     "reminder_add",
 }
 MAX_LINE_CHARS = 4_000
+# In a transcript, a line's time is shown only this long after the last time shown (and on a new day, the date):
+# a full date and time on every line was a tenth of a long thread's summary prompt (issue #26, item 4).
+STAMP_GAP_S = 600
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,19 @@ class Line:
     def render(self) -> str:
         when = datetime.fromtimestamp(float(self.ts), UTC).strftime("%Y-%m-%d %H:%M")
         return f"[{when}] {self.author}: {self.text}"
+
+    def render_after(self, stamped: Line | None) -> tuple[str, bool]:
+        """The line as it follows `stamped` (the last line of the same transcript whose time was shown): the date
+        and time first and on another day, the time after `STAMP_GAP_S`, else no stamp; and whether it shows one."""
+        if stamped is None:
+            return self.render(), True
+        now, then = float(self.ts), float(stamped.ts)
+        moment = datetime.fromtimestamp(now, UTC)
+        if moment.date() != datetime.fromtimestamp(then, UTC).date():
+            return self.render(), True
+        if now - then >= STAMP_GAP_S:
+            return f"[{moment.strftime('%H:%M')}] {self.author}: {self.text}", True
+        return f"{self.author}: {self.text}", False
 
 
 def is_noise(message: Mapping[str, Any], bot_user_id: str | None = None) -> bool:

@@ -145,9 +145,9 @@ TOOL = Tool(
     name="search_issues",
     summary="search a GitHub repository's issues (or pull requests) by words",
     description=(
-        "Search one GitHub repository's existing issues with GitHub's issue search. Returns the total and up to `limit` best "
-        "matches: number, title, state, labels, URL. Open issues by default; set state (closed, all) or kind "
-        "(pull_requests, both) only when asked. Read-only."
+        "Search one GitHub repository's existing issues with GitHub's issue search. Returns the total and up to "
+        "`limit` best matches: number, title, state, labels, URL. Open issues by default; set state (closed, all) "
+        "or kind (pull_requests, both) only when asked. Read-only."
     ),
     args_model=SearchIssuesArgs,
     handler=_search,

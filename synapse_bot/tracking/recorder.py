@@ -55,6 +55,7 @@ class Feedback:
 class TraceSink(Protocol):
     def record(self, trace: RequestTrace) -> None: ...
     def record_feedback(self, feedback: Feedback) -> None: ...
+    def counts(self) -> dict[str, int]: ...
     def close(self, timeout: float = 5.0) -> None: ...
 
 
@@ -88,6 +89,9 @@ class NullRecorder:
 
     def record_feedback(self, feedback: Feedback) -> None:
         return None
+
+    def counts(self) -> dict[str, int]:
+        return {}
 
     def close(self, timeout: float = 5.0) -> None:
         return None
@@ -167,6 +171,15 @@ class MlflowRecorder:
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait(None)
         self._thread.join(timeout)
+
+    def counts(self) -> dict[str, int]:
+        """For /health: traces taken, dropped (store down, queue full), failed writes, metrics steps logged."""
+        return {
+            "recorded": self.recorded,
+            "dropped": self.dropped,
+            "failed": self.failed,
+            "metrics_steps": self.metrics_logged,
+        }
 
     # Recorder thread ----------------------------------------------------------------------------
 
