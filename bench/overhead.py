@@ -6,10 +6,10 @@ Processes run with the defaults (MLflow tracking on, the default sqlite store). 
 mention is answered and then until the trace of the last one is written (the recorder writes in batches about a
 second apart), so tracing is inside the figure; at the end the store is checked to hold one trace per request.
 
-Idle CPU is measured over a 60 s window after the warm-up has settled (its traces and its metrics step
-written), both with an external redis-server (`REDIS_URL` set: how deployments beyond a laptop run) and with the
-embedded one (`REDIS_URL` unset: the bot starts its own redis-server, whose idle CPU is printed on its own line,
-since it is another process).
+Idle CPU is the scheduler's run time (exact: `harness.run_time_seconds`) over a 60 s window after the warm-up
+has settled (its traces and its metrics step written), both with an external redis-server (`REDIS_URL` set: how
+deployments beyond a laptop run) and with the embedded one (`REDIS_URL` unset: the bot starts its own
+redis-server, whose idle CPU is printed on its own line, since it is another process).
 
     python -m bench.overhead [--quick] [--redis both|external|embedded] [--idle-seconds 60]
                              [--out bench/results/overhead.json]
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Deployment, cpu_seconds, deployment, rss_mb, write_json
+from bench.harness import Deployment, cpu_seconds, deployment, rss_mb, run_time_seconds, write_json
 from tests.support.cluster import BotProcess
 
 TRACE_SETTLE_S = 2.0
@@ -81,9 +81,9 @@ def measure(deploy: Deployment, processes: dict[str, BotProcess], mentions: int,
     redis_pid = embedded_redis_pid(processes)
     if redis_pid is not None:
         watched["redis-server"] = redis_pid
-    before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+    before = {name: run_time_seconds(pid) for name, pid in watched.items()}
     time.sleep(idle_s)
-    idle = {name: (cpu_seconds(pid) - before[name]) / idle_s for name, pid in watched.items()}
+    idle = {name: (run_time_seconds(pid) - before[name]) / idle_s for name, pid in watched.items()}
     before = {name: cpu_seconds(p.pid) for name, p in processes.items()}
     started = time.monotonic()
     threads: list[str] = []

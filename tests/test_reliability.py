@@ -282,11 +282,12 @@ def test_a_denied_tool_gets_a_clear_reply_and_other_tools_still_work(
 
 
 def test_redis_watch_skips_redis_while_down_then_probes() -> None:
-    watch = RedisWatch(retry_s=0.2)
+    now = [100.0]
+    watch = RedisWatch(retry_s=0.2, clock=lambda: now[0])
     assert watch.usable()
     watch.failed(ConnectionError("refused"))
     assert watch.down and not watch.usable()
-    time.sleep(0.25)
+    now[0] += 0.25
     assert watch.usable() and not watch.usable()  # exactly one probe per interval
     watch.ok()
     assert not watch.down and watch.usable() and watch.outages == 1

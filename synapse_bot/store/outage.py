@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 
 class RedisWatch:
-    def __init__(self, retry_s: float = 1.0) -> None:
+    def __init__(self, retry_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.retry_s = retry_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._down_since: float | None = None
         self._next_probe = 0.0
@@ -30,7 +32,7 @@ class RedisWatch:
         with self._lock:
             if self._down_since is None:
                 return True
-            now = time.monotonic()
+            now = self._clock()
             if now >= self._next_probe:
                 self._next_probe = now + self.retry_s
                 return True
@@ -40,9 +42,9 @@ class RedisWatch:
         with self._lock:
             first = self._down_since is None
             if first:
-                self._down_since = time.monotonic()
+                self._down_since = self._clock()
                 self.outages += 1
-            self._next_probe = time.monotonic() + self.retry_s
+            self._next_probe = self._clock() + self.retry_s
         if first:
             log.warning(
                 "redis unavailable: degraded mode (jobs run in this process, no cache, no memory)",
@@ -53,4 +55,4 @@ class RedisWatch:
         with self._lock:
             since, self._down_since = self._down_since, None
         if since is not None:
-            log.warning("redis reachable again: normal mode", extra={"outage_s": round(time.monotonic() - since, 1)})
+            log.warning("redis reachable again: normal mode", extra={"outage_s": round(self._clock() - since, 1)})
