@@ -38,7 +38,7 @@ GitHubHandler = Callable[[Observations], None]
 # How often an idle job thread looks up to see whether it is being stopped (Dramatiq's `worker_timeout`). Jobs reach
 # the threads through an in-process queue and wake them at once; this only bounds how long a stop waits for them,
 # and each look costs CPU in every idle thread (eight threads at 1 s were a third of an idle worker's 1.5–2 ms/s).
-THREAD_WAKE_MS = 2000
+THREAD_WAKE_MS = 1000
 # How often Dramatiq's time-limit thread looks for jobs over their limit: a job may overrun its limit (10 s at the
 # least) by this much, and every look wakes the thread in an idle process.
 TIME_LIMIT_CHECK_MS = 2000
