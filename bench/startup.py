@@ -4,9 +4,10 @@ the Slack sandbox and an instant model stand-in, each figure against the anchor'
 ChatGPT-in-Slack measured side by side on the same stand-ins: 0.7–0.8 s to connect, 0.6–0.7 s of CPU for the first
 three mentions; the target for memory is 200 MB at most during start-up).
 
-Launch is timed from `Popen` to the first `/health` that says the socket is connected (polled every 10 ms); memory
-is the largest resident set seen every 10 ms from launch to 2 s after connecting; CPU is the process's user +
-system time over the three mentions, each answered before the next is sent.
+Launch is timed from `Popen` to the first `/health` that says the socket is connected (polled every 10 ms); the
+three mentions are sent from that moment, each once the one before is answered; CPU is the process's user + system
+time from connecting to the third answer (so work put off until after connecting is counted); memory is the largest
+resident set seen every 10 ms from launch to 2 s after the third answer.
 
     python -m bench.startup [--runs 3] [--redis external|embedded] [--out bench/results/startup.json]
 """
@@ -48,14 +49,17 @@ def one_start(deploy: Deployment) -> dict[str, Any]:
             raise AssertionError(f"not connected within 60 s:\n{process.logs()[-2000:]}")
         time.sleep(POLL_S)
     launch_s = time.monotonic() - started
+    before = cpu_seconds(process.pid)
+    for i in range(3):  # at once: what start-up left for later is paid here
+        thread = deploy.mention_all(1, f"first {i}")
+        while deploy.answered(thread) < 1:
+            peak = max(peak, rss_mb(process.pid))
+            time.sleep(POLL_S)
+    cpu_s = cpu_seconds(process.pid) - before
     after = time.monotonic()
     while time.monotonic() - after < 2.0:
         peak = max(peak, rss_mb(process.pid))
         time.sleep(POLL_S)
-    before = cpu_seconds(process.pid)
-    for i in range(3):
-        deploy.wait_answered(deploy.mention_all(1, f"first {i}"), timeout=60)
-    cpu_s = cpu_seconds(process.pid) - before
     deploy.stop_all()
     return {"launch_to_connected_s": round(launch_s, 3), "peak_rss_mb": round(peak, 1), "first_three_cpu_s": cpu_s}
 
@@ -80,7 +84,7 @@ def main() -> None:
         f"anchor {ANCHOR_CONNECT_S[0]}–{ANCHOR_CONNECT_S[1]} s; target ≤ 1.0 s"
     )
     print(
-        f"  peak resident memory, launch to 2 s after connecting: {statistics.median(peak):.0f} MB "
+        f"  peak resident memory, launch to 2 s after the third answer: {statistics.median(peak):.0f} MB "
         f"({min(peak):.0f}–{max(peak):.0f}); target ≤ {MEMORY_LIMIT_MB:.0f} MB"
     )
     print(

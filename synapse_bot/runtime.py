@@ -234,6 +234,10 @@ class Runtime:
         if self.settings.health_port:
             self.health_server = HealthServer(self.settings.health_host, self.settings.health_port, self.health)
             self.health_server.start()
+        if self._llm is not None and self.shape.has_worker:
+            # After connecting: the token tables and the OpenAI SDK (~0.5 s) load while the first event is still on
+            # its way, instead of before the connection or on the first question.
+            threading.Thread(target=self._warm_up, args=(self._llm,), name="synapse-warm-up", daemon=True).start()
         log.info(
             "synapse started",
             extra={
@@ -244,6 +248,14 @@ class Runtime:
             },
         )
         return self
+
+    @staticmethod
+    def _warm_up(llm: LlmClient) -> None:
+        try:
+            llm.counter.load()
+            llm.warm_up()
+        except Exception:  # only a head start: the first request loads whatever failed here, and says so
+            log.debug("warm-up failed", exc_info=True)
 
     def _build_handler(self, client: WebClient) -> RequestHandler:
         assert self.redis is not None and self.bot_user_id is not None
@@ -276,8 +288,6 @@ class Runtime:
             subscriptions=self.subscriptions,
         )
         llm = self._llm = build_llm(settings)
-        if llm is not None and self.shape.has_worker:
-            llm.counter.load()  # a job-running process: the token table now, not on the first request
         dispatcher = Dispatcher(
             self.registry,
             settings,

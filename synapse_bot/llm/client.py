@@ -14,9 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
-import openai
+if TYPE_CHECKING:
+    import openai
 
 from synapse_bot.llm.context_window import UNKNOWN_MODEL_WINDOW, known_window, reported_window
 from synapse_bot.llm.deadline import CallLimits, Deadline
@@ -24,6 +26,15 @@ from synapse_bot.llm.prices import PriceTable
 from synapse_bot.llm.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
+
+
+def _sdk() -> ModuleType:
+    """The OpenAI SDK, imported on first use: it is 0.4 s of imports (its types, its vendored aiohttp transport) that
+    a gateway never needs and that would otherwise delay the Socket Mode connection (`LlmClient.warm_up` loads it
+    right after connecting, so the first question does not pay for it either)."""
+    import openai
+
+    return openai
 
 
 class LlmError(Exception):
@@ -151,8 +162,26 @@ class LlmClient:
         self.max_output_tokens = max_output_tokens
         self.counter = TokenCounter(model)
         self.limits = CallLimits(timeout_s, max_retries)  # per call, unless the job's deadline is nearer
-        self._client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=max_retries)
+        self._client_settings: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "timeout": timeout_s,
+            "max_retries": max_retries,
+        }
+        self._client_made: openai.OpenAI | None = None
+        self._client_lock = threading.Lock()
         self._context_tokens = context_tokens or known_window(model) or 0
+
+    @property
+    def _client(self) -> openai.OpenAI:
+        with self._client_lock:
+            if self._client_made is None:
+                self._client_made = _sdk().OpenAI(**self._client_settings)
+            return self._client_made
+
+    def warm_up(self) -> None:
+        """Load the SDK and build its client now (a thread started after connecting), not at the first question."""
+        self._client  # noqa: B018 (the property builds it)
 
     @property
     def context_tokens(self) -> int:
@@ -164,7 +193,7 @@ class LlmClient:
     def _ask_server_window(self) -> int | None:
         try:
             listing = self._client.with_options(max_retries=0, timeout=5.0).models.list()
-        except openai.OpenAIError:
+        except _sdk().OpenAIError:
             return None
         for entry in listing.data:
             if entry.id == self.model:
@@ -261,12 +290,12 @@ class LlmClient:
                 answer = self._streamed(client, kwargs, on_text, deadline)
             else:
                 answer = self._whole(client, kwargs)
-        except (openai.APIError, DeadlineReached) as exc:
+        except (_sdk().APIError, DeadlineReached) as exc:
             latency = (time.perf_counter() - started) * 1000
             budget.charge(CallRecord(model, 0, 0, latency, purpose, ok=False, error=type(exc).__name__))
             if isinstance(exc, DeadlineReached):
                 raise
-            if isinstance(exc, openai.APITimeoutError) and deadline is not None and not deadline.can_start_call():
+            if isinstance(exc, _sdk().APITimeoutError) and deadline is not None and not deadline.can_start_call():
                 raise DeadlineReached(deadline) from None  # the wait was cut to the deadline, and it has come
             raise _explain(exc, estimate + output_cap, self.context_tokens, model) from None
         latency = (time.perf_counter() - started) * 1000
@@ -391,28 +420,29 @@ def _server_message(exc: openai.APIError) -> str:
 
 
 def _explain(exc: openai.APIError, needed: int = 0, window: int = 0, model: str = "") -> LlmError:
-    if isinstance(exc, openai.AuthenticationError):
+    sdk = _sdk()
+    if isinstance(exc, sdk.AuthenticationError):
         return LlmError("The model endpoint rejected our API key. An admin needs to check OPENAI_API_KEY.", kind="auth")
-    if isinstance(exc, openai.RateLimitError):
+    if isinstance(exc, sdk.RateLimitError):
         return LlmError(
             "The model is rate-limiting us right now (I retried). Please try again in a minute.", kind="rate_limit"
         )
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, sdk.APITimeoutError):
         return LlmError("The model took too long to answer (I retried). Please try again shortly.", kind="timeout")
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, sdk.APIConnectionError):
         return LlmError(
             "I can't reach the model endpoint right now. Please try again later; an admin can run "
             "`synapse-bot check` to see what is wrong.",
             kind="unavailable",
         )
-    if isinstance(exc, openai.NotFoundError):
+    if isinstance(exc, sdk.NotFoundError):
         return LlmError(
             "The configured model was not found at the endpoint (an admin should check OPENAI_MODEL and "
             "SYNAPSE_OPENAI_FALLBACK_MODELS).",
             kind="model_not_found",
         )
-    if isinstance(exc, openai.BadRequestError) or (
-        isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 413, 422)
+    if isinstance(exc, sdk.BadRequestError) or (
+        isinstance(exc, sdk.APIStatusError) and exc.status_code in (400, 413, 422)
     ):
         said = _server_message(exc)
         if (
@@ -421,7 +451,7 @@ def _explain(exc: openai.APIError, needed: int = 0, window: int = 0, model: str 
         ):
             return LlmError(too_long_text(model, needed, window) + f" (The server said: {said})", kind="context_length")
         return LlmError(f"The model endpoint refused the request: {said or 'no reason given'}.", kind="bad_request")
-    if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+    if isinstance(exc, sdk.APIStatusError) and exc.status_code >= 500:
         return LlmError(
             "The model service is having trouble (it returned errors, and I retried). Please try again later.",
             kind="unavailable",
