@@ -190,3 +190,12 @@ def test_a_change_a_tool_made_is_said_in_its_own_words_before_the_models() -> No
     dispatcher = Dispatcher(ToolRegistry([NOTE_TOOL, help_tool.TOOL]), _settings(), llm=model)
     outcome = dispatcher.dispatch(_ask("remember we deploy at 5"), RequestTrace.start("mention"))
     assert outcome.text == "Pinned the note 'deploy at 5' here.\n\nYou could pin a note here."
+
+
+def test_an_unreadable_call_and_the_note_about_it_stay_out_of_the_threads_memory() -> None:
+    broken = '{"name": "roll_dice", "arguments": {"note": "a "fair" die"}}'
+    model = ScriptedModel([said(broken), said("A 4 on the d6.")])
+    outcome = _dispatcher(model).dispatch(_ask("roll a fair die"), RequestTrace.start("mention"))
+    assert outcome.text == "A 4 on the d6."
+    remembered = json.dumps(outcome.exchange)
+    assert "fair" in remembered and '\\"fair\\" die' not in remembered and "could not be read" not in remembered

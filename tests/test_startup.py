@@ -514,3 +514,19 @@ def test_network_causes_are_named_in_a_few_words(blackhole: int) -> None:
         assert network_cause(failure.value) == cause
         client.close()
     assert os.environ.get("SLACK_APP_TOKEN") is None  # the tests above never leak settings into this process
+
+
+def test_the_openai_sdk_is_not_imported_before_connecting() -> None:
+    """Its 0.4 s of imports would delay the Socket Mode connection: the runtime and the CLI load without it, and a
+    model client is built without it too (the SDK loads on the first call, or on the warm-up after connecting)."""
+    probe = (
+        "import sys\n"
+        "import synapse_bot.cli, synapse_bot.runtime\n"
+        "from synapse_bot.llm.client import LlmClient\n"
+        "client = LlmClient(api_key='k', base_url='http://127.0.0.1:9/v1', model='gpt-4o-mini')\n"
+        "print('openai' in sys.modules)\n"
+        "client.warm_up()\n"
+        "print('openai' in sys.modules)\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert shown.stdout.split() == ["False", "True"]

@@ -176,6 +176,7 @@ class ModelLoop:
         result = LoopResult()
         deadline = deadline or Deadline.starting_now(self.time_limit_s)
         asked_to_rewrite = False
+        rewrite_note: list[dict[str, Any]] = []  # the unreadable call and what was said of it: not for memory
         while result.rounds < MAX_ROUNDS:
             last_round = result.rounds == MAX_ROUNDS - 1 or len(result.tools) >= MAX_TOOL_RUNS
             if deadline.elapsed() > deadline.limit_s * TIME_SHARE:
@@ -211,8 +212,11 @@ class ModelLoop:
                 # A call written as text that could not be read (broken JSON, no offered tool): one more round
                 # saying so, as an invalid argument goes back with its reason.
                 asked_to_rewrite = True
-                messages.append({"role": "assistant", "content": (reply.content or "")[:TOOL_RESULT_CHARS]})
-                messages.append({"role": "user", "content": UNREADABLE_CALL})
+                rewrite_note = [
+                    {"role": "assistant", "content": (reply.content or "")[:TOOL_RESULT_CHARS]},
+                    {"role": "user", "content": UNREADABLE_CALL},
+                ]
+                messages.extend(rewrite_note)
                 continue
             if not calls or last_round:
                 text = (reply.content or "").strip()
@@ -227,7 +231,7 @@ class ModelLoop:
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": self._run(call, result, run_tool)})
         else:
             result.cut_short = f"I used my {MAX_ROUNDS} rounds of tool use"
-        result.exchange = messages[first_new:]
+        result.exchange = [m for m in messages[first_new:] if not any(m is note for note in rewrite_note)]
         result.exchange[0] = {"role": "user", "content": normalize(context.request.text)[:MAX_USER_CHARS]}
         return result
 

@@ -174,10 +174,13 @@ class LlmClient:
 
     @property
     def _client(self) -> openai.OpenAI:
-        with self._client_lock:
-            if self._client_made is None:
-                self._client_made = _sdk().OpenAI(**self._client_settings)
-            return self._client_made
+        made = self._client_made
+        if made is None:
+            with self._client_lock:  # the warm-up thread and a first request may both get here
+                if self._client_made is None:
+                    self._client_made = _sdk().OpenAI(**self._client_settings)
+                made = self._client_made
+        return made
 
     def warm_up(self) -> None:
         """Load the SDK and build its client now (a thread started after connecting), not at the first question."""
