@@ -3,9 +3,12 @@ first summary, an unchanged re-summary (target: zero model calls) and a re-summa
 close to the tokens of the new messages plus the previous summary) — against the naive way, re-summarising the
 whole thread every time (the same bot asked to `refresh`). Runs `python -m synapse_bot` against the stand-ins.
 
-The first summary is also put against the plain whole-thread prompt (issue #26, item 4: what an assistant that
-sends the whole thread pays): one user message, "Summarize this Slack thread:" and every message as `name: text`.
-Synapse's figure there counts the instructions and the structured-output schema (`response_format`) of every call.
+The first summary is also put against the whole thread sent in one prompt (issue #26, item 4), two ways:
+- as the anchor sends it (seratch/ChatGPT-in-Slack, `app/openai_ops.py` `generate_slack_thread_summary` and
+  `app/slack_ops.py`): a system instruction of about 70 tokens, then one user message with the request and every
+  reply as `<@USER_ID>: text` — the issue's "1.10× sending the whole thread as the anchor does";
+- plainer still: one user message, "Summarize this Slack thread:" and every message as `name: text`.
+Synapse's figure counts the instructions and the structured-output schema (`response_format`) of every call.
 
     python -m bench.summary_cost [--quick] [--out bench/results/summary_cost.json]
 """
@@ -75,18 +78,45 @@ def ask(deploy: Deployment, thread: str, text: str) -> dict[str, int]:
     return meter.read()
 
 
+# The anchor's summary instruction in our words, of the same length and content (its text is not ours to copy).
+ANCHOR_INSTRUCTIONS = (
+    "You are an assistant that helps Slack users by summarizing threads. You will be given the replies of a thread "
+    "in this format: <@user_id>: reply text\nGive a concise summary that brings out the key facts and the decisions. "
+    "When the first line of the request is not in English, write the summary in that language. "
+    "Finally, favour speed of generation over perfection."
+)
+ANCHOR_REQUEST = "Summarize this thread."
+
+
+def thread_messages(deploy: Deployment, thread: str) -> list[dict[str, Any]]:
+    return [m for m in deploy.slack.all_messages() if m.get("thread_ts", m["ts"]) == thread]
+
+
 def plain_whole_thread_tokens(deploy: Deployment, thread: str) -> int:
-    """The whole thread in one plain prompt, as an assistant without summaries sends it."""
+    """The whole thread in one plain prompt: one user message, every message as `name: text`."""
     names = {u["id"]: u["name"] for u in deploy.slack.users()}
-    messages = [m for m in deploy.slack.all_messages() if m.get("thread_ts", m["ts"]) == thread]
-    lines = "\n".join(f"{names.get(str(m.get('user')), 'someone')}: {m.get('text', '')}" for m in messages)
+    lines = "\n".join(
+        f"{names.get(str(m.get('user')), 'someone')}: {m.get('text', '')}" for m in thread_messages(deploy, thread)
+    )
     return COUNTER.count_messages([{"role": "user", "content": "Summarize this Slack thread:\n" + lines}])
+
+
+def anchor_whole_thread_tokens(deploy: Deployment, thread: str) -> int:
+    """The whole thread as the anchor sends it: its instruction, then the request and `<@USER_ID>: text` lines."""
+    lines = "".join(f"<@{m.get('user')}>: {m.get('text', '')}\n" for m in thread_messages(deploy, thread))
+    return COUNTER.count_messages(
+        [
+            {"role": "system", "content": ANCHOR_INSTRUCTIONS},
+            {"role": "user", "content": f"{ANCHOR_REQUEST}\n\n{lines}"},
+        ]
+    )
 
 
 def scenario(deploy: Deployment, size: int, rng: random.Random, naive: bool) -> dict[str, Any]:
     texts = [message(rng, i) for i in range(size)]
     thread = deploy.slack.seed_thread(deploy.channel, deploy.users[1], texts, repliers=deploy.users[1:6])
     plain = plain_whole_thread_tokens(deploy, thread)
+    anchor = anchor_whole_thread_tokens(deploy, thread)
     command = "summarize this thread" + (" refresh" if naive else "")
     first = ask(deploy, thread, command)
     unchanged = ask(deploy, thread, command)
@@ -102,6 +132,7 @@ def scenario(deploy: Deployment, size: int, rng: random.Random, naive: bool) -> 
         "after_10_replies": grown,
         "new_plus_previous_tokens": reference,
         "plain_whole_thread_tokens": plain,
+        "anchor_whole_thread_tokens": anchor,
     }
 
 
@@ -131,10 +162,12 @@ def main() -> None:
             )
         print(f"{'':>8} {'new + previous':>18} {r['synapse']['new_plus_previous_tokens']:>15,} tokens")
         first, plain = r["synapse"]["first"], r["synapse"]["plain_whole_thread_tokens"]
+        anchor = r["synapse"]["anchor_whole_thread_tokens"]
         ours = first["prompt_tokens"] + first["schema_tokens"]
         print(
             f"{'':>8} {'vs whole thread':>18} {ours:>9,} tokens (schema {first['schema_tokens']:,} included) against "
-            f"{plain:,} plain: {ours / plain:.2f}x"
+            f"{anchor:,} as the anchor sends it: {ours / anchor:.2f}x; {plain:,} as plain `name: text`: "
+            f"{ours / plain:.2f}x"
         )
     zero = all(r["synapse"]["unchanged"]["model_calls"] == 0 for r in results.values())
     print(f"unchanged re-summary with zero model calls: {'met' if zero else 'MISSED'}")
