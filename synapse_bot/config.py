@@ -7,6 +7,7 @@ Secrets are `SecretStr`, so printing a Settings object never shows them.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,19 @@ def _check_prefix(env_name: str, value: SecretStr | None) -> SecretStr | None:
         seen = f"it is a {kind.group(0)} token" if kind else "it does not look like a Slack token"
         raise ValueError(f"{env_name} must start with {' or '.join(prefixes)}, but {seen}. " + TOKEN_HELP[env_name])
     return SecretStr(secret)
+
+
+def parse_github_users(value: str) -> dict[str, str]:
+    """`{"U123": "octocat", …}`; ValueError naming what is wrong."""
+    if not value.strip():
+        return {}
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f'SYNAPSE_GITHUB_USERS is not JSON ({exc.msg}); use {{"U0123ABCD": "octocat"}}') from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ValueError('SYNAPSE_GITHUB_USERS must map Slack user ids to GitHub logins: {"U0123ABCD": "octocat"}')
+    return {k.strip(): v.strip().lstrip("@") for k, v in data.items() if k.strip() and v.strip()}
 
 
 class Settings(BaseSettings):
@@ -158,6 +172,7 @@ class Settings(BaseSettings):
     user_daily_tokens: int = Field(default=2_000_000, ge=0, alias="SYNAPSE_USER_DAILY_TOKENS")
     channel_daily_tokens: int = Field(default=0, ge=0, alias="SYNAPSE_CHANNEL_DAILY_TOKENS")
     access_rules: str = Field(default="", alias="SYNAPSE_ACCESS_RULES")
+    github_users: str = Field(default="", alias="SYNAPSE_GITHUB_USERS")
 
     @field_validator("slack_bot_token", mode="after")
     @classmethod
@@ -204,6 +219,12 @@ class Settings(BaseSettings):
             PriceTable(value)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"SYNAPSE_MODEL_PRICES is not a valid price table: {exc}") from None
+        return value
+
+    @field_validator("github_users", mode="after")
+    @classmethod
+    def _github_users_parse(cls, value: str) -> str:
+        parse_github_users(value)  # raises ValueError with the problem named
         return value
 
     @field_validator("access_rules", mode="after")
@@ -259,6 +280,11 @@ class Settings(BaseSettings):
     def default_repo_list(self) -> list[str]:
         """SYNAPSE_DEFAULT_REPOS: the repositories "the widgets repo" may mean (owner/name, comma-separated)."""
         return [r.strip() for r in self.default_repos.split(",") if r.strip()]
+
+    @property
+    def github_logins(self) -> dict[str, str]:
+        """SYNAPSE_GITHUB_USERS: Slack user id → GitHub login, set by an operator (`my github is` overrides it)."""
+        return parse_github_users(self.github_users)
 
     @property
     def admin_ids(self) -> set[str]:

@@ -168,3 +168,19 @@ class PullDetail:
     checks: list[CheckData] = field(default_factory=list)
     checks_total: int = 0  # check runs plus statuses GitHub reported, which may exceed the ones read
     checks_unreadable: list[str] = field(default_factory=list)  # "check runs" / "commit statuses" the token can't read
+
+
+@dataclass(frozen=True)
+class WaitingPull:
+    """An open, non-draft pull request as a review reminder needs it: who is asked, what reviews stand, its checks."""
+
+    repo: str
+    number: int
+    title: str
+    url: str
+    author: str
+    created_at: datetime
+    requested: list[str]  # reviewers (and `team slug`s) still asked
+    reviews: list[ReviewData]  # each reviewer's standing review
+    failed_checks: list[str]
+    pending_checks: int

@@ -28,6 +28,7 @@ from synapse_bot.access import AccessRules, GitHubWriters, GroupDirectory, ToolA
 from synapse_bot.app import build_app, build_sign_client, build_web_client
 from synapse_bot.background.github_poller import GitHubPoller
 from synapse_bot.background.github_webhook import WebhookHandling, WebhookReceiver
+from synapse_bot.background.scheduler import Scheduler
 from synapse_bot.config import ConfigError, Settings
 from synapse_bot.dispatch.dispatcher import Dispatcher
 from synapse_bot.dispatch.fast_path import FastPath
@@ -78,6 +79,7 @@ from synapse_bot.store.outage import RedisWatch
 from synapse_bot.store.pending import PendingWrites
 from synapse_bot.store.poll_cursors import PollCursors
 from synapse_bot.store.poll_schedule import PollSchedule
+from synapse_bot.store.schedules import ScheduleStore
 from synapse_bot.store.signs import SignRecords
 from synapse_bot.store.subscriptions import SubscriptionStore
 from synapse_bot.store.summaries import SummaryCache
@@ -178,6 +180,8 @@ class Runtime:
         self.subscriptions: SubscriptionStore | None = None
         self.github_events: GitHubEventsJob | None = None
         self.poller: GitHubPoller | None = None
+        self.schedules: ScheduleStore | None = None
+        self.scheduler: Scheduler | None = None
         self.webhook: WebhookReceiver | None = None
         self._llm: LlmClient | None = None
         self._replier: SlackReplier | None = None
@@ -227,6 +231,8 @@ class Runtime:
             self.worker = QueueWorker(self.queue, threads=self.settings.worker_threads)
             self.worker.start()
             self.poller = self._build_poller(self.queue).start()
+            assert self.schedules is not None
+            self.scheduler = Scheduler(self.schedules, self.queue, client).start()
         if self.settings.github_webhook_port:
             self.webhook = self._start_webhook(self.queue)
         if self.shape.has_gateway:
@@ -270,6 +276,7 @@ class Runtime:
         working = WorkingSigns(self.signs, SignRecords(self.redis, keys), gateway_signs=True)
         self.monitors = MonitorStore(self.redis, keys)
         self.subscriptions = SubscriptionStore(self.redis, keys)
+        self.schedules = ScheduleStore(self.redis, keys)
         summaries = SummaryCache(self.redis, keys, settings.summary_ttl_seconds)
         groups = GroupDirectory.for_client(client)
         self.services = ToolServices(
@@ -286,6 +293,7 @@ class Runtime:
             secrets=tuple(settings.secrets()),
             progress=working.progress,
             subscriptions=self.subscriptions,
+            schedules=self.schedules,
         )
         llm = self._llm = build_llm(settings)
         dispatcher = Dispatcher(
@@ -471,6 +479,8 @@ class Runtime:
                     report[f"deployment_{queue}"] = {"queued": queued, "done": performed}
         if self.poller is not None:
             report["github_polls"] = self.poller.polls
+        if self.scheduler is not None:
+            report["schedules"] = {"submitted": self.scheduler.submitted, "skipped": self.scheduler.skipped}
         if tracking := self.sink.counts():
             report["tracking"] = tracking
         report["status"] = "down" if self._stopped.is_set() else status
@@ -512,6 +522,8 @@ class Runtime:
             self.webhook.stop()
         if self.poller is not None:
             self.poller.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.sign_sender is not None:
             self.sign_sender.stop()
         if self.runner is not None:

@@ -154,6 +154,7 @@ class GitHubServer(LiveRepos, StandIn):
         state: str = "open",
         state_reason: str | None = None,
         assignees: list[str] | None = None,
+        created_at: str = CREATED,
     ) -> int:
         with self._lock:
             repo = self.repos[full_name.lower()]
@@ -168,6 +169,7 @@ class GitHubServer(LiveRepos, StandIn):
                 "assignees": list(assignees or []),
                 "labels": [repo.labels.get(n.lower()) or self._label(full_name, n) for n in labels or []],
                 "updated_at": updated_at,
+                "created_at": created_at,
                 "comments": 0,
             }
             repo.comments[number] = []
@@ -197,8 +199,10 @@ class GitHubServer(LiveRepos, StandIn):
         base: str = "main",
         requested_reviewers: list[str] | None = None,
         labels: list[str] | None = None,
+        created_at: str = CREATED,
     ) -> int:
-        number = self.add_issue(full_name, title, body, user=user, labels=labels, state="closed" if merged else "open")
+        state = "closed" if merged else "open"
+        number = self.add_issue(full_name, title, body, user=user, labels=labels, state=state, created_at=created_at)
         with self._lock:
             repo = self.repos[full_name.lower()]
             repo.issues[number]["pull_request"] = {

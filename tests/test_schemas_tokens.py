@@ -25,6 +25,8 @@ INTERFACE_TOOLS = {
     "subscribe_repo",
     "unsubscribe_repo",
     "list_subscriptions",
+    "review_queue",
+    "schedule",
     "help",
 }
 

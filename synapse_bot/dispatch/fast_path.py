@@ -48,7 +48,11 @@ class Parsed:
 
 class FastPath:
     def __init__(self, registry: ToolRegistry) -> None:
-        self._grammars = [tool.grammar for tool in registry if tool.grammar is not None]
+        # Grammars that accept only whole commands go first: a full match is unambiguous ("recap #dev every monday
+        # at 09:00" is a schedule, though recap_channel's looser grammar would take it for a recap); the others in
+        # the registry's order.
+        grammars = [tool.grammar for tool in registry if tool.grammar is not None]
+        self._grammars = sorted(grammars, key=lambda grammar: not grammar.exact)
         verbs = "|".join(verb for grammar in self._grammars for verb in grammar.verbs)
         self._compound = (
             re.compile(rf"\s*(?:,\s*)?\b(?:and(?:\s+then)?|then|also)\s+(?=(?:{verbs})\b)", re.IGNORECASE)

@@ -12,7 +12,15 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from synapse_bot.config import Settings
-from synapse_bot.github_data import IssueDetail, IssuePage, PullData, PullDetail, RepoData, SearchPage
+from synapse_bot.github_data import (
+    IssueDetail,
+    IssuePage,
+    PullData,
+    PullDetail,
+    RepoData,
+    SearchPage,
+    WaitingPull,
+)
 
 if TYPE_CHECKING:
     from synapse_bot.github.pygithub import PyGithubClient
@@ -64,6 +72,10 @@ class GitHubClient:
 
     def pull_request(self, repo: str, number: int) -> PullDetail:
         return self._api().pull_request(repo, number)
+
+    def waiting_pulls(self, repo: str, limit: int) -> tuple[list[WaitingPull], int]:
+        """Open, non-draft pull requests, oldest first, with reviews and checks (at most `limit`), and how many."""
+        return self._api().waiting_pulls(repo, limit)
 
     def post_review(self, repo: str, number: int, body: str, comments: list[dict[str, object]]) -> str:
         return self._api().post_review(repo, number, body, comments)

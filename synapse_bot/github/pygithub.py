@@ -46,6 +46,7 @@ from synapse_bot.github_data import (
     ReviewData,
     SearchHit,
     SearchPage,
+    WaitingPull,
 )
 from synapse_bot.tracking.external import add_calls, count
 
@@ -316,6 +317,40 @@ class PyGithubClient:
                 checks_total=checks_total,
                 checks_unreadable=unreadable,
             )
+
+    def waiting_pulls(self, repo: str, limit: int) -> tuple[list[WaitingPull], int]:
+        """Up to `limit` open, non-draft pull requests, oldest first, with their reviews and checks; and how many
+        open non-draft ones there are in the pages read (the reminder says when it lists only some)."""
+        with self._errors(repo):
+            repository = self._gh.get_repo(repo)
+            pulls = [
+                pr
+                for pr in islice(repository.get_pulls(state="open", sort="created", direction="asc"), PAGE * 3)
+                if not pr.draft
+            ]
+            found = []
+            for pr in pulls[:limit]:
+                reviews = [
+                    ReviewData(review.user.login if review.user else "someone", review.state or "COMMENTED")
+                    for review in islice(pr.get_reviews(), PAGE * MAX_REVIEW_PAGES)
+                ]
+                checks, _, _ = self._checks(repository, pr.head.sha)
+                found.append(
+                    WaitingPull(
+                        repo=repo,
+                        number=pr.number,
+                        title=pr.title or "",
+                        url=pr.html_url,
+                        author=pr.user.login if pr.user else "someone",
+                        created_at=pr.created_at.replace(tzinfo=pr.created_at.tzinfo or UTC),
+                        requested=[user.login for user in pr.requested_reviewers or []]
+                        + [f"team {team.slug}" for team in pr.requested_teams or []],
+                        reviews=standing_reviews(reviews),
+                        failed_checks=[c.name for c in checks if c.outcome == "failed"],
+                        pending_checks=sum(1 for c in checks if c.outcome == "pending"),
+                    )
+                )
+            return found, len(pulls)
 
     def _checks(self, repository: Repository, sha: str) -> tuple[list[CheckData], int, list[str]]:
         """One page of check runs and the commit's statuses, their total, and which of the two the token may not

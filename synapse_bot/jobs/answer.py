@@ -70,6 +70,9 @@ class AnswerJob:
             text, ok, buttons, sources = self._dispatch(
                 request, trace, deadline, stream.write if stream is not None else None
             )
+            if not text.strip() and request.kind is RequestKind.AUTOMATIC:
+                trace.root.set(path="nothing_to_post")  # a quiet schedule with nothing to list
+                return
             trace.root.set(reply=text[:500])  # content, like the request's text: MLflow gets it only when asked
             if self.feedback and trace.root.attributes.get("path") == "llm":  # feedback on what the model wrote
                 buttons = [*buttons, *feedback_buttons(trace.request_id)]

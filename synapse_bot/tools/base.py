@@ -76,6 +76,9 @@ class Tool(Generic[A]):
     grammar: Grammar | None = None
     actions: Mapping[str, ActionHandler] = field(default_factory=dict)
     status: str = ""  # shown in the thread while it runs, after Synapse's name: "is reading the thread…"
+    # Offered to the model as a function. A command only a person types, or only Synapse itself runs (a schedule's
+    # run), is not: every offered schema costs tokens in every prompt.
+    offered_to_model: bool = True
 
     @property
     def working_status(self) -> str:

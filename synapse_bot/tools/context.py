@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from synapse_bot.github.client import GitHubClient
     from synapse_bot.store.monitors import MonitorStore
     from synapse_bot.store.pending import PendingWrites
+    from synapse_bot.store.schedules import ScheduleStore
     from synapse_bot.store.subscriptions import SubscriptionStore
     from synapse_bot.store.summaries import SummaryCache
     from synapse_bot.tools.registry import ToolRegistry
@@ -45,6 +46,7 @@ class ToolServices:
     secrets: tuple[str, ...] = ()  # configured secret values: scrubbed from Slack text before it is used or stored
     progress: Callable[[SlackRequest, str], None] | None = None  # a status line in the request's thread
     subscriptions: SubscriptionStore | None = None  # channels' GitHub subscriptions (saving one schedules its poll)
+    schedules: ScheduleStore | None = None  # reminders and recaps on a clock, and people's GitHub logins
 
 
 T = TypeVar("T")

@@ -29,7 +29,7 @@ MAX_TEXT_CHARS = 3_800  # one Slack message (render.split.MAX_MESSAGE_CHARS), ab
 
 
 class GetIssueArgs(ToolArgs):
-    repo: RepoName = Field(description="Repository as owner/name, e.g. acme/widgets")
+    repo: RepoName = Field(description="owner/name, e.g. acme/widgets")
     number: int = Field(ge=1, le=10_000_000, description="Issue number (a pull request number works too)")
     comments: int = Field(
         default=5, ge=0, le=20, description="How many of the most recent comments to include (0 for none)"
@@ -144,9 +144,8 @@ TOOL = Tool(
     name="get_issue",
     summary="show one GitHub issue with its latest comments",
     description=(
-        "One GitHub issue: title, state, labels, author, assignees, trimmed description, the most recent comments "
-        "(trimmed, with authors) and its URL. A pull request number works too; for a PR's checks and reviews use "
-        "get_pull_request. Read-only."
+        "One GitHub issue: title, state, labels, author, assignees, description, latest comments, URL. A PR number "
+        "works too; a PR's checks and reviews: get_pull_request."
     ),
     args_model=GetIssueArgs,
     handler=_get_issue,

@@ -36,7 +36,7 @@ REVIEW_WORDS = {
 
 
 class GetPullRequestArgs(ToolArgs):
-    repo: RepoName = Field(description="Repository as owner/name, e.g. acme/widgets")
+    repo: RepoName = Field(description="owner/name, e.g. acme/widgets")
     number: int = Field(ge=1, le=10_000_000, description="Pull request number")
 
     hints: ClassVar[Mapping[str, str]] = {
@@ -212,10 +212,8 @@ TOOL = Tool(
     name="get_pull_request",
     summary="show a GitHub pull request's state, reviews and checks",
     description=(
-        "One GitHub pull request's status: state (open, draft, merged, closed), author, base and head branches, "
-        "mergeability, size, each reviewer's latest review, requested reviewers, and the CI checks on its head "
-        "commit (failing, pending or passing, with names), plus its URL. Not the diff: for a code review use "
-        "review_pull_request. Read-only."
+        "One GitHub pull request's status: state, author, branches, mergeability, size, each reviewer's latest "
+        "review, requested reviewers, CI checks on its head, URL. Not the diff (a code review: review_pull_request)."
     ),
     args_model=GetPullRequestArgs,
     handler=_get_pull,

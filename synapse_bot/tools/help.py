@@ -52,7 +52,7 @@ def _parse(text: str, lower: str) -> RouteResult:
 TOOL = Tool(
     name="help",
     summary="explain what Synapse can do and how to ask",
-    description="Explain Synapse's capabilities with example phrasings. Use when the user asks what you can do.",
+    description="Synapse's capabilities with example phrasings, for when someone asks what you can do.",
     args_model=HelpArgs,
     handler=_help,
     status="is looking up what I can do…",

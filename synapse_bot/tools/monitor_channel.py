@@ -26,11 +26,9 @@ STOP_MONITOR_ACTION = "synapse_stop_monitor"  # the Stop button beside each moni
 
 
 class MonitorChannelArgs(ToolArgs):
-    channel: str = Field(min_length=1, max_length=100, description="Channel id (C…) or #name to watch")
+    channel: str = Field(min_length=1, max_length=100, description="#name or C… to watch")
     keywords: list[str] = Field(min_length=1, max_length=200, description="Words or phrases to alert on")
-    alert_channel: str | None = Field(
-        default=None, description="Where alerts go (channel id or #name); default: a DM to the requester"
-    )
+    alert_channel: str | None = Field(default=None, description="#name for the alerts; default a DM")
 
     hints: ClassVar[Mapping[str, str]] = {
         "keywords": "one or more keywords, e.g. `keywords: error, critical, down`",
@@ -46,7 +44,7 @@ class ListMonitorsArgs(ToolArgs):
 
 
 class StopMonitorArgs(ToolArgs):
-    channel: str = Field(min_length=1, max_length=100, description="Channel id (C…) or #name to stop watching")
+    channel: str = Field(min_length=1, max_length=100, description="#name or C… to stop watching")
 
     hints: ClassVar[Mapping[str, str]] = {"channel": "a channel, e.g. `#alerts`"}
 
@@ -272,8 +270,7 @@ TOOL = Tool(
     name="monitor_channel",
     summary="watch a channel for keywords and alert you when they appear",
     description=(
-        "Start monitoring a Slack channel for keywords or phrases (case-insensitive, whole words). Alerts go to a "
-        "DM to the requester unless alert_channel is given."
+        "Watch a Slack channel for keywords or phrases (whole words, any case); alerts by DM unless alert_channel."
     ),
     args_model=MonitorChannelArgs,
     handler=_monitor,

@@ -25,7 +25,7 @@ MAX_MESSAGES = 200
 class ReadChannelArgs(ToolArgs):
     channel: str | None = Field(
         default=None,
-        description="Channel id (C…) or #name; omit for 'this channel' (the one the person is looking at or asked in)",
+        description="#name or C…; omit for 'this channel'",
     )
     hours: int = Field(default=24, ge=1, le=168, description="How far back to read, in hours (a day: 24)")
 
@@ -77,9 +77,8 @@ TOOL = Tool(
     name="read_channel",
     summary="read a channel's recent messages: what happened there today, this week",
     description=(
-        "Read a Slack channel's top-level messages from the last `hours` (default a day), oldest first, with reply "
-        "counts. With no channel, reads 'this channel': the one the person is looking at, else the one they asked "
-        "in. Use it to summarize or answer questions about a channel; summarize_thread is for one thread."
+        "Read a Slack channel's top-level messages of the last `hours`, oldest first, with reply counts; no channel: "
+        "'this channel' (the one looked at, else asked in). For a channel; summarize_thread is for one thread."
     ),
     args_model=ReadChannelArgs,
     handler=_read,

@@ -41,15 +41,15 @@ LOCK_WAIT_S = 120.0
 
 
 class RecapChannelArgs(ToolArgs):
-    channel: str | None = Field(default=None, description="Channel id (C…) or #name; omit for the current channel")
+    channel: str | None = Field(default=None, description="#name or C…; omit for here")
     since: str | None = Field(
         default=None,
         max_length=60,
-        description="Start of the window, as a person says it: 'yesterday', 'today', 'monday', '24 hours', "
-        "'3 days', 'this week', '2026-11-28', '09:00', or an ISO time. Default: the last 24 hours",
+        description="Start, as said: 'yesterday', 'monday', '3 days', 'this week', '2026-11-28', '09:00'. "
+        "Default: last 24 hours",
     )
-    until: str | None = Field(default=None, max_length=60, description="End of the window, same forms; default now")
-    refresh: bool = Field(default=False, description="Rebuild the recap instead of using the cached one")
+    until: str | None = Field(default=None, max_length=60, description="End, same forms; default now")
+    refresh: bool = Field(default=False, description="Rebuild, not the cached one")
 
     hints: ClassVar[Mapping[str, str]] = {
         "channel": "a channel, e.g. `#incidents`",
@@ -404,10 +404,8 @@ TOOL = Tool(
     name="recap_channel",
     summary="recap a channel over a time window: what was discussed, decided and asked",
     description=(
-        "Recap what happened in a Slack channel over a time window (e.g. 'what happened in #incidents since "
-        "yesterday?'): TL;DR, key points, decisions, action items, open questions and the busiest threads with "
-        "permalinks. With no channel, recaps the channel the request was made in; `since`/`until` take plain "
-        "words ('yesterday', '24 hours', 'monday') or ISO times, in the requester's time zone."
+        "Recap a Slack channel over a time window ('what happened in #incidents since yesterday?'): TL;DR, "
+        "decisions, action items, open questions, busiest threads. Times in the requester's time zone."
     ),
     args_model=RecapChannelArgs,
     handler=_recap,

@@ -10,10 +10,13 @@ from synapse_bot.llm.schemas import function_parameters
 from synapse_bot.tools import (
     get_issue,
     get_pull_request,
+    link_github,
     monitor_channel,
     read_channel,
     recap_channel,
     review_pull_request,
+    review_queue,
+    schedule,
     search_issues,
     search_thread,
     subscribe_repo,
@@ -57,6 +60,8 @@ class ToolRegistry:
         """Function-calling tool schemas, generated from the argument models that also validate the calls."""
         schemas = []
         for tool in self:
+            if not tool.offered_to_model:
+                continue
             function: dict[str, Any] = {
                 "name": tool.name,
                 "description": tool.description,
@@ -70,7 +75,9 @@ class ToolRegistry:
 
 def default_registry() -> ToolRegistry:
     """Every tool Synapse ships, in the order help lists them (and the fast path tries their grammars: recap_channel
-    before summarize_thread, which would otherwise read "recap #incidents since yesterday" as a thread)."""
+    before summarize_thread, which would otherwise read "recap #incidents since yesterday" as a thread). Whole-
+    command grammars are tried before the others (`dispatch/fast_path.py`); the schedule tools share one grammar,
+    declared on `schedule`."""
     return ToolRegistry(
         [
             recap_channel.TOOL,
@@ -88,6 +95,13 @@ def default_registry() -> ToolRegistry:
             subscribe_repo.TOOL,
             subscribe_repo.UNSUBSCRIBE_TOOL,
             subscribe_repo.LIST_TOOL,
+            review_queue.TOOL,
+            schedule.TOOL,
+            schedule.LIST_TOOL,
+            schedule.CANCEL_TOOL,
+            schedule.RESUME_TOOL,
+            schedule.RUN_TOOL,
+            link_github.TOOL,
             help_tool.TOOL,
         ]
     )

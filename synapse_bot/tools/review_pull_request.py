@@ -54,7 +54,7 @@ SYSTEM = (
 
 
 class ReviewPullRequestArgs(ToolArgs):
-    repo: RepoName = Field(description="Repository as owner/name")
+    repo: RepoName = Field(description="owner/name")
     number: int = Field(ge=1, le=10_000_000, description="Pull request number")
 
     hints: ClassVar[Mapping[str, str]] = {
@@ -220,7 +220,7 @@ def _parse(text: str, lower: str) -> RouteResult:
 TOOL = Tool(
     name="review_pull_request",
     summary="review a GitHub pull request: summary, risks, key issues, test gaps",
-    description="Review a pull request of a GitHub repository (owner/name and the PR number).",
+    description="Review a GitHub pull request (repository and PR number).",
     args_model=ReviewPullRequestArgs,
     handler=_review,
     status="is asking GitHub for the pull request…",

@@ -27,7 +27,7 @@ KIND_WORDS = {"issues": "issue", "pull_requests": "pull request", "both": "issue
 
 
 class SearchIssuesArgs(ToolArgs):
-    repo: RepoName = Field(description="Repository as owner/name, e.g. acme/widgets")
+    repo: RepoName = Field(description="owner/name, e.g. acme/widgets")
     query: str = Field(
         default="",
         max_length=256,
@@ -36,11 +36,11 @@ class SearchIssuesArgs(ToolArgs):
             'in:title and "exact phrases" work; empty lists by state'
         ),
     )
-    state: Literal["open", "closed", "all"] = Field(default="open", description="Which issues: open, closed or all")
+    state: Literal["open", "closed", "all"] = Field(default="open", description="open, closed or all")
     kind: Literal["issues", "pull_requests", "both"] = Field(
-        default="issues", description="issues (the default), pull_requests, or both"
+        default="issues", description="issues, pull_requests or both"
     )
-    limit: int = Field(default=10, ge=1, le=30, description="How many results to return at most")
+    limit: int = Field(default=10, ge=1, le=30, description="At most this many")
 
     hints: ClassVar[Mapping[str, str]] = {
         "repo": "a repository as `owner/name`, e.g. `acme/widgets`",
@@ -145,9 +145,8 @@ TOOL = Tool(
     name="search_issues",
     summary="search a GitHub repository's issues (or pull requests) by words",
     description=(
-        "Search one GitHub repository's existing issues with GitHub's issue search. Returns the total and up to "
-        "`limit` best matches: number, title, state, labels, URL. Open issues by default; set state (closed, all) "
-        "or kind (pull_requests, both) only when asked. Read-only."
+        "Search a GitHub repository's issues (GitHub's issue search): the total and the best matches with number, "
+        "title, state, labels, URL. Set state or kind only when asked."
     ),
     args_model=SearchIssuesArgs,
     handler=_search,

@@ -29,20 +29,15 @@ MESSAGE_CHARS = 400
 
 
 class SearchThreadArgs(ToolArgs):
-    query: str | None = Field(
-        default=None, max_length=200, description="Words to look for; the best-matching messages come first"
-    )
+    query: str | None = Field(default=None, max_length=200, description="Words to look for; best matches first")
     start: int | None = Field(
         default=None,
-        description="Position of the first message to read: 1 is the thread's first message, -1 its latest "
-        "(start=-10 alone reads the last ten)",
+        description="First position to read: 1 the first message, -1 the latest (start=-10 alone: last ten)",
     )
-    end: int | None = Field(default=None, description="Position of the last message to read, inclusive")
-    limit: int = Field(default=10, ge=1, le=MAX_LIMIT, description=f"At most this many messages (≤ {MAX_LIMIT})")
-    channel: str | None = Field(
-        default=None, description="Channel id (C…) of another thread, from its link; omit for the current thread"
-    )
-    thread_ts: ThreadTs | None = Field(default=None, description="Parent timestamp of another thread, from its link")
+    end: int | None = Field(default=None, description="Last position to read, inclusive")
+    limit: int = Field(default=10, ge=1, le=MAX_LIMIT, description=f"At most (≤ {MAX_LIMIT})")
+    channel: str | None = Field(default=None, description="Another thread's channel id (C…), from its link")
+    thread_ts: ThreadTs | None = Field(default=None, description="Another thread's parent ts, from its link")
 
     hints: ClassVar[Mapping[str, str]] = {
         "limit": f"a number from 1 to {MAX_LIMIT}",
@@ -189,10 +184,9 @@ TOOL = Tool(
     name="search_thread",
     summary="search or read the messages of a thread, with links to each",
     description=(
-        "Search or read the messages of the Slack thread this request was made in (or another thread, by the "
-        "channel and thread_ts from its link). Give `query` for the best-matching messages, and/or `start`/`end` "
-        "positions (1 = first message, -1 = latest) to read a stretch; with neither, the latest messages. Each "
-        "message comes with its position, author, time and a permalink to cite."
+        "Search or read this Slack thread's messages (or another thread's, by channel and thread_ts from its "
+        "link): `query` for the best matches, `start`/`end` positions (1 first, -1 latest) for a stretch, neither "
+        "for the latest. Each comes with position, author, time and a permalink to cite."
     ),
     args_model=SearchThreadArgs,
     handler=_search,

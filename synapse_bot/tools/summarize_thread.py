@@ -36,9 +36,7 @@ LOCK_WAIT_S = 120.0
 
 
 class SummarizeThreadArgs(ToolArgs):
-    channel: str | None = Field(
-        default=None, description="Channel id (C…) or #name holding the thread; omit for the current thread"
-    )
+    channel: str | None = Field(default=None, description="#name or C… of the thread; omit for this thread")
     thread_ts: ThreadTs | None = Field(default=None, description="Timestamp of the thread's parent message")
     refresh: bool = Field(default=False, description="Rebuild the summary instead of using the cached one")
 

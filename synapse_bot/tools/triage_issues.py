@@ -42,11 +42,11 @@ SYSTEM = (
 
 
 class TriageIssuesArgs(ToolArgs):
-    repo: RepoName = Field(description="Repository as owner/name")
+    repo: RepoName = Field(description="owner/name")
     label: str | None = Field(default=None, max_length=100, description="Only issues with this label")
     only_unlabelled: bool = Field(default=False, description="Only issues without any label")
     since: date | None = Field(default=None, description="Only issues updated on or after this date")
-    limit: int = Field(default=30, ge=1, le=100, description="How many issues to triage at most")
+    limit: int = Field(default=30, ge=1, le=100, description="At most this many")
     number: int | None = Field(default=None, ge=1, le=10_000_000, description="Only this issue")
 
     hints: ClassVar[Mapping[str, str]] = {
@@ -223,8 +223,8 @@ TOOL = Tool(
     name="triage_issues",
     summary="triage a GitHub repository's open issues: type, priority, labels, duplicates",
     description=(
-        "Triage the open issues of a GitHub repository (owner/name): type, priority, suggested labels, missing "
-        "information and possible duplicates. Optional filters: label, only_unlabelled, since, limit."
+        "Triage a GitHub repository's open issues: type, priority, suggested labels, missing information, "
+        "possible duplicates."
     ),
     args_model=TriageIssuesArgs,
     handler=_triage,

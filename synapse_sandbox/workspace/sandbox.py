@@ -112,11 +112,12 @@ class SlackSandbox:
         display_name: str | None = None,
         is_admin: bool = False,
         is_guest: bool = False,
+        tz: str = "Europe/London",
     ) -> str:
         with self.workspace.lock:
             user_id = self.workspace.new_id("U")
             self.workspace.users[user_id] = User(
-                user_id, name, real_name or name, display_name or name, is_admin, is_guest=is_guest
+                user_id, name, real_name or name, display_name or name, is_admin, is_guest=is_guest, tz=tz
             )
             return user_id
 
@@ -134,6 +135,16 @@ class SlackSandbox:
                 channel.members.add(self.workspace.bot_user_id)
             self.workspace.channels[channel_id] = channel
             return channel_id
+
+    def archive_channel(self, channel_id: str) -> None:
+        """Archive a channel, as a person does in Slack: nobody may post in it any more."""
+        with self.workspace.lock:
+            self.workspace.channels[channel_id].is_archived = True
+
+    def remove_bot(self, channel_id: str) -> None:
+        """Remove the app from a channel (`/remove @synapse`)."""
+        with self.workspace.lock:
+            self.workspace.channels[channel_id].members.discard(self.workspace.bot_user_id)
 
     def add_user_group(self, handle: str, members: list[str]) -> str:
         with self.workspace.lock:

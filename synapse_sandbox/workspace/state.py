@@ -19,6 +19,7 @@ class User:
     is_admin: bool = False
     is_bot: bool = False
     is_guest: bool = False  # a multi-channel guest: reads only the conversations they are in
+    tz: str = "Europe/London"
 
     def as_api(self, team_id: str) -> dict[str, Any]:
         return {
@@ -31,7 +32,7 @@ class User:
             "is_admin": self.is_admin,
             "is_restricted": self.is_guest,
             "is_ultra_restricted": False,
-            "tz": "Europe/London",
+            "tz": self.tz,
             "profile": {"display_name": self.display_name, "real_name": self.real_name},
         }
 
@@ -42,6 +43,7 @@ class Channel:
     name: str
     is_private: bool = False
     is_im: bool = False
+    is_archived: bool = False
     members: set[str] = field(default_factory=set)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # ts -> message
 
@@ -54,7 +56,7 @@ class Channel:
             "is_im": self.is_im,
             "is_private": self.is_private,
             "is_member": bot_user_id in self.members,
-            "is_archived": False,
+            "is_archived": self.is_archived,
             "num_members": len(self.members),
         }
 

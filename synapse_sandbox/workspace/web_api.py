@@ -158,6 +158,8 @@ class WebApi:
         channel = self.ws.channel(str(params.get(key, "")))
         if channel is None:
             raise SlackApiFailure("channel_not_found")
+        if need_member and channel.is_archived:
+            raise SlackApiFailure("is_archived")
         if need_member and self.ws.bot_user_id not in channel.members:
             raise SlackApiFailure("not_in_channel")
         return channel

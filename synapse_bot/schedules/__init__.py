@@ -1,0 +1,1 @@
+"""Schedules: what Synapse posts on a clock (review reminders, channel recaps, personal review digests)."""

@@ -1,0 +1,216 @@
+"""Schedules over the wire: made with a mention, run by the scheduler onto the real request queue, posted by the
+bot's worker into the Slack sandbox from what the GitHub stand-in serves. The scheduler's clock is a parameter: these
+tests move time on to the due time instead of waiting for it (the bot's own scheduler keeps the real clock)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from synapse_bot.background.scheduler import Scheduler
+from synapse_bot.runtime import Runtime
+from synapse_bot.store.embedded import EmbeddedRedis
+from synapse_sandbox.github_server import GitHubServer
+from synapse_sandbox.workspace import SlackSandbox
+from tests.support.github_feed import REPO, feed_bot, github_with_repo
+from tests.support.waits import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def github() -> Iterator[GitHubServer]:
+    with GitHubServer() as server:
+        github_with_repo(server, private="acme/secret")
+        server.add_pull(REPO, "Old change nobody reviews", user="alice", created_at="2026-11-01T10:00:00Z")
+        server.add_pull(
+            REPO, "Waiting on bob", user="carol", requested_reviewers=["bob-gh"], created_at="2026-11-20T10:00:00Z"
+        )
+        approved = server.add_pull(REPO, "Approved already", user="carol", created_at="2026-11-21T10:00:00Z")
+        server.add_review(REPO, approved, "bob-gh", "APPROVED")
+        server.add_pull(REPO, "A draft", user="alice", draft=True, created_at="2026-11-02T10:00:00Z")
+        changes = server.add_pull(REPO, "Needs another pass", user="alice-gh", created_at="2026-11-25T10:00:00Z")
+        server.add_review(REPO, changes, "bob-gh", "CHANGES_REQUESTED")
+        yield server
+
+
+@pytest.fixture
+def people(slack: SlackSandbox) -> dict[str, str]:
+    alice = slack.add_user("alice", real_name="Alice Admin", tz="Europe/Berlin")
+    bob = slack.add_user("bob", real_name="Bob Builder", tz="America/Los_Angeles")
+    return {"alice": alice, "bob": bob, "dev": slack.add_channel("dev", members=[alice, bob])}
+
+
+@pytest.fixture
+def bot(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, github: GitHubServer, people: dict[str, str]
+) -> Iterator[Runtime]:
+    runtime = feed_bot(
+        slack,
+        redis_server,
+        tmp_path,
+        github,
+        SYNAPSE_GITHUB_POLL_SECONDS=600,
+        SYNAPSE_GITHUB_USERS=json.dumps({people["bob"]: "bob-gh"}),
+    )
+    yield runtime
+    runtime.stop()
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def ask(slack: SlackSandbox, user: str, channel: str, text: str) -> str:
+    ts = slack.mention(user, channel, text)
+    return str(slack.wait_for_bot_message(channel, thread_ts=ts, timeout=15)["text"])
+
+
+def make(slack: SlackSandbox, user: str, channel: str, text: str) -> str:
+    """Make a schedule; its id (the test fails here if it was refused)."""
+    reply = ask(slack, user, channel, text)
+    assert reply.startswith("Scheduled"), reply
+    return reply.split("`")[1]
+
+
+def scheduler(bot: Runtime, now: float) -> tuple[Scheduler, Clock]:
+    assert bot.schedules is not None and bot.queue is not None and bot.services is not None
+    assert bot.services.slack is not None
+    clock = Clock(now)
+    return Scheduler(bot.schedules, bot.queue, bot.services.slack, clock=clock), clock
+
+
+def top_level(slack: SlackSandbox, channel: str) -> list[str]:
+    return [str(m["text"]) for m in slack.bot_messages(channel) if m.get("thread_ts") in (None, m["ts"])]
+
+
+def test_a_review_reminder_posts_once_at_its_due_time_listing_what_waits_oldest_first(
+    bot: Runtime, slack: SlackSandbox, people: dict[str, str]
+) -> None:
+    schedule_id = make(
+        slack,
+        people["alice"],
+        people["dev"],
+        f"remind <#{people['dev']}|dev> about reviews in {REPO} every weekday at 09:00",
+    )
+    assert bot.schedules is not None
+    due = bot.schedules.next_due(slack.team_id, schedule_id)
+    assert due is not None
+    first, clock = scheduler(bot, due - 5)
+    second, other_clock = scheduler(bot, due - 5)
+    assert first.run_due() <= 5  # it sleeps until the due time, not a minute
+    assert top_level(slack, people["dev"]) == []
+    clock.now = other_clock.now = due + 0.5
+    first.run_due()
+    second.run_due()  # another process at the same moment: the claim is taken
+    assert first.submitted + second.submitted == 1
+    wait_until(lambda: top_level(slack, people["dev"]), 15, "the reminder")
+    [reminder] = top_level(slack, people["dev"])
+    assert "Pull requests waiting for review" in reminder
+    assert (
+        reminder.index("Old change nobody reviews")
+        < reminder.index("Waiting on bob")
+        < reminder.index("Needs another pass")
+    )
+    assert "Approved already" not in reminder and "A draft" not in reminder
+    assert "no reviewer" in reminder and "waiting on bob-gh" in reminder and "changes requested by bob-gh" in reminder
+    next_due = bot.schedules.next_due(slack.team_id, schedule_id)
+    assert next_due is not None and next_due - due >= 86400 - 3600  # the next weekday at 09:00 Berlin
+    first.run_due()
+    assert first.submitted == 1 or second.submitted == 1  # nothing more at the same moment
+
+
+def test_a_missed_run_is_skipped_and_the_next_post_says_so(
+    bot: Runtime, slack: SlackSandbox, people: dict[str, str]
+) -> None:
+    schedule_id = make(
+        slack,
+        people["alice"],
+        people["dev"],
+        f"remind <#{people['dev']}|dev> about reviews in {REPO} every day at 09:00",
+    )
+    assert bot.schedules is not None
+    due = bot.schedules.next_due(slack.team_id, schedule_id)
+    assert due is not None
+    late, clock = scheduler(bot, due + 86400 + 2 * 3600)  # down for a day and two hours
+    late.run_due()
+    assert late.submitted == 0 and late.skipped == 1
+    next_due = bot.schedules.next_due(slack.team_id, schedule_id)
+    assert next_due == due + 2 * 86400
+    clock.now = next_due + 1
+    late.run_due()
+    wait_until(lambda: top_level(slack, people["dev"]), 15, "the post after the missed runs")
+    assert "2 earlier runs were missed while Synapse was down" in top_level(slack, people["dev"])[0]
+
+
+def test_a_schedule_in_an_archived_channel_is_paused_and_its_owner_told_once(
+    bot: Runtime, slack: SlackSandbox, people: dict[str, str]
+) -> None:
+    schedule_id = make(slack, people["alice"], people["dev"], f"recap <#{people['dev']}|dev> every day at 09:00")
+    assert bot.schedules is not None
+    due = bot.schedules.next_due(slack.team_id, schedule_id)
+    assert due is not None
+    slack.archive_channel(people["dev"])
+    run, clock = scheduler(bot, due + 1)
+    run.run_due()
+    assert run.submitted == 0 and bot.schedules.next_due(slack.team_id, schedule_id) is None
+    dm = slack.im_channel(people["alice"]).id
+    wait_until(lambda: slack.bot_messages(dm), 10, "the owner's notice")
+    [notice] = slack.bot_messages(dm)
+    assert f"paused your schedule `{schedule_id}`" in notice["text"] and "archived" in notice["text"]
+    clock.now = due + 2 * 86400
+    run.run_due()
+    assert len(slack.bot_messages(dm)) == 1
+
+
+def test_cancel_and_list_schedules(bot: Runtime, slack: SlackSandbox, people: dict[str, str]) -> None:
+    mine = make(
+        slack,
+        people["alice"],
+        people["dev"],
+        f"remind <#{people['dev']}|dev> about reviews in {REPO} every monday at 10:00",
+    )
+    listed = ask(slack, people["bob"], people["dev"], "list schedules")
+    assert mine in listed and "every Monday at 10:00 (Europe/Berlin)" in listed
+    refused = ask(slack, people["bob"], people["dev"], f"cancel schedule {mine}")
+    assert "only they or an admin" in refused
+    assert "Cancelled" in ask(slack, people["alice"], people["dev"], f"cancel schedule {mine}")
+    assert bot.schedules is not None and bot.schedules.get(slack.team_id, mine) is None
+    assert "No schedules" in ask(slack, people["alice"], people["dev"], "list schedules")
+
+
+def test_my_reviews_come_by_dm_from_the_login_the_operator_set(
+    bot: Runtime, slack: SlackSandbox, people: dict[str, str]
+) -> None:
+    refused = ask(slack, people["alice"], people["dev"], f"remind me about my reviews in {REPO} every day at 08:45")
+    assert "my github is" in refused
+    assert "Noted" in ask(slack, people["alice"], people["dev"], "my github is alice-gh")
+    schedule_id = make(slack, people["bob"], people["dev"], f"remind me about my reviews in {REPO} every day at 08:45")
+    assert bot.schedules is not None
+    due = bot.schedules.next_due(slack.team_id, schedule_id)
+    assert due is not None
+    run, _ = scheduler(bot, due + 1)
+    run.run_due()
+    dm = slack.im_channel(people["bob"]).id
+    wait_until(lambda: slack.bot_messages(dm), 15, "bob's DM")
+    text = slack.bot_messages(dm)[0]["text"]
+    assert "Asked of you" in text and "Waiting on bob" in text and "Old change" not in text
+
+
+def test_bad_schedules_are_refused_with_what_to_say(bot: Runtime, slack: SlackSandbox, people: dict[str, str]) -> None:
+    dev = f"<#{people['dev']}|dev>"
+    assert "is not a day" in ask(
+        slack, people["alice"], people["dev"], f"remind {dev} about reviews in {REPO} every someday at 09:00"
+    )
+    assert "HH:MM" in ask(
+        slack, people["alice"], people["dev"], f"remind {dev} about reviews in {REPO} every day at 25:00"
+    )
+    private = ask(slack, people["bob"], people["dev"], f"remind {dev} about reviews in acme/secret every day at 09:00")
+    assert "private" in private and "admin" in private
