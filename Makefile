@@ -48,7 +48,7 @@ run: $(STAMP)
 check: $(STAMP)
 	$(BIN)/synapse-bot check
 
-BENCHES := keyword_matching diff_packing summary_cost answering ack_latency sign_latency tracing_throughput scale_out overhead memory github_polling follow_ups
+BENCHES := keyword_matching diff_packing summary_cost answering ack_latency sign_latency tracing_throughput scale_out overhead memory github_polling follow_ups schedules
 
 bench: $(STAMP)
 	@for b in $(BENCHES); do echo "== $$b"; $(BIN)/python -m bench.$$b || exit 1; done

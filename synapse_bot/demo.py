@@ -192,6 +192,7 @@ def run_demo(verbose: bool = False, data_dir: Path = DEMO_DIR, out: TextIO | Non
             printer = WorkspacePrinter(sandbox, console)
             ok = _play(sandbox, printer, alice, bob, general, alerts, console.print)
             ok &= _github_events(sandbox, printer, github, alice, general, console.print)
+            ok &= _review_reminder(sandbox, printer, alice, general, console.print)
         finally:
             runtime.stop()
         try:
@@ -223,7 +224,7 @@ def _with_a_model(
     """The same workspace with a model. The model is the scripted OpenAI-compatible stand-in the tests use (so no
     key is needed, and it says so): the real bot reads the thread, sends it with the question, and streams the
     answer it gets back, citations turned into links."""
-    say("\n── 11. with a model: a question inside a thread, answered as it is written", style="bold cyan")
+    say("\n── 12. with a model: a question inside a thread, answered as it is written", style="bold cyan")
     say(
         "  (the model is a scripted stand-in, so the demo needs no key; for a real one set OPENAI_API_KEY and use "
         "`synapse-bot shell`)",
@@ -303,6 +304,28 @@ def _github_events(
     ok &= _wait(lambda: len(sandbox.all_bot_messages()) > before)
     printer.print_new(focus=general)
     return ok
+
+
+def _review_reminder(
+    sandbox: SlackSandbox, printer: WorkspacePrinter, alice: str, general: str, say: Callable[..., None]
+) -> bool:
+    """A schedule: the PRs waiting for review, every weekday at 09:00 in alice's time zone; tried out now."""
+    say("\n── 11. alice schedules a review reminder for #general, and tries it out", style="bold cyan")
+    ts = sandbox.mention(
+        alice, general, f"remind <#{general}|general> about reviews in acme/widgets every weekday at 09:00"
+    )
+    ok = _wait(lambda: bool(sandbox.bot_messages(general, thread_ts=ts)))
+    printer.print_new(focus=general)
+    made = sandbox.bot_messages(general, thread_ts=ts)
+    schedule_id = str(made[0]["text"]).split("`")[1] if made and "`" in str(made[0]["text"]) else ""
+    say(
+        "  (at 09:00 the scheduler posts it in #general, once however many workers run; `run schedule` shows it now)",
+        style="dim",
+    )
+    ts = sandbox.mention(alice, general, f"run schedule {schedule_id}")
+    ok &= _wait(lambda: bool(sandbox.bot_messages(general, thread_ts=ts)))
+    printer.print_new(focus=general)
+    return ok and bool(schedule_id)
 
 
 def _wait(done: Callable[[], bool]) -> bool:

@@ -470,6 +470,7 @@ class Runtime:
             report["in_process_pending"] = self.runner.pending
         if self.worker is not None and self.queue is not None:
             report["jobs_done"] = self.queue.performed
+            report["jobs_running"] = self.queue.running
             report["github_batches_done"] = self.queue.github_performed
         if self.queue is not None:
             report["github_batches_queued"] = self.queue.github_submitted

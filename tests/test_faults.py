@@ -5,11 +5,14 @@ request is still answered, exactly once, with a clear reply."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from synapse_sandbox.openai_server import Reply
-from tests.support.cluster import cluster_env, free_port
+from tests.support.cluster import BotProcess, cluster_env, free_port
 from tests.support.rig import Rig, assert_exactly_once, launch, model_env, replies, wait_answered
 from tests.support.waits import processes_settled, wait_until
 
@@ -255,3 +258,55 @@ def test_a_killed_poller_is_taken_over_and_every_github_event_is_posted_exactly_
         processes_settled(slack, [p for p in rig.processes if p is not polling])
         assert len(cards(slack, channel)) == 5  # each issue once
         assert len(thread_lines(slack, channel, card["ts"])) == 1
+
+
+def test_a_schedule_due_in_the_next_minute_posts_once_with_two_workers_and_one_killed_mid_way(rig: Rig) -> None:
+    """Real time, real processes: the run's job is inside GitHub (stalled) on one worker when that worker is killed;
+    the other worker's redelivered job posts the reminder, once."""
+    from synapse_sandbox.github_server import GitHubServer
+    from tests.support.github_feed import REPO, github_with_repo
+
+    slack, workspace, tmp_path, tcp_redis = rig.slack, rig.workspace, rig.tmp_path, rig.tcp_redis
+    channel = workspace["general"]
+    with GitHubServer() as github:
+        github_with_repo(github)
+        github.add_pull(REPO, "Waiting for a reviewer", user="carol")
+        env = cluster_env(
+            slack,
+            tcp_redis.url,
+            tmp_path / "data",
+            GITHUB_TOKEN=github.token,
+            GITHUB_API_URL=github.base_url,
+            SYNAPSE_QUEUE_HEARTBEAT_SECONDS="3",
+        )
+        launch(rig.processes, "gateway", env, tmp_path).wait_healthy()
+        workers = [launch(rig.processes, "worker", env, tmp_path) for _ in range(2)]
+        for worker in workers:
+            worker.wait_healthy()
+        zone = ZoneInfo("Europe/London")  # the sandbox's people's Slack time zone
+        due = datetime.now(zone).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        if (due - datetime.now(zone)).total_seconds() < 20:
+            due += timedelta(minutes=1)  # time enough to make it first
+        ts = slack.mention(
+            workspace["alice"],
+            channel,
+            f"<@{slack.bot_user_id}> remind <#{channel}|general> about reviews in {REPO} every day at {due:%H:%M}",
+        )
+        assert slack.wait_for_bot_message(channel, thread_ts=ts, timeout=30)["text"].startswith("Scheduled")
+        github.stall_next(25)  # the run's first GitHub read hangs: the job is mid-way
+
+        def holder() -> BotProcess | None:
+            return next((w for w in workers if int(w.health()[1].get("jobs_running", 0)) > 0), None)
+
+        busy = wait_until(holder, 150, "a worker running the scheduled reminder")
+        busy.kill()
+        survivor = next(w for w in workers if w is not busy)
+
+        def reminders() -> list[dict[str, Any]]:
+            return [m for m in slack.bot_messages(channel) if m.get("thread_ts") in (None, m["ts"])]
+
+        wait_until(reminders, 60, "the reminder from the surviving worker")
+        processes_settled(slack, [survivor, *[p for p in rig.processes if p.shape == "gateway"]])
+        [reminder] = reminders()
+        assert "Waiting for a reviewer" in reminder["text"]
+        assert datetime.now(zone) - due < timedelta(seconds=60)

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 def github() -> Iterator[GitHubServer]:
     with GitHubServer() as server:
         github_with_repo(server, private="acme/secret")
+        server.add_repo("acme/quiet")  # nothing waiting there
         server.add_pull(REPO, "Old change nobody reviews", user="alice", created_at="2026-11-01T10:00:00Z")
         server.add_pull(
             REPO, "Waiting on bob", user="carol", requested_reviewers=["bob-gh"], created_at="2026-11-20T10:00:00Z"
@@ -214,3 +215,64 @@ def test_bad_schedules_are_refused_with_what_to_say(bot: Runtime, slack: SlackSa
     )
     private = ask(slack, people["bob"], people["dev"], f"remind {dev} about reviews in acme/secret every day at 09:00")
     assert "private" in private and "admin" in private
+
+
+def test_a_quiet_schedule_posts_nothing_when_nothing_waits_and_a_plain_one_says_so_in_one_line(
+    bot: Runtime, slack: SlackSandbox, people: dict[str, str]
+) -> None:
+    dev = f"<#{people['dev']}|dev>"
+    quiet = make(
+        slack, people["alice"], people["dev"], f"remind {dev} about reviews in acme/quiet every day at 09:00 quiet"
+    )
+    plain = make(slack, people["alice"], people["dev"], f"remind {dev} about reviews in acme/quiet every day at 09:00")
+    assert bot.schedules is not None
+    due = bot.schedules.next_due(slack.team_id, quiet)
+    assert due is not None and due == bot.schedules.next_due(slack.team_id, plain)
+    run, _ = scheduler(bot, due + 1)
+    run.run_due()
+    assert run.submitted == 2
+    wait_until(lambda: top_level(slack, people["dev"]), 15, "the plain schedule's line")
+    wait_until(lambda: int(bot.health().get("jobs_done", 0)) >= 4, 15, "both runs done")  # 2 made + 2 runs
+    assert top_level(slack, people["dev"]) == ["No pull requests are waiting for review in `acme/quiet`."]
+
+
+def test_a_recap_schedule_posts_the_channels_recap_since_the_last_day(
+    bot: Runtime, slack: SlackSandbox, people: dict[str, str]
+) -> None:
+    slack.post_message(people["bob"], people["dev"], "The deploy of 2.4 is blocked on the flaky auth test")
+    slack.post_message(people["alice"], people["dev"], "Decision: we roll back the cache change and retry tomorrow")
+    schedule_id = make(slack, people["alice"], people["dev"], f"recap <#{people['dev']}|dev> every day at 09:00")
+    assert bot.schedules is not None
+    due = bot.schedules.next_due(slack.team_id, schedule_id)
+    assert due is not None  # within the next day: the window (the day before it) holds the messages above
+    run, _ = scheduler(bot, due + 1)
+    run.run_due()
+
+    def recap() -> list[str]:
+        return [t for t in top_level(slack, people["dev"]) if "Recap of" in t]
+
+    wait_until(recap, 15, "the scheduled recap")
+    assert "roll back the cache change" in recap()[0]
+
+
+def test_a_schedule_in_a_channel_synapse_was_removed_from_is_paused_and_resumed_by_its_owner(
+    bot: Runtime, slack: SlackSandbox, people: dict[str, str]
+) -> None:
+    schedule_id = make(
+        slack,
+        people["alice"],
+        people["dev"],
+        f"remind <#{people['dev']}|dev> about reviews in {REPO} every day at 09:00",
+    )
+    assert bot.schedules is not None
+    due = bot.schedules.next_due(slack.team_id, schedule_id)
+    assert due is not None
+    slack.remove_bot(people["dev"])
+    run, _ = scheduler(bot, due + 1)
+    run.run_due()
+    dm = slack.im_channel(people["alice"]).id
+    wait_until(lambda: slack.bot_messages(dm), 10, "the owner's notice")
+    assert "no longer in" in slack.bot_messages(dm)[0]["text"]
+    ts = slack.mention(people["alice"], dm, f"resume schedule {schedule_id}")
+    assert "Resumed" in str(slack.wait_for_bot_message(dm, thread_ts=ts, timeout=15)["text"])
+    assert bot.schedules.next_due(slack.team_id, schedule_id) is not None

@@ -8,6 +8,7 @@ reads GitHub (a gateway, a deployment without GitHub) never loads it.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ from synapse_bot.github_data import (
     WaitingPull,
 )
 
+SHARED_READ_S = 30.0
+
 if TYPE_CHECKING:
     from synapse_bot.github.pygithub import PyGithubClient
 
@@ -33,9 +36,12 @@ class GitHubClient:
         self._settings = settings
         self._client: PyGithubClient | None = None
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._reading: dict[tuple[str, int], threading.Lock] = {}
+        self._shared: dict[tuple[str, int], tuple[float, tuple[list[WaitingPull], int]]] = {}
 
     def _api(self) -> PyGithubClient:
-        with self._lock:
+        with self._build_lock:
             if self._client is None:
                 from synapse_bot.github.pygithub import PyGithubClient
 
@@ -74,8 +80,20 @@ class GitHubClient:
         return self._api().pull_request(repo, number)
 
     def waiting_pulls(self, repo: str, limit: int) -> tuple[list[WaitingPull], int]:
-        """Open, non-draft pull requests, oldest first, with reviews and checks (at most `limit`), and how many."""
-        return self._api().waiting_pulls(repo, limit)
+        """Open, non-draft pull requests, oldest first, with reviews and checks (at most `limit`), and how many.
+
+        Read once for every caller within `SHARED_READ_S`: reminders of one repository due at the same minute (in
+        several channels, or a person's and a channel's) share one read of its pull requests."""
+        key = (repo.lower(), limit)
+        with self._lock:
+            gate = self._reading.setdefault(key, threading.Lock())
+        with gate:
+            kept = self._shared.get(key)
+            if kept is not None and time.monotonic() - kept[0] < SHARED_READ_S:
+                return kept[1]
+            found = self._api().waiting_pulls(repo, limit)
+            self._shared[key] = (time.monotonic(), found)
+            return found
 
     def post_review(self, repo: str, number: int, body: str, comments: list[dict[str, object]]) -> str:
         return self._api().post_review(repo, number, body, comments)

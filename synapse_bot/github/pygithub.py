@@ -53,6 +53,10 @@ from synapse_bot.tracking.external import add_calls, count
 log = logging.getLogger(__name__)
 
 PAGE = 100  # per_page of every list call
+# PyGithub spaces every request of a client 0.25 s apart by default (4 a second for all of a process's tools
+# together: a review reminder's 17 reads took 2 s). GitHub's documented secondary limit for REST reads is 900 points
+# (GET requests) a minute: requests are spaced to stay within it. Writes keep PyGithub's 1 s, as GitHub asks.
+READ_SPACING_S = 60 / 900
 MAX_COMMENT_PAGES = 3  # the latest comments need one or two pages; a third only if comments vanished meanwhile
 MAX_REVIEW_PAGES = 3
 
@@ -94,6 +98,7 @@ class PyGithubClient:
             base_url=settings.github_api_url.rstrip("/"),
             per_page=100,
             timeout=int(settings.github_timeout_seconds),
+            seconds_between_requests=READ_SPACING_S,
             retry=CountingGithubRetry(total=3, max_rate_limit_wait=settings.github_max_wait_seconds),
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -84,6 +85,8 @@ class JobQueue:
         self.on_time_limit = on_time_limit
         self.github_handler = github_handler
         self.performed = 0
+        self.running = 0  # request jobs this process is inside right now (/health: which worker holds what)
+        self._running_lock = threading.Lock()
         self.github_submitted = 0
         self.github_performed = 0
         self.github_actor: dramatiq.Actor[[dict[str, Any]], None] = dramatiq.Actor(
@@ -112,6 +115,8 @@ class JobQueue:
         if self.handler is None:
             raise RuntimeError("this process has no job handler (a gateway-only process received a job)")
         request = SlackRequest.model_validate(payload)
+        with self._running_lock:
+            self.running += 1
         try:
             self.handler(request)
         except TimeLimitExceeded:
@@ -119,6 +124,9 @@ class JobQueue:
             log.warning("job over its time limit", extra={"kind": request.kind.value})
             if self.on_time_limit is not None:
                 self.on_time_limit(request)
+        finally:
+            with self._running_lock:
+                self.running -= 1
         self.performed += 1
         self._count("requests", "performed")
 

@@ -65,16 +65,27 @@ def _queue(args: ReviewQueueArgs, ctx: ToolContext) -> ToolResult:
     if isinstance(repos, ToolResult):
         return repos
     client = ctx.services.github or GitHubClient(ctx.settings)
-    if args.mine:
-        login = login_of(ctx, ctx.request.user_id)
-        if login is None:
-            return ToolResult(text=NO_LOGIN, ok=False)
-        return _mine(client, repos, login)
+    login = login_of(ctx, ctx.request.user_id) if args.mine else None
+    if args.mine and login is None:
+        return ToolResult(text=NO_LOGIN, ok=False)
 
     def work(reader: SlackReader) -> ToolResult:
+        if login is not None:
+            return _mine(ctx, reader, client, repos, login)
         return _channel_queue(ctx, reader, client, repos)
 
     return reading_slack(ctx, "Review reminders need", work)
+
+
+def _hidden_here(ctx: ToolContext, reader: SlackReader, client: GitHubClient, repo: str) -> bool:
+    """A private repository's pull requests are listed in a channel only for an admin (everyone there reads them);
+    a DM is the person's own."""
+    if ctx.request.channel_id.startswith("D") or not client.repo_info(repo).private:
+        return False
+    return not is_admin_user(ctx.settings.admin_ids, reader, ctx.request.user_id)
+
+
+PRIVATE_HERE = "private: only a Synapse admin may list it in a channel"
 
 
 def _channel_queue(ctx: ToolContext, reader: SlackReader, client: GitHubClient, repos: list[str]) -> ToolResult:
@@ -105,12 +116,15 @@ def _channel_queue(ctx: ToolContext, reader: SlackReader, client: GitHubClient, 
     )
 
 
-def _mine(client: GitHubClient, repos: list[str], login: str) -> ToolResult:
+def _mine(ctx: ToolContext, reader: SlackReader, client: GitHubClient, repos: list[str], login: str) -> ToolResult:
     asked: list[WaitingPull] = []
     own: list[WaitingPull] = []
     problems = []
     for repo in repos:
         try:
+            if _hidden_here(ctx, reader, client, repo):
+                problems.append(f"{repo}: {PRIVATE_HERE} (ask me in a DM)")
+                continue
             pulls, _ = client.waiting_pulls(repo, SCAN)
         except GitHubError as exc:
             problems.append(f"{repo}: {exc}")

@@ -69,7 +69,7 @@ class ScheduleIdArgs(ToolArgs):
 
 class RunScheduleArgs(ToolArgs):
     id: str
-    due: int
+    due: int = 0  # the due time of a scheduled run; 0 for its owner trying it out now
 
 
 def _fail(text: str) -> ToolResult:
@@ -275,8 +275,11 @@ def _run(args: RunScheduleArgs, ctx: ToolContext) -> ToolResult:
     schedule = store.get(ctx.request.team_id, args.id)
     if schedule is None:
         return ToolResult(text="")  # cancelled since it fell due
-    if ctx.request.kind is not RequestKind.AUTOMATIC and schedule.owner != ctx.request.user_id:
-        return _fail("Only Synapse runs schedules (and their owner, to try one out).")
+    if ctx.request.kind is not RequestKind.AUTOMATIC:
+        if schedule.owner != ctx.request.user_id and not _is_admin(ctx):
+            return _fail(f"Schedule `{schedule.id}` is <@{schedule.owner}>'s: only they or an admin may try it out.")
+        # A try-out: posted here, now; the schedule's own runs (and the window of its next recap) are unchanged.
+        return _run_kind(schedule, int(time.time()), ctx)
     result = _run_kind(schedule, args.due, ctx)
     store.update(schedule.model_copy(update={"last_due": float(args.due), "missed": 0}))
     empty = bool(result.data.get("empty"))
@@ -316,7 +319,9 @@ _REMIND_ME = re.compile(
 _RECAP = re.compile(r"^recap\s+(?P<channel>\S+)" + _EVERY, re.I)
 _LIST = re.compile(r"^(?:list|show)\s+(?:all\s+|my\s+|the\s+)?schedules?\??$", re.I)
 _ID = re.compile(r"^(?P<verb>cancel|delete|remove|stop|resume)\s+schedule\s+`?(?P<id>s[0-9a-f]{6})`?\.?$", re.I)
-_RUN = re.compile(r"^run\s+schedule\s+(?P<id>s[0-9a-f]{6})\s+due\s+(?P<due>\d{9,11})$", re.I)
+_RUN = re.compile(
+    r"^(?:run|try)\s+schedule\s+`?(?P<id>s[0-9a-f]{6})`?(?:\s+due\s+(?P<due>\d{9,11}))?(?:\s+now)?\.?$", re.I
+)
 
 
 def _repos_in(text: str) -> list[str]:
@@ -330,7 +335,8 @@ def _parse(text: str, lower: str) -> RouteResult:
         name = "resume_schedule" if match["verb"].lower() == "resume" else "cancel_schedule"
         return [ToolCall(name, {"id": match["id"].lower()})]
     if match := _RUN.match(text):
-        return [ToolCall("run_schedule", {"id": match["id"].lower(), "due": int(match["due"])})]
+        due = int(match["due"]) if match["due"] else 0  # 0: now, its owner trying it out
+        return [ToolCall("run_schedule", {"id": match["id"].lower(), "due": due})]
     timing = {}
     if match := _REMIND_ME.match(text):
         call = {"kind": "my_reviews", "repos": _repos_in(match["repos"] or "")}
@@ -405,9 +411,10 @@ RESUME_TOOL = Tool(
 )
 RUN_TOOL = Tool(
     name="run_schedule",
-    summary="post a schedule's run (Synapse runs these itself)",
-    description="Run one due schedule.",
+    summary="try a schedule out now, in the thread (Synapse runs them at their times itself)",
+    description="Run one schedule.",
     args_model=RunScheduleArgs,
     handler=_run,
+    examples=("run schedule s1a2b3c",),
     offered_to_model=False,
 )
