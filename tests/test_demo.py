@@ -72,10 +72,11 @@ def test_demo_runs_twice_from_clean_state_prints_readable_text_and_leaves_stats(
     stats = _synapse(["stats", "--store", uri], tmp_path)
     assert stats.returncode == 0, stats.stderr
     kinds = dict(re.findall(r"(\w+) (\d+)", stats.stdout.split("by kind:")[1].splitlines()[0]))
-    # this run's requests, not twice as many: people's 12, the subscription's triage and review, and its GitHub
+    # this run's requests, not twice as many: people's 14 (a schedule made and tried), the subscription's triage and
+    # review, and its GitHub
     # batches (one per webhook, and a poll's if it saw something first)
     assert {k: kinds.get(k) for k in ("mention", "command", "shortcut", "action", "automatic")} == {
-        "mention": "9",
+        "mention": "11",
         "command": "1",
         "shortcut": "1",
         "action": "1",
@@ -85,3 +86,4 @@ def test_demo_runs_twice_from_clean_state_prints_readable_text_and_leaves_stats(
     assert "triage_issues" in stats.stdout
     assert not (tmp_path / "mlruns").exists()  # trace artifacts stay under .synapse/demo
     assert "Traceback" not in first.stderr + second.stderr
+    assert "Pull requests waiting for review" in out and "Fix SSO login crash" in out  # the reminder, tried out

@@ -171,7 +171,10 @@ class Scheduler:
             f"Invite me back and say `resume schedule {schedule.id}`, or `cancel schedule {schedule.id}`."
         )
         try:
-            dm = self.slack.conversations_open(users=schedule.owner)["channel"]["id"]
+            try:
+                dm = str(self.slack.conversations_open(users=schedule.owner)["channel"]["id"])
+            except SlackApiError:
+                dm = schedule.owner  # chat.postMessage takes a user id for the DM too
             self.slack.chat_postMessage(channel=dm, text=text, mrkdwn=True)
         except SlackApiError as exc:
             log.warning("pause notice not sent", extra={"error": str(exc.response.get("error"))})

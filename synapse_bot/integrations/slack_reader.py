@@ -249,6 +249,20 @@ class SlackReader:
         info: dict[str, Any] = self._call("users_info", user=user).get("user") or {}
         return info
 
+    def open_dm(self, user: str) -> str:
+        """The id of Synapse's DM with `user`."""
+        return str((self._call("conversations_open", users=user).get("channel") or {}).get("id") or "")
+
     def channel_info(self, channel: str) -> dict[str, Any]:
         info: dict[str, Any] = self._call("conversations_info", channel=channel).get("channel") or {}
         return info
+
+
+def dm_channel(reader: SlackReader, user: str) -> str:
+    """The DM between Synapse and `user` (`conversations.open`); where Slack will not open it, the user id itself,
+    which `chat.postMessage` also takes for a DM."""
+    try:
+        channel = reader.open_dm(user)
+    except SlackReadError:
+        return user
+    return channel or user

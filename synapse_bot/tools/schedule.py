@@ -25,7 +25,7 @@ from pydantic import Field
 
 from synapse_bot.github.client import GitHubClient
 from synapse_bot.github.errors import GitHubError
-from synapse_bot.integrations.slack_reader import SlackReader
+from synapse_bot.integrations.slack_reader import SlackReader, dm_channel
 from synapse_bot.request import RequestKind
 from synapse_bot.schedules.model import Schedule, ScheduleKind
 from synapse_bot.schedules.timing import TimingError, parse_days, parse_time, zone
@@ -144,8 +144,7 @@ def _target(ctx: ToolContext, reader: SlackReader, args: ScheduleArgs, kind: Sch
     and which, when private, the owner must be in: a recap of it posts only there)."""
     owner = ctx.request.user_id
     if kind is ScheduleKind.MY_REVIEWS:
-        assert ctx.services.slack is not None
-        return str(ctx.services.slack.conversations_open(users=owner)["channel"]["id"])
+        return dm_channel(reader, owner)
     channel = reader.resolve_channel(args.channel or ctx.request.context_channel_id or ctx.request.channel_id)
     if channel.startswith("D"):
         if kind is ScheduleKind.RECAP:
