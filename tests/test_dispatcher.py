@@ -192,6 +192,16 @@ def test_a_change_a_tool_made_is_said_in_its_own_words_before_the_models() -> No
     assert outcome.text == "Pinned the note 'deploy at 5' here.\n\nYou could pin a note here."
 
 
+def test_a_change_the_model_quotes_in_full_is_not_said_twice() -> None:
+    # The real 1.5B model answered a schedule it had made by repeating the tool's sentence, in code marks.
+    model = ScriptedModel(
+        [called(("pin_note", {"text": "deploy at 5"})), said("Done: `Pinned the note 'deploy at 5' here.`")]
+    )
+    dispatcher = Dispatcher(ToolRegistry([NOTE_TOOL, help_tool.TOOL]), _settings(), llm=model)
+    outcome = dispatcher.dispatch(_ask("remember we deploy at 5"), RequestTrace.start("mention"))
+    assert outcome.text == "Done: `Pinned the note 'deploy at 5' here.`"
+
+
 def test_an_unreadable_call_and_the_note_about_it_stay_out_of_the_threads_memory() -> None:
     broken = '{"name": "roll_dice", "arguments": {"note": "a "fair" die"}}'
     model = ScriptedModel([said(broken), said("A 4 on the d6.")])

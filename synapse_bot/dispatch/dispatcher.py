@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -360,7 +361,9 @@ def answer_text(result: LoopResult, links: dict[str, str]) -> str:
     wrong (a small model said "subscribe this channel" of the subscription it had just made)."""
     parts: list[str] = []
     if result.answer:
-        parts.extend(dict.fromkeys(o.result.text.strip() for o in result.tools if o.result.changed and o.result.ok))
+        said = _plain(result.answer)
+        changes = (o.result.text.strip() for o in result.tools if o.result.changed and o.result.ok)
+        parts.extend(c for c in dict.fromkeys(changes) if _plain(c) not in said)  # not twice when the model quotes it
         parts.append(neutralize_mass_mentions(link_citations(result.answer, links)))
     elif result.tools:
         parts.append(join_results(result.tools))
@@ -371,6 +374,11 @@ def answer_text(result: LoopResult, links: dict[str, str]) -> str:
     if result.cut_short:
         parts.append(f"_I stopped before finishing because {result.cut_short}; this is what I had by then._")
     return "\n\n".join(parts)
+
+
+def _plain(text: str) -> str:
+    """Text without Markdown emphasis and code marks, whitespace collapsed: to see one text inside another."""
+    return " ".join(re.sub(r"[`*_~]", "", text).split()).lower()
 
 
 def join_results(outcomes: list[ToolOutcome]) -> str:
