@@ -181,6 +181,7 @@ class Runtime:
         self.github_events: GitHubEventsJob | None = None
         self.poller: GitHubPoller | None = None
         self.schedules: ScheduleStore | None = None
+        self.limiter: Limiter | None = None
         self.scheduler: Scheduler | None = None
         self.webhook: WebhookReceiver | None = None
         self._llm: LlmClient | None = None
@@ -232,7 +233,7 @@ class Runtime:
             self.worker.start()
             self.poller = self._build_poller(self.queue).start()
             assert self.schedules is not None
-            self.scheduler = Scheduler(self.schedules, self.queue, client).start()
+            self.scheduler = Scheduler(self.schedules, self.queue, client, limiter=self.limiter).start()
         if self.settings.github_webhook_port:
             self.webhook = self._start_webhook(self.queue)
         if self.shape.has_gateway:
@@ -329,7 +330,9 @@ class Runtime:
             summaries=summaries,
             activity=activity,
         )
-        limiter = Limiter(self.redis, keys, LimitSettings.from_settings(settings), frozenset(settings.admin_ids))
+        limiter = self.limiter = Limiter(
+            self.redis, keys, LimitSettings.from_settings(settings), frozenset(settings.admin_ids)
+        )
         answer = AnswerJob(
             dispatcher,
             replier,
@@ -481,7 +484,12 @@ class Runtime:
         if self.poller is not None:
             report["github_polls"] = self.poller.polls
         if self.scheduler is not None:
-            report["schedules"] = {"submitted": self.scheduler.submitted, "skipped": self.scheduler.skipped}
+            scheduler = self.scheduler
+            report["schedules"] = {
+                "submitted": scheduler.submitted,
+                "skipped": scheduler.skipped,
+                "deferred": scheduler.deferred,
+            }
         if tracking := self.sink.counts():
             report["tracking"] = tracking
         report["status"] = "down" if self._stopped.is_set() else status

@@ -5,6 +5,7 @@ tests move time on to the due time instead of waiting for it (the bot's own sche
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -276,3 +277,61 @@ def test_a_schedule_in_a_channel_synapse_was_removed_from_is_paused_and_resumed_
     ts = slack.mention(people["alice"], dm, f"resume schedule {schedule_id}")
     assert "Resumed" in str(slack.wait_for_bot_message(dm, thread_ts=ts, timeout=15)["text"])
     assert bot.schedules.next_due(slack.team_id, schedule_id) is not None
+
+
+def test_runs_hold_to_the_channels_posting_rate_and_still_post_once(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, github: GitHubServer, people: dict[str, str]
+) -> None:
+    bot = feed_bot(
+        slack, redis_server, tmp_path, github, SYNAPSE_GITHUB_POLL_SECONDS=600, SYNAPSE_CHANNEL_REQUESTS_PER_MINUTE=60
+    )
+    try:
+        dev = f"<#{people['dev']}|dev>"
+        first = make(slack, people["alice"], people["dev"], f"remind {dev} about reviews in {REPO} every day at 09:00")
+        second = make(
+            slack, people["alice"], people["dev"], f"remind {dev} about reviews in acme/quiet every day at 09:00"
+        )
+        assert bot.schedules is not None and bot.limiter is not None
+        due = bot.schedules.next_due(slack.team_id, first)
+        assert due is not None
+        while bot.limiter.channel_wait(slack.team_id, people["dev"]) == 0:
+            pass  # the channel has just used up its posts for the minute
+        run, clock = scheduler(bot, due + 1)
+        run.limiter = bot.limiter
+        run.run_due()
+        assert run.submitted == 0 and run.deferred == 2  # nothing posted over the rate
+
+        def caught_up() -> bool:
+            clock.now += 1
+            run.run_due()
+            return run.submitted == 2
+
+        wait_until(caught_up, 30, "both runs in their turn")
+        wait_until(lambda: len(top_level(slack, people["dev"])) == 2, 15, "two reminders")
+        assert {bot.schedules.next_due(slack.team_id, s) for s in (first, second)} == {due + 86400}
+    finally:
+        bot.stop()
+
+
+def test_schedules_survive_a_restart(
+    slack: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, github: GitHubServer, people: dict[str, str]
+) -> None:
+    prefix = f"restart-{uuid.uuid4().hex[:8]}"  # both processes' keyspace (each test has its own by default)
+    first = feed_bot(slack, redis_server, tmp_path, github, SYNAPSE_GITHUB_POLL_SECONDS=600, SYNAPSE_KEY_PREFIX=prefix)
+    try:
+        made = make(
+            slack,
+            people["alice"],
+            people["dev"],
+            f"remind <#{people['dev']}|dev> about reviews in {REPO} every friday at 16:00",
+        )
+        assert first.schedules is not None
+        due = first.schedules.next_due(slack.team_id, made)
+    finally:
+        first.stop()
+    again = feed_bot(slack, redis_server, tmp_path, github, SYNAPSE_GITHUB_POLL_SECONDS=600, SYNAPSE_KEY_PREFIX=prefix)
+    try:
+        assert made in ask(slack, people["alice"], people["dev"], "list schedules")
+        assert again.schedules is not None and again.schedules.next_due(slack.team_id, made) == due
+    finally:
+        again.stop()

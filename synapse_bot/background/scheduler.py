@@ -7,7 +7,8 @@ still post there, and submits the run as a request of the schedule's owner (`run
 `run_schedule` tool) on the request queue, keyed by schedule and due time: a worker killed mid-way hands the job on
 and the post is made once. Then the next due time is recorded. A run missed by more than an hour (Synapse was down)
 is skipped and counted; the next post says so. A schedule whose channel was archived, or that Synapse is no longer
-in, is paused and its owner told once.
+in, is paused and its owner told once. Runs hold to the channel's posting rate (SYNAPSE_CHANNEL_REQUESTS_PER_MINUTE):
+one over it waits its turn, keeping its due time.
 
 The clock and the wait are parameters, so tests move time on instead of waiting for it.
 """
@@ -28,6 +29,7 @@ from slack_sdk.errors import SlackApiError
 from synapse_bot.request import RequestKind, SlackRequest
 from synapse_bot.schedules.model import Schedule
 from synapse_bot.schedules.plan import plan_run
+from synapse_bot.store.limits import Limiter
 from synapse_bot.store.schedules import ScheduleStore, split_member
 
 log = logging.getLogger(__name__)
@@ -62,16 +64,19 @@ class Scheduler:
         requests: RequestSubmitter,
         slack: WebClient,
         *,
+        limiter: Limiter | None = None,
         clock: Clock = time.time,
         longest_sleep_s: float = LONGEST_SLEEP_S,
     ) -> None:
         self.store = store
+        self.limiter = limiter
         self.requests = requests
         self.slack = slack
         self.clock = clock
         self.longest_sleep_s = longest_sleep_s
         self.submitted = 0
         self.skipped = 0
+        self.deferred = 0
         self.wakeups = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -139,6 +144,11 @@ class Scheduler:
         problem = self._cannot_post(schedule)
         if problem is not None:
             self._pause(schedule, problem)
+            return
+        wait = self.limiter.channel_wait(schedule.team_id, schedule.channel_id) if self.limiter else 0.0
+        if wait > 0:  # the channel's posting rate: this run waits its turn, still once, still for this due time
+            self.deferred += 1
+            self.store.defer(value, now + wait)
             return
         self.requests.submit(run_request(schedule, due))
         self.submitted += 1

@@ -141,6 +141,20 @@ class Limiter:
                     )
         return Admission(True)
 
+    def channel_wait(self, team: str, channel: str) -> float:
+        """Take one post from the channel's rate (SYNAPSE_CHANNEL_REQUESTS_PER_MINUTE): 0 when it may post now, else
+        the seconds until it may. What Synapse posts on a schedule waits its turn instead of being refused."""
+        per_minute = self.limits.channel_per_minute
+        if not per_minute or not channel:
+            return 0.0
+        try:
+            key = self._keys.key(team, "rate", "channel", channel)
+            allowed, wait_ms = self._bucket(keys=[key], args=[per_minute, per_minute / 60.0, 1])
+        except (redis.RedisError, OSError) as exc:
+            log.warning("limits not enforced: redis unavailable", extra={"error": type(exc).__name__})
+            return 0.0
+        return 0.0 if int(allowed) else int(wait_ms) / 1000
+
     def charge(self, team: str, user: str, channel: str, tokens: int) -> None:
         """Count the tokens a request used against today's budgets."""
         if tokens <= 0:

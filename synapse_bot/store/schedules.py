@@ -138,6 +138,10 @@ class ScheduleStore:
         held = self._claim(keys=[self._due(), self._held()], args=[value, int(now), int(now + lease_s)])
         return float(_text(held)) if held else None
 
+    def defer(self, value: str, until: float) -> None:
+        """The claimed run waits until `until` (the channel's posting rate): due again then, its due time kept."""
+        self._r.zadd(self._due(), {value: int(until) + 1})
+
     def finish(self, schedule: Schedule, next_due: float | None) -> None:
         """The claimed run is submitted (or skipped): record the schedule and its next due time."""
         value = member(schedule.team_id, schedule.id)
