@@ -43,7 +43,7 @@ def _serve(shape: str) -> int:
     queue_outage = QueueOutageLines()  # one plain line a minute, not two CRITICAL lines every 3 s
     for handler in logging.getLogger().handlers:
         handler.addFilter(queue_outage)
-    runtime = Runtime(settings, shape=shape)
+    runtime = Runtime(settings, shape=shape, outage_lines=queue_outage)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         runtime.stop()

@@ -57,6 +57,7 @@ from synapse_bot.listeners.socket_latency import send_without_delay
 from synapse_bot.llm.client import LlmClient
 from synapse_bot.llm.prices import PriceTable
 from synapse_bot.startup import (
+    QueueOutageLines,
     StartupCancelled,
     library_errors_at_debug,
     slack_unreachable,
@@ -155,9 +156,15 @@ def _identify(settings: Settings, client: WebClient) -> dict[str, Any]:
 
 class Runtime:
     def __init__(
-        self, settings: Settings, *, registry: ToolRegistry | None = None, shape: Shape | str = Shape.RUN
+        self,
+        settings: Settings,
+        *,
+        registry: ToolRegistry | None = None,
+        shape: Shape | str = Shape.RUN,
+        outage_lines: QueueOutageLines | None = None,
     ) -> None:
         self.settings = settings
+        self.outage_lines = outage_lines  # the log filter holding the job queue's outage lines (for /health)
         self.shape = Shape(shape)
         self.registry = registry or default_registry()
         self.redis: redis.Redis | None = None
@@ -490,6 +497,10 @@ class Runtime:
                 "skipped": scheduler.skipped,
                 "deferred": scheduler.deferred,
             }
+        held = self.outage_lines.held if self.outage_lines is not None else 0
+        failed = self.sweeper.failed_sweeps if self.sweeper is not None else 0
+        if held or failed:
+            report["outage"] = {"queue_lines_held": held, "digest_sweeps_failed": failed}
         if tracking := self.sink.counts():
             report["tracking"] = tracking
         report["status"] = "down" if self._stopped.is_set() else status

@@ -202,6 +202,7 @@ class QueueOutageLines(logging.Filter):
         self._clock = clock
         self._next = 0.0
         self._lock = threading.Lock()
+        self.held = 0  # connection-error lines dropped so far (/health: the outage goes on, quietly)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith("dramatiq.worker.ConsumerThread") or logging.getLogger().isEnabledFor(
@@ -216,6 +217,7 @@ class QueueOutageLines(logging.Filter):
         with self._lock:
             now = self._clock()
             if now < self._next:
+                self.held += 1
                 return False
             self._next = now + self._every_s
         cause = next((c for p, c in _TEXT_CAUSES if p.search(message)), "connection error")

@@ -22,6 +22,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from synapse_bot.config import Settings
+from synapse_bot.health import query
 from synapse_bot.runtime import Runtime
 from synapse_bot.startup import QueueOutageLines, StartupError, network_cause
 from synapse_bot.store.connection import OutageReport, wait_for_redis
@@ -29,6 +30,7 @@ from synapse_bot.store.embedded import EmbeddedRedis, redis_server_binary
 from synapse_sandbox.workspace import SlackSandbox
 from tests.support.cluster import free_port
 from tests.support.settings import subprocess_env
+from tests.support.waits import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -346,10 +348,13 @@ def test_redis_lost_while_running_is_a_plain_line_a_minute_not_critical_lines_an
     port = free_port()
     server = EmbeddedRedis(tmp_path / "redis", persist=False, port=port).start()
     log_path = tmp_path / "bot.log"
+    health_port = free_port()
     env = bot_env(
         slack,
         REDIS_URL=f"redis://127.0.0.1:{port}/0",
         SYNAPSE_TRACKING_ENABLED="false",
+        SYNAPSE_HEALTH_PORT=str(health_port),
+        SYNAPSE_HEALTH_HOST="127.0.0.1",
     )
     process = start_bot(env, tmp_path, log_path)
     try:
@@ -357,7 +362,17 @@ def test_redis_lost_while_running_is_a_plain_line_a_minute_not_critical_lines_an
         server.kill()
         _wait_for_text(log_path, "job queue: Redis unreachable", process)
         _wait_for_text(log_path, "digests not sent", process)
-        time.sleep(7)  # two more rounds of consumer restarts (every 3 s) and digest sweeps (every 5 s)
+
+        def outage() -> dict[str, int]:
+            return dict(query(f"http://127.0.0.1:{health_port}/health", timeout_s=2.0)[1].get("outage") or {})
+
+        # Two more rounds of both after their first lines: the four consumers' errors (requests, github and their
+        # delay queues, every 3 s) held back, and digest sweeps (every 5 s) failed.
+        wait_until(
+            lambda: outage().get("queue_lines_held", 0) >= 8 and outage().get("digest_sweeps_failed", 0) >= 3,
+            30,
+            "two more rounds of the outage",
+        )
         logs = log_path.read_text()  # before shutdown: see the Redis-at-start test
     finally:
         process.send_signal(signal.SIGTERM)

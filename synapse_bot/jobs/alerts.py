@@ -245,6 +245,7 @@ class DigestSweeper:
     def __init__(self, flushes: list[Callable[[], int]], every_s: float = 5.0) -> None:
         self.flushes = flushes
         self.every_s = every_s
+        self.failed_sweeps = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="synapse-digests", daemon=True)
 
@@ -259,6 +260,7 @@ class DigestSweeper:
                 for flush in self.flushes:
                     flush()
             except Exception as exc:  # Redis or Slack trouble: try again next round
+                self.failed_sweeps += 1
                 # One line when it starts failing and one a minute while it does (a sweep runs every few seconds);
                 # the traceback only at DEBUG.
                 now = time.monotonic()
