@@ -164,6 +164,7 @@ class Runtime:
         outage_lines: QueueOutageLines | None = None,
     ) -> None:
         self.settings = settings
+        self.keys = Keys(settings.key_prefix)  # the one key schema of this process's Redis data
         self.outage_lines = outage_lines  # the log filter holding the job queue's outage lines (for /health)
         self.shape = Shape(shape)
         self.registry = registry or default_registry()
@@ -189,6 +190,8 @@ class Runtime:
         self.poller: GitHubPoller | None = None
         self.schedules: ScheduleStore | None = None
         self.limiter: Limiter | None = None
+        self.answered: AnsweredThreads | None = None
+        self.assistant_contexts: AssistantContexts | None = None
         self.scheduler: Scheduler | None = None
         self.webhook: WebhookReceiver | None = None
         self._llm: LlmClient | None = None
@@ -275,7 +278,7 @@ class Runtime:
         assert self.redis is not None and self.bot_user_id is not None
         settings = self.settings
         self.sink = build_sink(settings, preload=self.shape.has_worker)
-        keys = Keys(settings.key_prefix)
+        keys = self.keys
         memory = ThreadMemory(
             self.redis, keys, max_turns=settings.memory_turns, ttl_seconds=settings.memory_ttl_seconds
         )
@@ -321,7 +324,8 @@ class Runtime:
             audience=audience,
         )
         replier = self._replier = SlackReplier(client, secrets=settings.secrets())
-        answered = AnsweredThreads(self.redis, keys, settings.memory_ttl_seconds)
+        answered = self.answered = AnsweredThreads(self.redis, keys, settings.memory_ttl_seconds)
+        self.assistant_contexts = AssistantContexts(self.redis, keys, settings.memory_ttl_seconds)
         poster = ReplyPoster(
             replier, ReplyGuard(self.redis, keys, ttl_seconds=settings.dedupe_ttl_seconds), audience, answered
         )
@@ -358,14 +362,14 @@ class Runtime:
             self.sink,
             alerts=self.alerts,
             activity=activity,
-            assistant=AssistantThreadJob(self.registry, client, poster, self._assistant_contexts(keys)),
+            assistant=AssistantThreadJob(self.registry, client, poster, self.assistant_contexts),
         )
 
     # GitHub events --------------------------------------------------------------------------------
 
     def _build_github_events(self, queue: JobQueue) -> GitHubEventsJob:
         assert self.redis is not None and self.subscriptions is not None and self._replier is not None
-        keys = Keys(self.settings.key_prefix)
+        keys = self.keys
         return GitHubEventsJob(
             self.subscriptions,
             FeedState(self.redis, keys),
@@ -387,7 +391,7 @@ class Runtime:
 
     def _build_poller(self, queue: JobQueue) -> GitHubPoller:
         assert self.redis is not None and self.subscriptions is not None
-        keys = Keys(self.settings.key_prefix)
+        keys = self.keys
         return GitHubPoller(
             self.settings, self.subscriptions, PollSchedule(self.redis, keys), PollCursors(self.redis, keys), queue
         )
@@ -399,7 +403,7 @@ class Runtime:
         assert secret is not None and port is not None  # the settings refuse a port without a secret
         handling = WebhookHandling(
             secret.get_secret_value(),
-            EventDeduper(self.redis, Keys(self.settings.key_prefix), self.settings.dedupe_ttl_seconds),
+            EventDeduper(self.redis, self.keys, self.settings.dedupe_ttl_seconds),
             self.subscriptions,
             queue,
         )
@@ -409,16 +413,12 @@ class Runtime:
             raise webhook_port_refused(self.settings.github_webhook_host, port, exc) from exc
         return receiver.start()
 
-    def _assistant_contexts(self, keys: Keys) -> AssistantContexts:
-        assert self.redis is not None
-        return AssistantContexts(self.redis, keys, self.settings.memory_ttl_seconds)
-
     def _start_gateway(self, client: WebClient, handler: RequestHandler, app_token: str) -> None:
         assert self.redis is not None and self.queue is not None
         self.runner = InProcessRunner(handler, threads=self.settings.worker_threads)
         self.failover = FailoverSubmitter(self.queue.submit, self.runner, self.watch)
         assert self.monitors is not None
-        keys = Keys(self.settings.key_prefix)
+        keys = self.keys
         deduper = EventDeduper(self.redis, keys, self.settings.dedupe_ttl_seconds)
         assert self.signs is not None
         self.sign_sender = SignSender(self.signs, SignRecords(self.redis, keys), waiting=self.queue.depth).start()
@@ -430,11 +430,11 @@ class Runtime:
             self.monitors.is_monitored,
             on_queued=self.sign_sender.offer,
         )
-        assert self.bot_user_id is not None
+        assert self.bot_user_id is not None and self.answered is not None
         follow_ups = (
             FollowUps(
                 intake,
-                AnsweredThreads(self.redis, keys, self.settings.memory_ttl_seconds),
+                self.answered,
                 self.bot_user_id,
                 FastPath(self.registry),
                 self.settings.follow_up_window_seconds,
@@ -443,7 +443,7 @@ class Runtime:
             else None
         )
         self.app = build_app(
-            client, intake, self.registry, follow_ups=follow_ups, assistant_contexts=self._assistant_contexts(keys)
+            client, intake, self.registry, follow_ups=follow_ups, assistant_contexts=self.assistant_contexts
         )
         self.socket = SocketModeHandler(self.app, app_token=app_token, logger=logging.getLogger("slack_sdk.socket"))
         send_without_delay(self.socket.client)
