@@ -216,6 +216,10 @@ def test_bad_schedules_are_refused_with_what_to_say(bot: Runtime, slack: SlackSa
     )
     private = ask(slack, people["bob"], people["dev"], f"remind {dev} about reviews in acme/secret every day at 09:00")
     assert "private" in private and "admin" in private
+    six = ", ".join(f"acme/r{n}" for n in range(6))
+    assert "At most 5 repositories" in ask(
+        slack, people["alice"], people["dev"], f"remind {dev} about reviews in {six} every day at 09:00"
+    )
 
 
 def test_a_quiet_schedule_posts_nothing_when_nothing_waits_and_a_plain_one_says_so_in_one_line(

@@ -34,7 +34,7 @@ from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.grammar import CHANNEL, REPO, FastPathError, Grammar, RouteResult, ToolCall, channel_refs
 from synapse_bot.tools.recap_channel import RecapChannelArgs
-from synapse_bot.tools.review_queue import NO_LOGIN, ReviewQueueArgs, login_of
+from synapse_bot.tools.review_queue import MAX_REPOS, NO_LOGIN, ReviewQueueArgs, login_of
 from synapse_bot.tools.slack_reading import is_admin_user, reading_slack
 
 MAX_PER_TEAM = 200
@@ -172,6 +172,8 @@ def _checked_repos(
         return _fail(
             "Which repositories? For example: `remind #dev about reviews in acme/widgets every weekday at 09:00`."
         )
+    if len(repos) > MAX_REPOS:
+        return _fail(f"At most {MAX_REPOS} repositories a reminder (got {len(repos)}): make two reminders.")
     try:
         ReviewQueueArgs(repos=repos)
     except ValueError:
