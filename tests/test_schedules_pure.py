@@ -30,6 +30,9 @@ def test_days_and_times_as_people_say_them() -> None:
     assert parse_days("weekday") == frozenset(range(5))
     assert parse_days("monday, thursday") == frozenset({0, 3})
     assert parse_days("Mondays and Fridays") == frozenset({0, 4})
+    assert parse_days("monday-thursday") == parse_days("mon to thu") == frozenset({0, 1, 2, 3})
+    assert parse_days("fri-mon") == frozenset({4, 5, 6, 0})
+    assert parse_time("noon").hour == 12
     assert parse_time("09:00").hour == 9 and parse_time("5:30pm").hour == 17 and parse_time("12am").hour == 0
     with pytest.raises(TimingError, match="is not a day"):
         parse_days("someday")
@@ -143,5 +146,7 @@ def test_the_schedule_commands_parse_into_calls() -> None:
     assert mine.args["kind"] == "my_reviews" and mine.args["repos"] == []
     assert _parse("cancel schedule s1a2b3c", "") == [ToolCall("cancel_schedule", {"id": "s1a2b3c"})]
     assert _parse("list schedules", "") == [ToolCall("list_schedules", {})]
+    [ranged] = _parse("recap #dev every mon-fri at noon", "")  # type: ignore[misc]
+    assert ranged.args["days"] == "mon-fri" and ranged.args["at"] == "noon"
     assert _parse("recap #dev since yesterday", "") is None  # a recap now, not a schedule
     assert "didn't get the schedule" in str(_parse("remind everyone every so often", "remind everyone every so often"))

@@ -22,9 +22,18 @@ class TimingError(ValueError):
     """A day list, time or time zone a person can correct; the message says how."""
 
 
+def _day(word: str) -> int | None:
+    name = word.rstrip("s") if len(word) > 3 else word
+    if name in DAY_NAMES or (len(name) == 3 and name in _SHORT):
+        return _SHORT[name[:3]]
+    return None
+
+
 def parse_days(text: str) -> frozenset[int]:
-    """`day`, `weekday`, a day name (`monday`, `mon`, `mondays`) or a comma list of them, as weekday numbers."""
-    words = [w for w in re.split(r"[,\s]+|\band\b", text.strip().lower()) if w]
+    """`day`, `weekday`, a day name (`monday`, `mon`, `mondays`), a range (`monday-friday`, `mon to thu`) or a comma
+    list of them, as weekday numbers (Monday = 0)."""
+    spaced = re.sub(r"\s*(?:-|–|\bto\b|\bthrough\b)\s*", "-", text.strip().lower())
+    words = [w for w in re.split(r"[,\s]+|\band\b", spaced) if w and w != "and"]
     if not words:
         raise TimingError("say which days: `day`, `weekday`, `monday` … `sunday`, or a list such as `monday, thursday`")
     days: set[int] = set()
@@ -33,18 +42,25 @@ def parse_days(text: str) -> frozenset[int]:
             days |= EVERY_DAY
         elif word in ("weekday", "weekdays"):
             days |= WEEKDAYS
-        elif word.rstrip("s")[:3] in _SHORT and (word.rstrip("s") in DAY_NAMES or len(word.rstrip("s")) == 3):
-            days.add(_SHORT[word.rstrip("s")[:3]])
+        elif "-" in word and all(_day(end) is not None for end in word.split("-", 1)):
+            first, last = (_day(end) for end in word.split("-", 1))
+            assert first is not None and last is not None
+            days |= {(first + step) % 7 for step in range((last - first) % 7 + 1)}
+        elif (number := _day(word)) is not None:
+            days.add(number)
         else:
             raise TimingError(
-                f"`{word}` is not a day — use `day`, `weekday`, `monday` … `sunday`, or a list such as "
-                "`monday, thursday`"
+                f"`{word}` is not a day — use `day`, `weekday`, `monday` … `sunday`, a range such as `monday-thursday`"
+                " or a list such as `monday, thursday`"
             )
     return frozenset(days)
 
 
 def parse_time(text: str) -> time:
     """`09:00`, `9:30`, `17:05`, `9am`, `5:30pm` as a wall-clock time."""
+    named = {"noon": time(12, 0), "midday": time(12, 0), "midnight": time(0, 0)}.get(text.strip().lower())
+    if named is not None:
+        return named
     match = _TIME.match(text.strip())
     if not match:
         raise TimingError(f"`{text}` is not a time — use `HH:MM` such as `09:00` or `17:30`")
