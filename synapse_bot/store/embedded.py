@@ -118,12 +118,14 @@ class EmbeddedRedis:
             ]
         else:
             args += ["--appendonly", "no", "--save", ""]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Kept in a local too: a stop on another thread (the supervisor restarts while the runtime stops) clears
+        # the attribute, and this wait must not trip over that.
+        process = self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
+            if process.poll() is not None:
                 raise RuntimeError(
-                    f"redis-server exited with code {self._process.returncode}; see {self.directory / 'redis.log'}"
+                    f"redis-server exited with code {process.returncode}; see {self.directory / 'redis.log'}"
                 )
             if self._alive():
                 log.info("embedded redis started", extra={"redis_socket": str(self.socket_path)})
@@ -164,10 +166,14 @@ class EmbeddedRedis:
                     continue  # another process's server, answering
                 else:
                     log.warning("embedded redis (started by another process) is gone; starting it")
+                if stopped.is_set():
+                    break  # stopping: do not start a server nobody will stop
                 try:
                     self.start()
                 except RuntimeError as exc:
                     log.error("embedded redis did not restart", extra={"error": str(exc)})
+                if stopped.is_set():
+                    self.stop()  # the runtime stopped while this one started: stop it too
             probe.close()
 
         thread = threading.Thread(target=loop, name="synapse-redis-supervisor", daemon=True)
