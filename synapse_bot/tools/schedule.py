@@ -308,7 +308,8 @@ def _run_kind(schedule: Schedule, due: int, ctx: ToolContext) -> ToolResult:
 
 # The fast path -------------------------------------------------------------------------------------
 
-_EVERY = r"\s+every\s+(?P<days>.+?)\s+at\s+(?P<at>\d{1,2}(?::\d{2})?\s*(?:am|pm)?|noon|midday|midnight)(?P<quiet>\s+quiet(?:ly)?)?\.?$"
+_AT = r"(?P<at>\d{1,2}(?::\d{2})?\s*(?:am|pm)?|noon|midday|midnight)"
+_EVERY = r"\s+every\s+(?P<days>.+?)\s+at\s+" + _AT + r"(?P<quiet>\s+quiet(?:ly)?)?\.?$"
 _REMIND_CHANNEL = re.compile(
     r"^remind\s+(?P<channel>\S+)\s+(?:about|of)\s+(?:the\s+)?(?:pending\s+)?reviews?\s+(?:in|for|of)\s+(?P<repos>.+?)"
     + _EVERY,
