@@ -86,6 +86,7 @@ class IssueDetail:
     updated_at: datetime | None
     comments_total: int
     comments: list[CommentData] = field(default_factory=list)
+    merged: bool = False  # a pull request that was merged (GitHub's issue view says so: `pull_request.merged_at`)
 
 
 @dataclass(frozen=True)

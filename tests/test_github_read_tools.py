@@ -257,3 +257,46 @@ def test_a_github_that_does_not_answer_times_out_within_the_configured_seconds(
         runtime.stop()
     assert "I can't reach GitHub right now" in text
     assert elapsed < 15  # a few 1-second attempts, not 30 seconds per request
+
+
+def test_issues_and_prs_linked_in_a_thread_reach_the_model_with_their_state_read_once(
+    slack: SlackSandbox,
+    redis_server: EmbeddedRedis,
+    tmp_path: Path,
+    github: GitHubServer,
+    model: OpenAIServer,
+    workspace: dict[str, str],
+) -> None:
+    github.add_pull(REPO, "Refresh tokens before use", "Fixes #2", merged=True)  # 6
+    github.add_repo("acme/secret", private=True)
+    secret = github.add_issue("acme/secret", "Internal outage notes")
+    bot = _bot(slack, redis_server, tmp_path, github, model)
+    try:
+        channel = workspace["general"]
+        root = slack.post_message(
+            workspace["alice"], channel, "Login crashes again: <https://github.com/acme/widgets/issues/2|#2>"
+        )
+        slack.post_message(
+            workspace["bob"],
+            channel,
+            "Fix is in https://github.com/acme/widgets/pull/6 — see also "
+            f"https://github.com/acme/secret/issues/{secret}",
+            thread_ts=root,
+        )
+        model.script(Reply.text("Yes: acme/widgets#6 is merged."), Reply.text("Still merged."))
+        for question in ("is the fix for this merged?", "and now?"):
+            ts = slack.mention(workspace["alice"], channel, question, thread_ts=root)
+            slack.wait_for_bot_message(channel, thread_ts=root, timeout=20, count=1 if question.startswith("is") else 2)
+            assert ts
+        first, second = model.wait_for_requests(2)
+        prompt = first["messages"][-1]["content"]
+        assert "<linked_on_github>" in prompt
+        assert "acme/widgets#2 (issue, open; labels: bug): App crashes on login with SSO" in prompt
+        assert "acme/widgets#6 (PR, merged): Refresh tokens before use" in prompt
+        assert f"acme/secret#{secret}: not read (a private repository)" in prompt
+        assert "Internal outage notes" not in prompt
+        reads = [r for r in github.requests if r["path"] == f"/repos/{REPO}/issues/6"]
+        assert len(reads) == 1  # the second question used what was read for the first
+        assert "acme/widgets#6 (PR, merged)" in second["messages"][-1]["content"]
+    finally:
+        bot.stop()

@@ -7,11 +7,18 @@ cached summary of it is used for the older part when there is one, never made fo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
+import redis
+
 from synapse_bot.context.excerpt import CountTokens, Excerpt, ThreadMessage, thread_excerpt
+from synapse_bot.context.github_links import LinkedItem, github_links, linked_block
+from synapse_bot.github.client import GitHubClient
+from synapse_bot.github.errors import GitHubError
 from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
 from synapse_bot.request import RequestKind, SlackRequest
+from synapse_bot.store.linked_items import LinkedItems
 from synapse_bot.summaries.model import ThreadSummary
 from synapse_bot.summaries.slack_text import mentioned_users
 from synapse_bot.summaries.transcript import build_lines
@@ -66,4 +73,61 @@ def read_thread_excerpt(
     summary = summary_text(cached.summary) if cached and not cached.offline else None
     if not thread:
         return None  # nothing from people yet: no empty block for a small model to repeat back
-    return thread_excerpt(thread, question, budget, count, where=f"Slack channel {channel}", summary=summary)
+    linked = linked_block(_linked_items(request.team_id, [str(m.get("text", "")) for m in messages], services))
+    linked_tokens = count(linked) + 1 if linked else 0
+    excerpt = thread_excerpt(
+        thread, question, max(200, budget - linked_tokens), count, where=f"Slack channel {channel}", summary=summary
+    )
+    if not linked:
+        return excerpt
+    return dataclasses.replace(excerpt, text=f"{excerpt.text}\n{linked}", tokens=excerpt.tokens + linked_tokens)
+
+
+def _linked_items(team: str, texts: list[str], services: ToolServices) -> list[LinkedItem]:
+    """The GitHub issues and PRs linked in the thread: title, state, labels (read once, cached ten minutes). A
+    private repository's are named, not read: whoever reads the answer may not be able to read them."""
+    links = github_links(texts)
+    if not links or services.github is None:
+        return []
+    cache = LinkedItems(services.redis, services.keys) if services.redis is not None else None
+    items = []
+    for repo, number in links:
+        item = _cached(cache, team, repo, number)
+        if item is None:
+            item = _read_linked(services.github, repo, number)
+            if (cache is not None and item.problem is None) or item.problem == PRIVATE:
+                _store(cache, team, item)
+        items.append(item)
+    return items
+
+
+PRIVATE = "a private repository"
+
+
+def _read_linked(github: GitHubClient, repo: str, number: int) -> LinkedItem:
+    try:
+        if github.repo_info(repo).private:
+            return LinkedItem(repo, number, problem=PRIVATE)
+        issue = github.issue(repo, number, comments=0)
+    except GitHubError as exc:
+        return LinkedItem(repo, number, problem=str(exc)[:120])
+    state = "merged" if issue.merged else issue.state
+    return LinkedItem(repo, number, issue.title[:200], state, issue.is_pull_request, issue.labels[:8])
+
+
+def _cached(cache: LinkedItems | None, team: str, repo: str, number: int) -> LinkedItem | None:
+    if cache is None:
+        return None
+    try:
+        return cache.get(team, repo, number)
+    except (redis.RedisError, OSError, TypeError, ValueError):
+        return None
+
+
+def _store(cache: LinkedItems | None, team: str, item: LinkedItem) -> None:
+    if cache is None:
+        return
+    try:
+        cache.put(team, item)
+    except (redis.RedisError, OSError):
+        log.debug("linked item not cached", exc_info=True)

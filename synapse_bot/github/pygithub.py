@@ -254,6 +254,7 @@ class PyGithubClient:
                 updated_at=issue.updated_at,
                 comments_total=total,
                 comments=latest,
+                merged=bool(issue.pull_request is not None and issue.pull_request.merged_at),
             )
 
     def search_issues(self, repo: str, query: str, *, state: str, kind: str, limit: int) -> SearchPage:
