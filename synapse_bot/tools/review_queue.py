@@ -52,8 +52,9 @@ NO_LOGIN = (
 def _repos(args: ReviewQueueArgs, ctx: ToolContext) -> list[str] | ToolResult:
     repos = list(dict.fromkeys(args.repos)) or ctx.settings.default_repo_list
     if not repos:
+        example = "my reviews in acme/widgets, acme/api" if args.mine else "reviews waiting in acme/widgets, acme/api"
         return ToolResult(
-            text="Which repositories? For example: `reviews waiting in acme/widgets, acme/api`.", ok=False
+            text=f"Which repositories? For example: `{example}` (an operator can set SYNAPSE_DEFAULT_REPOS).", ok=False
         )
     if len(repos) > MAX_REPOS:
         return ToolResult(text=f"At most {MAX_REPOS} repositories at a time (got {len(repos)}).", ok=False)
