@@ -53,3 +53,15 @@ class SlackRequest(BaseModel):
     context_channel_id: str | None = Field(
         default=None, description="The channel the person is looking at in the agent view ('this channel')"
     )
+
+    @property
+    def thread_asked_in(self) -> str | None:
+        """The thread this was asked in — one place for the question, which the thread context, the model's
+        prompt, the progress line and the thread tools all ask: a reply's thread (a DM thread and a follow-up
+        included); for the message shortcut, the thread of the message it was used on (its `thread_ts` is that
+        message's thread even at the top level); None at a channel's top level."""
+        if not self.thread_ts:
+            return None
+        if self.kind is RequestKind.SHORTCUT or self.thread_ts != self.message_ts:
+            return self.thread_ts
+        return None

@@ -173,3 +173,19 @@ def test_a_made_up_thread_ts_of_no_message_here_searches_the_thread_it_was_asked
     result = json.loads(tool_message["content"])
     assert result["ok"] is True and result["data"]["thread_ts"] == root and "pg_upgrade step" in result["result"]
     assert "no thread in this channel is at `1601363133.000000`" in result["data"]["thread_ts_note"]
+
+
+def test_one_rule_says_which_thread_a_request_was_asked_in() -> None:
+    """`SlackRequest.thread_asked_in`, read by the thread context, the model's prompt, the progress line and the
+    thread tools (they used to compute it three ways, disagreeing on the shortcut)."""
+    from synapse_bot.request import RequestKind, SlackRequest
+
+    def request(kind: RequestKind, thread_ts: str | None, message_ts: str | None) -> SlackRequest:
+        return SlackRequest(
+            kind=kind, dedupe_key="k", team_id="T", user_id="U", thread_ts=thread_ts, message_ts=message_ts
+        )
+
+    assert request(RequestKind.MENTION, "1.1", "1.2").thread_asked_in == "1.1"  # a reply in a thread
+    assert request(RequestKind.MENTION, "1.1", "1.1").thread_asked_in is None  # top level: its answer starts one
+    assert request(RequestKind.SHORTCUT, "1.1", "1.1").thread_asked_in == "1.1"  # the shortcut on a thread's root
+    assert request(RequestKind.COMMAND, None, None).thread_asked_in is None

@@ -173,7 +173,7 @@ class Dispatcher:
         assert self.model_loop is not None and self.llm is not None
         question = normalize(request.text)
         with trace.span("context.thread") as span:
-            if self.services.progress is not None and request.thread_ts != request.message_ts:
+            if self.services.progress is not None and request.thread_asked_in is not None:
                 self.services.progress(request, "is reading the thread…")
             room = min(self.settings.thread_context_tokens, int(self.llm.context_tokens * EXCERPT_SHARE))
             excerpt = read_thread_excerpt(request, self.services, question, room, self.llm.counter.count)

@@ -137,7 +137,7 @@ class ModelLoop:
         request = context.request
         facts = [
             f"Asked by Slack user {request.user_id or 'unknown'} in Slack channel {request.channel_id or 'unknown'}"
-            + (" (in a thread)" if request.thread_ts and request.thread_ts != request.message_ts else "")
+            + (" (in a thread)" if request.thread_asked_in else "")
             + f", at {datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC.",
         ]
         if request.context_channel_id:

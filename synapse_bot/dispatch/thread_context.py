@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def in_a_thread(request: SlackRequest) -> bool:
-    return bool(request.thread_ts) and request.kind is RequestKind.MENTION and request.thread_ts != request.message_ts
+    """Asked in a thread by a person (a mention, a follow-up, the shortcut): that thread is the question's context."""
+    return request.kind in (RequestKind.MENTION, RequestKind.SHORTCUT) and request.thread_asked_in is not None
 
 
 def permalink(workspace_url: str, channel: str, ts: str, thread_ts: str) -> str:

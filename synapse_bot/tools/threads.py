@@ -25,7 +25,7 @@ from typing import Annotated
 from pydantic import StringConstraints, WithJsonSchema
 
 from synapse_bot.integrations.slack_reader import SlackReader
-from synapse_bot.request import RequestKind, SlackRequest
+from synapse_bot.request import SlackRequest
 from synapse_bot.tools.base import ToolResult
 from synapse_bot.tools.context import ToolContext
 
@@ -56,9 +56,7 @@ def is_slack_ts(value: str) -> bool:
 
 def current_thread(request: SlackRequest) -> str | None:
     """The thread the request was made in (the shortcut's is the message it was used on); None outside one."""
-    if request.thread_ts and (request.kind is RequestKind.SHORTCUT or request.thread_ts != request.message_ts):
-        return request.thread_ts
-    return None
+    return request.thread_asked_in
 
 
 def written_by_person(given: str, asked: str) -> bool:
