@@ -146,3 +146,12 @@ def test_as_a_separate_process_an_edited_mention_gets_no_second_answer(
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr[-2000:]
+
+
+def test_a_mention_and_a_plain_message_share_the_one_answer_key_of_their_message() -> None:
+    """One key family for "one answer per message": the mention path and the DM / follow-up / agent-view paths
+    claim the same key for the same message, so a message delivered both ways is answered once."""
+    from synapse_bot.listeners.events import mention_key
+    from synapse_bot.listeners.intake import answer_key
+
+    assert mention_key({"channel": "C1", "ts": "1712.5", "event_ts": "1712.9"}) == answer_key("C1", "1712.5")

@@ -20,8 +20,7 @@ from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.store import AssistantThreadContextStore
 from slack_bolt.middleware.assistant import Assistant
 
-from synapse_bot.listeners.direct_messages import answer_key
-from synapse_bot.listeners.intake import Intake, retry_attempt, slack_request
+from synapse_bot.listeners.intake import Intake, answer_key, retry_attempt, slack_request
 from synapse_bot.request import RequestKind, Surface
 from synapse_bot.store.conversations import AssistantContexts
 

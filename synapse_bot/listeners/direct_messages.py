@@ -10,7 +10,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, BoltRequest
 
-from synapse_bot.listeners.intake import Intake, retry_attempt, slack_request
+from synapse_bot.listeners.intake import Intake, answer_key, retry_attempt, slack_request
 from synapse_bot.request import RequestKind, Surface
 
 ANSWERED_SUBTYPES = (None, "file_share")
@@ -18,11 +18,6 @@ ANSWERED_SUBTYPES = (None, "file_share")
 
 def is_direct_message(event: dict[str, Any]) -> bool:
     return event.get("channel_type") == "im"
-
-
-def answer_key(channel_id: str, ts: str) -> str:
-    """One answer per message, whichever path (DM, follow-up, agent view) delivered it."""
-    return f"answer:{channel_id}:{ts}"
 
 
 def register(app: App, intake: Intake) -> None:

@@ -16,15 +16,15 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, BoltRequest
 
 from synapse_bot.listeners.follow_ups import FollowUps
-from synapse_bot.listeners.intake import Intake, retry_attempt, slack_request
+from synapse_bot.listeners.intake import Intake, answer_key, retry_attempt, slack_request
 from synapse_bot.request import RequestKind
 
 MONITORED_SUBTYPES = {None, "message_changed", "thread_broadcast", "file_share", "me_message"}
 
 
 def mention_key(event: dict[str, Any]) -> str:
-    """The claim of a mention: its message, so a redelivery and every later edit of it share one key."""
-    return f"mention:{event.get('channel')}:{event.get('ts')}"
+    """The claim of a mention: its message's answer key, shared with the DM, follow-up and agent-view paths."""
+    return answer_key(str(event.get("channel")), str(event.get("ts")))
 
 
 def edit_may_be_answered(event: dict[str, Any], memory_seconds: int) -> bool:

@@ -20,8 +20,7 @@ from slack_bolt import BoltContext
 
 from synapse_bot.context.addressed import Addressed, addressed
 from synapse_bot.dispatch.fast_path import FastPath
-from synapse_bot.listeners.direct_messages import answer_key
-from synapse_bot.listeners.intake import Intake, slack_request
+from synapse_bot.listeners.intake import Intake, answer_key, slack_request
 from synapse_bot.request import RequestKind, Surface
 from synapse_bot.store.conversations import AnsweredThreads
 

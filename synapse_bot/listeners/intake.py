@@ -148,6 +148,12 @@ class Intake:
             self._deduper.release(request.team_id, request.dedupe_key)
 
 
+def answer_key(channel_id: str, ts: str) -> str:
+    """The claim of one answer per message, whichever path delivered it: a mention, a DM, a follow-up, the agent
+    view — and every redelivery and later edit of it, which share the message's channel and ts."""
+    return f"answer:{channel_id}:{ts}"
+
+
 def retry_attempt(headers: Mapping[str, Sequence[str] | str]) -> int:
     """Bolt maps Socket Mode's retry_attempt to the x-slack-retry-num header."""
     raw = headers.get("x-slack-retry-num")
