@@ -91,11 +91,7 @@ class Dispatcher:
         self.memory = memory
         strict = supports_strict(settings.openai_model, settings.openai_base_url)
         self.fast_path = FastPath(registry)
-        self.model_loop = (
-            ModelLoop(llm, registry, strict=strict, time_limit_s=settings.job_time_limit_seconds)
-            if llm is not None
-            else None
-        )
+        self.model_loop = ModelLoop(llm, registry, strict=strict) if llm is not None else None
 
     # Entry point ---------------------------------------------------------------------------------
 

@@ -106,12 +106,11 @@ class _Call:
 
 
 class ModelLoop:
-    def __init__(self, llm: ChatModel, registry: ToolRegistry, *, strict: bool, time_limit_s: float = 600.0) -> None:
+    def __init__(self, llm: ChatModel, registry: ToolRegistry, *, strict: bool) -> None:
         self.llm = llm
         self.registry = registry
         self.tools = registry.schemas(strict)
         self.names = set(registry.names())
-        self.time_limit_s = time_limit_s
 
     # The prompt ------------------------------------------------------------------------------------
 
@@ -164,17 +163,14 @@ class ModelLoop:
         run_tool: RunTool,
         show: ShowText | None = None,
         *,
-        deadline: Deadline | None = None,
+        deadline: Deadline,
     ) -> LoopResult:
-        """Rounds of model and tools until an answer; with `show`, the answer's text is streamed to it.
-
-        `deadline` is the job's; without one, the time limit counts from now.
-        """
+        """Rounds of model and tools until an answer, by the job's `deadline` (the dispatcher's, one per request);
+        with `show`, the answer's text is streamed to it."""
         messages = self.messages_for(context, history)
         gate = StreamText(context.links) if show is not None else None
         first_new = len(messages) - 1
         result = LoopResult()
-        deadline = deadline or Deadline.starting_now(self.time_limit_s)
         asked_to_rewrite = False
         rewrite_note: list[dict[str, Any]] = []  # the unreadable call and what was said of it: not for memory
         while result.rounds < MAX_ROUNDS:
