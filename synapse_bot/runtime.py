@@ -340,6 +340,7 @@ class Runtime:
             monitors=self.monitors,
             summaries=summaries,
             activity=activity,
+            schedules=self.schedules,
         )
         limiter = self.limiter = Limiter(
             self.redis, keys, LimitSettings.from_settings(settings), frozenset(settings.admin_ids)

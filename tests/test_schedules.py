@@ -339,3 +339,32 @@ def test_schedules_survive_a_restart(
         assert again.schedules is not None and again.schedules.next_due(slack.team_id, made) == due
     finally:
         again.stop()
+
+
+def test_the_home_tab_lists_my_schedules_and_cancels_one_only_for_its_owner(
+    bot: Runtime, slack: SlackSandbox, people: dict[str, str]
+) -> None:
+    made = make(
+        slack,
+        people["alice"],
+        people["dev"],
+        f"remind <#{people['dev']}|dev> about reviews in {REPO} every monday at 10:00",
+    )
+    slack.open_home(people["alice"])
+
+    def home(contains: str) -> bool:
+        view = slack.home_views.get(people["alice"])
+        return view is not None and contains in str(view["blocks"])
+
+    wait_until(lambda: home(made), 10, "alice's home tab with her schedule")
+    slack.click_home_button(people["bob"], "synapse_cancel_schedule", view_owner=people["alice"])
+    bob_dm = slack.im_channel(people["bob"]).id
+    wait_until(lambda: slack.bot_messages(bob_dm), 10, "bob's refusal")
+    assert "only they or an admin" in slack.bot_messages(bob_dm)[0]["text"]
+    assert bot.schedules is not None and bot.schedules.get(slack.team_id, made) is not None
+    slack.click_home_button(people["alice"], "synapse_cancel_schedule")
+    alice_dm = slack.im_channel(people["alice"]).id
+    wait_until(lambda: slack.bot_messages(alice_dm), 10, "alice's confirmation")
+    assert "Cancelled schedule" in slack.bot_messages(alice_dm)[0]["text"]
+    wait_until(lambda: home("remind #dev about reviews"), 10, "the home tab without it")
+    assert bot.schedules.get(slack.team_id, made) is None

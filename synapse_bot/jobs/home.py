@@ -13,9 +13,11 @@ from synapse_bot.integrations.slack import SlackReplier
 from synapse_bot.integrations.slack_reader import SlackReader
 from synapse_bot.jobs.home_view import RecentSummary, build_home_view
 from synapse_bot.request import SlackRequest
+from synapse_bot.schedules.model import Schedule
 from synapse_bot.store.activity import ActivityLog
 from synapse_bot.store.keys import Keys
 from synapse_bot.store.monitors import MonitorStore
+from synapse_bot.store.schedules import ScheduleStore
 from synapse_bot.store.summaries import SummaryCache
 from synapse_bot.tools.registry import ToolRegistry
 from synapse_bot.tools.slack_reading import is_admin_user
@@ -39,6 +41,7 @@ class HomePublisher:
         monitors: MonitorStore,
         summaries: SummaryCache,
         activity: ActivityLog,
+        schedules: ScheduleStore | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -47,15 +50,20 @@ class HomePublisher:
         self.redis = redis_client
         self.keys = keys
         self.monitors = monitors
+        self.schedules = schedules
         self.summaries = summaries
         self.activity = activity
 
     def __call__(self, request: SlackRequest, trace: RequestTrace) -> None:
         monitors = []
+        schedules: list[Schedule] = []
         recent: list[RecentSummary] = []
         with trace.span("home.gather"):
             try:
                 monitors = [r for r in self.monitors.all_rules(request.team_id) if r.creator == request.user_id]
+                if self.schedules is not None:
+                    mine = self.schedules.team_schedules(request.team_id)
+                    schedules = [s for s in mine if s.owner == request.user_id]
                 for channel, ts in self.summaries.recent_for(request.team_id, request.user_id):
                     entry = self.summaries.get(request.team_id, channel, ts)
                     if entry is not None:
@@ -64,7 +72,7 @@ class HomePublisher:
                 log.warning("home tab without stored data: redis unavailable")
             admin_stats = self._admin_stats(request)
         with trace.span("slack.views_publish"):
-            view = build_home_view(self.registry, self.settings, monitors, recent, admin_stats)
+            view = build_home_view(self.registry, self.settings, monitors, recent, admin_stats, schedules)
             self.replier.publish_home(request.user_id, view)
 
     def _admin_stats(self, request: SlackRequest) -> str | None:

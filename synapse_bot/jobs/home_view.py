@@ -1,4 +1,5 @@
-"""The App Home tab: the person's monitors (with stop buttons), their recent summaries, and how to use Synapse."""
+"""The App Home tab: the person's monitors and schedules (with Stop / Cancel buttons), their recent summaries, and
+how to use Synapse."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from synapse_bot.config import Settings
+from synapse_bot.schedules.model import Schedule
 from synapse_bot.store.monitors import MonitorRule
 from synapse_bot.tools.monitor_channel import STOP_MONITOR_ACTION
 from synapse_bot.tools.registry import ToolRegistry
+from synapse_bot.tools.schedule import CANCEL_SCHEDULE_ACTION
 
 MAX_LISTED = 20
 
@@ -42,8 +45,9 @@ def build_home_view(
     monitors: list[MonitorRule] | None = None,
     recent: list[RecentSummary] | None = None,
     admin_stats: str | None = None,
+    schedules: list[Schedule] | None = None,
 ) -> dict[str, Any]:
-    monitors, recent = monitors or [], recent or []
+    monitors, recent, schedules = monitors or [], recent or [], schedules or []
     blocks: list[dict[str, Any]] = [
         _header("Synapse"),
         _section(
@@ -72,6 +76,24 @@ def build_home_view(
                     "action_id": STOP_MONITOR_ACTION,
                     "value": f"{rule.channel_id}|{rule.id}",
                     "text": {"type": "plain_text", "text": "Stop"},
+                    "style": "danger",
+                },
+            )
+        )
+    blocks += [{"type": "divider"}, _header("Your schedules")]
+    if not schedules:
+        blocks.append(
+            _section("_None yet._ Try `@synapse remind #dev about reviews in acme/widgets every weekday at 09:00`.")
+        )
+    for schedule in schedules[:MAX_LISTED]:
+        blocks.append(
+            _section(
+                schedule.describe(),
+                {
+                    "type": "button",
+                    "action_id": CANCEL_SCHEDULE_ACTION,
+                    "value": schedule.id,
+                    "text": {"type": "plain_text", "text": "Cancel"},
                     "style": "danger",
                 },
             )

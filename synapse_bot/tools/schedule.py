@@ -30,7 +30,7 @@ from synapse_bot.request import RequestKind
 from synapse_bot.schedules.model import Schedule, ScheduleKind
 from synapse_bot.schedules.timing import TimingError, parse_days, parse_time, zone
 from synapse_bot.store.schedules import ScheduleStore
-from synapse_bot.tools.base import Tool, ToolArgs, ToolResult
+from synapse_bot.tools.base import ActionOutcome, Tool, ToolArgs, ToolResult
 from synapse_bot.tools.context import ToolContext
 from synapse_bot.tools.grammar import CHANNEL, REPO, FastPathError, Grammar, RouteResult, ToolCall, channel_refs
 from synapse_bot.tools.recap_channel import RecapChannelArgs
@@ -38,6 +38,7 @@ from synapse_bot.tools.review_queue import MAX_REPOS, NO_LOGIN, ReviewQueueArgs,
 from synapse_bot.tools.slack_reading import is_admin_user, reading_slack
 
 MAX_PER_TEAM = 200
+CANCEL_SCHEDULE_ACTION = "synapse_cancel_schedule"  # the Cancel button beside each schedule on the Home tab
 DAY_SECONDS = 86400
 
 
@@ -245,6 +246,12 @@ def _owned(ctx: ToolContext, schedule_id: str) -> Schedule | ToolResult:
     return schedule
 
 
+def _cancel_clicked(ctx: ToolContext, value: str) -> ActionOutcome:
+    """The Home tab's Cancel button: value is the schedule id; its owner or an admin may cancel it."""
+    result = _cancel(ScheduleIdArgs(id=value), ctx)
+    return ActionOutcome(result.text, private=True, refresh_home=True)
+
+
 def _cancel(args: ScheduleIdArgs, ctx: ToolContext) -> ToolResult:
     schedule = _owned(ctx, args.id)
     if isinstance(schedule, ToolResult):
@@ -400,6 +407,7 @@ CANCEL_TOOL = Tool(
     args_model=ScheduleIdArgs,
     handler=_cancel,
     examples=("cancel schedule s1a2b3c",),
+    actions={CANCEL_SCHEDULE_ACTION: _cancel_clicked},
     offered_to_model=False,
 )
 RESUME_TOOL = Tool(
