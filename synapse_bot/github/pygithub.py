@@ -340,7 +340,11 @@ class PyGithubClient:
                     ReviewData(review.user.login if review.user else "someone", review.state or "COMMENTED")
                     for review in islice(pr.get_reviews(), PAGE * MAX_REVIEW_PAGES)
                 ]
-                checks, _, _ = self._checks(repository, pr.head.sha)
+                try:
+                    checks, _, _ = self._checks(repository, pr.head.sha)
+                except GithubException as exc:  # e.g. 404 for a head commit GitHub no longer has: the PR still waits
+                    log.info("checks not read", extra={"repo": repo, "number": pr.number, "status": exc.status})
+                    checks = []
                 found.append(
                     WaitingPull(
                         repo=repo,
