@@ -109,6 +109,11 @@ class Scheduler:
                 log.warning("scheduler cannot read Redis", extra={"error": type(exc).__name__})
                 changes = None
                 self._stop.wait(5.0)
+            except Exception as exc:  # Slack unreachable mid-look, a bug: the thread must outlive it (the claim's
+                # lease hands the run on if it was taken); the traceback at DEBUG, as everywhere
+                log.warning("scheduler look failed; trying again in 5 s", extra={"error": type(exc).__name__})
+                log.debug("scheduler look failed", exc_info=True)
+                self._stop.wait(5.0)
             self.wakeups += 1
         if changes is not None:
             with contextlib.suppress(redis.RedisError):
@@ -132,8 +137,11 @@ class Scheduler:
             return  # another scheduler has it
         team, schedule_id = split_member(value)
         schedule = self.store.get(team, schedule_id)
-        if schedule is None or schedule.paused:
-            self.store.remove(team, schedule_id) if schedule is None else self.store.finish(schedule, None)
+        if schedule is None:
+            self.store.remove(team, schedule_id)
+            return
+        if schedule.paused:
+            self.store.finish(schedule, None)
             return
         plan = plan_run(schedule, due, now)
         if not plan.run:

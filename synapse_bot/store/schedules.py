@@ -33,6 +33,25 @@ return false
 """
 
 
+# KEYS: the due index, the claims hash, the record; ARGV: member, the record's JSON, the next due time ("" = none).
+# One step, so a scheduler dying inside it cannot leave the claim gone but the lease as the due time (which would run
+# again under another due time, posting twice); a schedule cancelled meanwhile stays cancelled.
+_FINISH = """
+redis.call('HDEL', KEYS[2], ARGV[1])
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 0
+end
+redis.call('SET', KEYS[3], ARGV[2])
+if ARGV[3] == '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+end
+return 1
+"""
+
+
 def member(team_id: str, schedule_id: str) -> str:
     return f"{team_id}|{schedule_id}"
 
@@ -51,6 +70,7 @@ class ScheduleStore:
         self._r = client
         self._keys = keys
         self._claim = client.register_script(_CLAIM)
+        self._finish = client.register_script(_FINISH)
 
     def _record(self, team: str, schedule_id: str) -> str:
         return self._keys.key(team, "schedule", schedule_id)
@@ -144,17 +164,14 @@ class ScheduleStore:
 
     def finish(self, schedule: Schedule, next_due: float | None) -> None:
         """The claimed run is submitted (or skipped): record the schedule and its next due time."""
-        value = member(schedule.team_id, schedule.id)
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hdel(self._held(), value)
-        pipe.execute()
-        if self._r.exists(self._record(schedule.team_id, schedule.id)):  # not cancelled meanwhile
-            self.save(schedule, next_due)
-        else:
-            self._r.zrem(self._due(), value)
-
-    def count(self) -> int:
-        return int(self._r.zcard(self._due()))
+        self._finish(
+            keys=[self._due(), self._held(), self._record(schedule.team_id, schedule.id)],
+            args=[
+                member(schedule.team_id, schedule.id),
+                schedule.model_dump_json(),
+                "" if next_due is None else int(next_due),
+            ],
+        )
 
     # Identities ------------------------------------------------------------------------------------
 
