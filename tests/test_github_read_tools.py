@@ -300,3 +300,27 @@ def test_issues_and_prs_linked_in_a_thread_reach_the_model_with_their_state_read
         assert "acme/widgets#6 (PR, merged)" in second["messages"][-1]["content"]
     finally:
         bot.stop()
+
+
+def test_a_slow_github_does_not_hold_up_an_answer_in_a_thread_with_links(
+    slack: SlackSandbox,
+    redis_server: EmbeddedRedis,
+    tmp_path: Path,
+    github: GitHubServer,
+    model: OpenAIServer,
+    workspace: dict[str, str],
+) -> None:
+    bot = _bot(slack, redis_server, tmp_path, github, model)
+    try:
+        channel = workspace["general"]
+        root = slack.post_message(workspace["alice"], channel, "Crash again: https://github.com/acme/widgets/issues/2")
+        github.stall_next(20)  # GitHub takes 20 s to answer the link's first read
+        model.script(Reply.text("Looking at the thread: the crash is tracked in #2."))
+        asked = time.monotonic()
+        slack.mention(workspace["bob"], channel, "what is this about?", thread_ts=root)
+        slack.wait_for_bot_message(channel, thread_ts=root, timeout=15)
+        assert time.monotonic() - asked < 15  # answered without waiting for GitHub
+        [request] = model.wait_for_requests(1)
+        assert "acme/widgets#2: not read (GitHub did not answer in time)" in request["messages"][-1]["content"]
+    finally:
+        bot.stop()

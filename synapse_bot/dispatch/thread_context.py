@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import time
 
 import redis
 
@@ -18,7 +20,7 @@ from synapse_bot.github.client import GitHubClient
 from synapse_bot.github.errors import GitHubError
 from synapse_bot.integrations.slack_reader import SlackReader, SlackReadError
 from synapse_bot.request import RequestKind, SlackRequest
-from synapse_bot.store.linked_items import LinkedItems
+from synapse_bot.store.linked_items import TTL_S, LinkedItems
 from synapse_bot.summaries.model import ThreadSummary
 from synapse_bot.summaries.slack_text import mentioned_users
 from synapse_bot.summaries.transcript import build_lines
@@ -85,24 +87,40 @@ def read_thread_excerpt(
 
 
 def _linked_items(team: str, texts: list[str], services: ToolServices) -> list[LinkedItem]:
-    """The GitHub issues and PRs linked in the thread: title, state, labels (read once, cached ten minutes). A
-    private repository's are named, not read: whoever reads the answer may not be able to read them."""
+    """The GitHub issues and PRs linked in the thread: title, state, labels (read once, cached ten minutes; a failed
+    read one minute). A private repository's are named, not read: whoever reads the answer may not be able to read
+    them. Reads run side by side and are waited for `LINKED_READ_S` at most: a slow GitHub must not hold up the
+    answer (a read that finishes later is cached for the next question)."""
     links = github_links(texts)
-    if not links or services.github is None:
+    github = services.github
+    if not links or github is None:
         return []
     cache = LinkedItems(services.redis, services.keys) if services.redis is not None else None
-    items = []
-    for repo, number in links:
-        item = _cached(cache, team, repo, number)
-        if item is None:
-            item = _read_linked(services.github, repo, number)
-            if (cache is not None and item.problem is None) or item.problem == PRIVATE:
-                _store(cache, team, item)
-        items.append(item)
-    return items
+    found = {(repo, number): _cached(cache, team, repo, number) for repo, number in links}
+    missing = [link for link, item in found.items() if item is None]
+    if missing:
+        read: dict[tuple[str, int], LinkedItem] = {}
+
+        def read_one(link: tuple[str, int]) -> None:
+            item = _read_linked(github, *link)
+            _store(cache, team, item)
+            read[link] = item
+
+        # Daemon threads: a read stuck on GitHub must not hold up this answer, nor the process's exit either.
+        readers = [threading.Thread(target=read_one, args=(link,), daemon=True) for link in missing]
+        for reader in readers:
+            reader.start()
+        until = time.monotonic() + LINKED_READ_S
+        for reader in readers:
+            reader.join(max(0.0, until - time.monotonic()))
+        for link in missing:
+            found[link] = read.get(link) or LinkedItem(*link, problem="GitHub did not answer in time")
+    return [item for item in found.values() if item is not None]
 
 
 PRIVATE = "a private repository"
+LINKED_READ_S = 3.0
+FAILED_READ_TTL_S = 60
 
 
 def _read_linked(github: GitHubClient, repo: str, number: int) -> LinkedItem:
@@ -129,6 +147,7 @@ def _store(cache: LinkedItems | None, team: str, item: LinkedItem) -> None:
     if cache is None:
         return
     try:
-        cache.put(team, item)
+        # A failed read (GitHub down, no access) is kept only a minute: worth trying again soon.
+        cache.put(team, item, ttl_s=TTL_S if item.problem in (None, PRIVATE) else FAILED_READ_TTL_S)
     except (redis.RedisError, OSError):
         log.debug("linked item not cached", exc_info=True)

@@ -28,5 +28,5 @@ class LinkedItems:
             return None
         return LinkedItem(**json.loads(raw))
 
-    def put(self, team: str, item: LinkedItem) -> None:
-        self._r.set(self._key(team, item.repo, item.number), json.dumps(asdict(item)), ex=TTL_S)
+    def put(self, team: str, item: LinkedItem, ttl_s: int = TTL_S) -> None:
+        self._r.set(self._key(team, item.repo, item.number), json.dumps(asdict(item)), ex=ttl_s)
