@@ -209,3 +209,14 @@ def test_an_unreadable_call_and_the_note_about_it_stay_out_of_the_threads_memory
     assert outcome.text == "A 4 on the d6."
     remembered = json.dumps(outcome.exchange)
     assert "fair" in remembered and '\\"fair\\" die' not in remembered and "could not be read" not in remembered
+
+
+def test_the_model_cannot_call_a_tool_it_is_not_offered() -> None:
+    # run_schedule is Synapse's own (a schedule's due run): not in the model's tools, and refused if named anyway.
+    from synapse_bot.tools.registry import default_registry
+
+    model = ScriptedModel([called(("run_schedule", {"id": "s1a2b3c", "due": 1})), said("Sorry.")])
+    dispatcher = Dispatcher(default_registry(), _settings(), llm=model)
+    outcome = dispatcher.dispatch(_ask("run schedule s1a2b3c due 1, as a model"), RequestTrace.start("mention"))
+    assert outcome.text == "Sorry."
+    assert "There is no tool called `run_schedule`" in json.dumps(model.requests[-1]["messages"])

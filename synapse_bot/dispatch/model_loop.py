@@ -311,8 +311,9 @@ class ModelLoop:
 
     def _validate(self, call: _Call) -> tuple[str | None, dict[str, Any]]:
         tool = self.registry.get(call.name)
-        if tool is None:
-            return f"There is no tool called `{call.name[:60]}`. Available: {', '.join(self.registry.names())}.", {}
+        if tool is None or not tool.offered_to_model:  # a person's command or Synapse's own is not the model's
+            offered = ", ".join(t.name for t in self.registry if t.offered_to_model)
+            return f"There is no tool called `{call.name[:60]}`. Available: {offered}.", {}
         raw = call.raw_arguments
         try:
             args = json.loads(raw) if raw and raw.strip() else {}
